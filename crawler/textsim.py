@@ -1,0 +1,40 @@
+"""Text similarity that works for CJK and alphabetic text alike: character n-gram Jaccard.
+
+Word shingles fail on Chinese (no spaces), so both the soft-404 comparison and drift
+detection compare sets of character n-grams of normalised text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def normalise_text(text: str) -> str:
+    """NFKC, lower-case, punctuation and whitespace collapsed to single spaces."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return _NON_WORD.sub(" ", folded).strip()
+
+
+def char_ngrams(text: str, n: int = 3) -> frozenset[str]:
+    """The set of character n-grams of the normalised text (the whole text if shorter)."""
+    norm = normalise_text(text)
+    if not norm:
+        return frozenset()
+    if len(norm) <= n:
+        return frozenset({norm})
+    return frozenset(norm[i : i + n] for i in range(len(norm) - n + 1))
+
+
+def similarity(a: str, b: str, n: int = 3) -> float:
+    """Jaccard similarity of the two texts' character n-gram sets, in [0, 1].
+
+    Two empty texts are identical (1.0); one empty and one not share nothing (0.0).
+    """
+    grams_a, grams_b = char_ngrams(a, n), char_ngrams(b, n)
+    if not grams_a and not grams_b:
+        return 1.0
+    union = len(grams_a | grams_b)
+    return len(grams_a & grams_b) / union if union else 0.0

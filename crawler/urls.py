@@ -1,0 +1,116 @@
+"""Resolve, normalise and classify URLs. Pure functions: no I/O."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+from w3lib.url import safe_url_string
+
+CHECKABLE_SCHEMES = frozenset({"http", "https"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_NEVER_CHECKED = {
+    "mailto": "mailto: address, not a web page",
+    "tel": "telephone number, not a web page",
+    "javascript": "javascript: pseudo-link",
+    "data": "inline data: URL",
+    "sms": "sms: link, not a web page",
+    "about": "about: URL",
+    "file": "local file URL",
+}
+
+
+class InvalidURL(ValueError):
+    """An href that cannot be turned into a URL at all."""
+
+
+@dataclass(frozen=True)
+class ResolvedURL:
+    """An href resolved against its document: where it points, and whether we can check it."""
+
+    url: str
+    key: str
+    checkable: bool
+    reason: str | None
+    host: str
+
+
+def resolve(href: str, base: str | None) -> ResolvedURL:
+    """Resolve `href` against `base` and decide whether it can be checked over HTTP(S).
+
+    Never raises: an unparseable href comes back not checkable with the reason.
+    """
+    cleaned = href.strip()
+    if not cleaned:
+        return ResolvedURL(href, href, False, "empty href", "")
+    scheme = cleaned.split(":", 1)[0].lower() if ":" in cleaned else ""
+    if scheme in _NEVER_CHECKED:
+        return ResolvedURL(cleaned, cleaned, False, _NEVER_CHECKED[scheme], "")
+    try:
+        absolute = urljoin(base, cleaned) if base else cleaned
+        key, host = normalise_key(absolute)
+        parts = urlsplit(absolute)
+        fetch_url = safe_url_string(absolute)
+    except (ValueError, UnicodeError) as exc:
+        return ResolvedURL(cleaned, cleaned, False, f"unparseable URL: {exc}", "")
+    if parts.scheme.lower() not in CHECKABLE_SCHEMES:
+        reason = (
+            "relative link with no base URL"
+            if not parts.scheme
+            else f"{parts.scheme}: URLs are not checked"
+        )
+        return ResolvedURL(absolute, key, False, reason, host)
+    if not host:
+        return ResolvedURL(absolute, key, False, "URL has no host", host)
+    return ResolvedURL(fetch_url, key, True, None, host)
+
+
+def normalise_key(url: str) -> tuple[str, str]:
+    """The de-duplication key of a URL and its host.
+
+    Lower-case scheme and host, IDNA host, default port dropped, empty path as "/",
+    fragment dropped. The query is kept verbatim: for an image proxy such as
+    `images.weserv.nl/?url=...` the query *is* the resource.
+    """
+    parts = urlsplit(safe_url_string(url) if "://" in url else url)
+    scheme = parts.scheme.lower()
+    host = _idna_host(parts.hostname or "")
+    port = parts.port  # raises ValueError on a bad port, which callers report
+    netloc = host
+    if ":" in host and not host.startswith("["):
+        netloc = f"[{host}]"
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        netloc = f"{netloc}:{port}"
+    path = parts.path or ("/" if scheme in CHECKABLE_SCHEMES else "")
+    return urlunsplit((scheme, netloc, path, parts.query, "")), host
+
+
+def _idna_host(host: str) -> str:
+    host = host.strip(".").lower()
+    if not host or host.isascii():
+        return host
+    return host.encode("idna").decode("ascii")
+
+
+def host_of(url: str) -> str:
+    try:
+        return _idna_host(urlsplit(url).hostname or "")
+    except (ValueError, UnicodeError):
+        return ""
+
+
+def is_public_address(address: str) -> bool:
+    """False for loopback, private, link-local, multicast, reserved and unspecified addresses."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def path_depth(url: str) -> int:
+    """Number of non-empty path segments: 0 for a site root."""
+    return len([segment for segment in urlsplit(url).path.split("/") if segment])

@@ -1,0 +1,3 @@
+from rotwatch.cli import main
+
+main()

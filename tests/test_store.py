@@ -1,0 +1,163 @@
+"""The SQLite store: ingest, re-ingest, removed links, shared targets, locks, bad input."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from archive.db import StoreError, write_transaction
+from archive.store import SeedChange, Store
+from crawler.extract import extract
+from rotwatch.ingest import ingest_paths
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "seeds"
+
+
+def _seed(path: Path, links: list[str]) -> None:
+    body = "".join(f'<p>See <a href="{url}">source {i}</a>.</p>' for i, url in enumerate(links))
+    path.write_text(f"<html><body>{body}</body></html>", encoding="utf-8")
+
+
+def _ingest(store: Store, *paths: Path, now: datetime = NOW):
+    return ingest_paths(store, [str(p) for p in paths], now=now, max_seed_bytes=10_000_000)
+
+
+def test_store_is_wal_and_migrated(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        assert store.db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = set(store.db.table_names())
+        assert {"seeds", "targets", "links", "checks", "snapshots", "runs"} <= tables
+    # reopening applies nothing twice
+    with Store(tmp_path / "s.db") as store:
+        applied = store.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0]
+        assert applied == 1
+
+
+def test_default_seed_lands_in_the_store(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        report = _ingest(store, ROOT / "seeds")
+        assert [o.change for o in report.outcomes] == [SeedChange.NEW]
+        assert store.counts()["links"] == 9 and store.counts()["targets"] == 9
+        rows = list(store.links())
+        assert rows[0]["seed"].endswith("nyt-cn-20240729-blinken-wang-yi.txt")
+        assert {r["role"] for r in rows} == {"self", "image", "citation", "primary-source",
+                                             "author", "original"}
+        seed = store.db["seeds"].get(1)
+        assert seed["published_at"] == "2024-07-29T02:07:02+00:00"
+
+
+def test_reingest_unchanged_changes_nothing(tmp_path: Path) -> None:
+    seed = tmp_path / "a.html"
+    _seed(seed, ["https://a.example/1", "https://a.example/2"])
+    with Store(tmp_path / "s.db") as store:
+        _ingest(store, seed)
+        before = list(store.db.query("SELECT * FROM links"))
+        report = _ingest(store, seed, now=NOW + timedelta(days=1))
+        assert [o.change for o in report.outcomes] == [SeedChange.UNCHANGED]
+        assert list(store.db.query("SELECT * FROM links")) == before
+
+
+def test_changed_seed_marks_removed_links_and_keeps_history(tmp_path: Path) -> None:
+    seed = tmp_path / "a.html"
+    _seed(seed, ["https://a.example/1", "https://a.example/2"])
+    with Store(tmp_path / "s.db") as store:
+        _ingest(store, seed)
+        _seed(seed, ["https://a.example/2", "https://a.example/3"])
+        later = NOW + timedelta(days=2)
+        report = _ingest(store, seed, now=later)
+        outcome = report.outcomes[0]
+        assert (outcome.change, outcome.added, outcome.removed) == (SeedChange.CHANGED, 1, 1)
+        current = [r["url"] for r in store.links()]
+        assert current == ["https://a.example/2", "https://a.example/3"]
+        everything = {r["url"]: r["removed_at"] for r in store.links(include_removed=True)}
+        assert everything["https://a.example/1"] == "2026-11-28T12:00:00+00:00"
+        assert store.counts()["targets"] == 3  # the removed target is kept, with its history
+
+
+def test_target_cited_by_many_seeds_is_one_target(tmp_path: Path) -> None:
+    for i in range(3):
+        _seed(tmp_path / f"s{i}.html", ["https://shared.example/x", f"https://own.example/{i}"])
+    with Store(tmp_path / "s.db") as store:
+        _ingest(store, tmp_path)
+        shared = store.db.execute(
+            "SELECT count(*) FROM links l JOIN targets t ON t.id = l.target_id "
+            "WHERE t.key = 'https://shared.example/x'").fetchone()[0]
+        assert shared == 3
+        assert store.counts()["targets"] == 4
+
+
+def test_bad_inputs_are_reported_and_the_batch_goes_on(tmp_path: Path) -> None:
+    good = tmp_path / "good.html"
+    _seed(good, ["https://ok.example/"])
+    (tmp_path / "photo.html").write_bytes((FIXTURES / "image.html").read_bytes())
+    (tmp_path / "empty.txt").write_text("")
+    big = tmp_path / "huge.txt"
+    big.write_bytes(b"https://big.example/ " * (50_000_000 // 21 + 1))
+    empty_dir = tmp_path / "nothing"
+    empty_dir.mkdir()
+    messages: list[str] = []
+    with Store(tmp_path / "s.db") as store:
+        report = ingest_paths(store, [str(tmp_path), str(tmp_path / "missing.md"),
+                                      str(empty_dir), str(tmp_path / "*.nope")],
+                              now=NOW, max_seed_bytes=32_000_000, on_problem=messages.append)
+        assert [Path(o.path).name for o in report.outcomes] == ["good.html"]
+        joined = "\n".join(messages)
+        assert "photo.html: looks like a PNG image" in joined
+        assert "empty.txt: empty file" in joined
+        assert "huge.txt: 50.0 MB is over the seed size limit" in joined
+        assert "missing.md: no such file or directory" in joined
+        assert "nothing: directory holds no seeds" in joined
+        assert "no file matches this pattern" in joined
+        assert store.counts()["links"] == 1
+
+
+def test_failed_batch_is_rolled_back_whole(tmp_path: Path) -> None:
+    seed = tmp_path / "a.html"
+    _seed(seed, ["https://a.example/1"])
+    with Store(tmp_path / "s.db") as store:
+        _ingest(store, seed)
+        extracted = extract(seed.read_bytes(), "other.html")
+
+        def explode() -> None:
+            store._ingest_one(extracted, NOW)
+            raise RuntimeError("disk went away")
+
+        with pytest.raises(RuntimeError):
+            write_transaction(store.db, explode)
+        assert store.counts()["seeds"] == 1 and store.counts()["links"] == 1
+
+
+def test_locked_database_is_retried(tmp_path: Path) -> None:
+    seed = tmp_path / "a.html"
+    _seed(seed, ["https://a.example/1"])
+    db_path = tmp_path / "s.db"
+    with Store(db_path) as store:
+        holder = sqlite3.connect(str(db_path), check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")
+        holder.execute("INSERT INTO runs (kind, trigger, started_at, status) "
+                       "VALUES ('x', 'test', '2026', 'running')")
+        store.db.conn.execute("PRAGMA busy_timeout = 50")  # fail fast, let tenacity retry
+        timer = threading.Timer(0.5, holder.commit)
+        timer.start()
+        report = _ingest(store, seed)
+        timer.join()
+        holder.close()
+        assert report.outcomes[0].change is SeedChange.NEW
+        assert store.counts()["runs"] == 1 and store.counts()["links"] == 1
+
+
+def test_unwritable_store_names_the_file(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreError, match="cannot open store"):
+        Store(blocker / "sub" / "s.db")
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match=r"garbage\.db"):
+        Store(garbage)
