@@ -22,7 +22,8 @@ class StoreError(Exception):
 
 def _is_locked(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and (
-        "locked" in str(exc) or "busy" in str(exc))
+        "locked" in str(exc) or "busy" in str(exc)
+    )
 
 
 # SQLite allows one writer. Another process holding the write lock longer than the busy

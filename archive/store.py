@@ -56,34 +56,50 @@ class Store:
     def _ingest_one(self, seed: ExtractedSeed, now: datetime) -> IngestOutcome:
         doc, stamp = seed.document, to_db(now)
         conn = self.db.conn
-        row = conn.execute("SELECT id, content_sha256 FROM seeds WHERE path = ?",
-                           [doc.path]).fetchone()
+        row = conn.execute(
+            "SELECT id, content_sha256 FROM seeds WHERE path = ?", [doc.path]
+        ).fetchone()
         if row and row[1] == doc.content_sha256:
             return IngestOutcome(doc.path, SeedChange.UNCHANGED, len(seed.links))
-        values = [doc.url, doc.title, doc.author, to_db(doc.published_at), doc.format.value,
-                  doc.encoding, doc.content_sha256, stamp]
+        values = [
+            doc.url,
+            doc.title,
+            doc.author,
+            to_db(doc.published_at),
+            doc.format.value,
+            doc.encoding,
+            doc.content_sha256,
+            stamp,
+        ]
         if row:
             seed_id = row[0]
             conn.execute(
                 "UPDATE seeds SET url=?, title=?, author=?, published_at=?, format=?, "
-                "encoding=?, content_sha256=?, updated_at=? WHERE id=?", [*values, seed_id])
+                "encoding=?, content_sha256=?, updated_at=? WHERE id=?",
+                [*values, seed_id],
+            )
         else:
             seed_id = conn.execute(
                 "INSERT INTO seeds (url, title, author, published_at, format, encoding, "
                 "content_sha256, updated_at, path, first_ingested_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?)", [*values, doc.path, stamp]).lastrowid
+                "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [*values, doc.path, stamp],
+            ).lastrowid
         existing = {
             (r[1], r[2], r[3]): r[0]
             for r in conn.execute(
                 "SELECT id, target_id, element, occurrence FROM links "
-                "WHERE seed_id = ? AND removed_at IS NULL", [seed_id])
+                "WHERE seed_id = ? AND removed_at IS NULL",
+                [seed_id],
+            )
         }
         occurrences: Counter[tuple[int, str]] = Counter()
         seen: set[tuple[int, str, int]] = set()
         added = 0
         for link in seed.links:
-            target_id = self._target_id(link.key, link.url, link.host, link.checkable,
-                                        link.reason, stamp)
+            target_id = self._target_id(
+                link.key, link.url, link.host, link.checkable, link.reason, stamp
+            )
             occurrence = occurrences[(target_id, link.element)]
             occurrences[(target_id, link.element)] += 1
             identity = (target_id, link.element, occurrence)
@@ -97,17 +113,32 @@ class Store:
                 "href=excluded.href, role=excluded.role, anchor_text=excluded.anchor_text, "
                 "title=excluded.title, context=excluded.context, position=excluded.position, "
                 "last_seen_at=excluded.last_seen_at, removed_at=NULL",
-                [seed_id, target_id, occurrence, link.href, link.role.value, link.element,
-                 link.anchor_text, link.title, link.context, link.position, stamp, stamp])
+                [
+                    seed_id,
+                    target_id,
+                    occurrence,
+                    link.href,
+                    link.role.value,
+                    link.element,
+                    link.anchor_text,
+                    link.title,
+                    link.context,
+                    link.position,
+                    stamp,
+                    stamp,
+                ],
+            )
         gone = [link_id for identity, link_id in existing.items() if identity not in seen]
         # Links that left the article are marked, never deleted: their history stays.
-        conn.executemany("UPDATE links SET removed_at = ? WHERE id = ?",
-                         [(stamp, link_id) for link_id in gone])
+        conn.executemany(
+            "UPDATE links SET removed_at = ? WHERE id = ?", [(stamp, link_id) for link_id in gone]
+        )
         change = SeedChange.CHANGED if row else SeedChange.NEW
         return IngestOutcome(doc.path, change, len(seed.links), added, len(gone))
 
-    def _target_id(self, key: str, url: str, host: str, checkable: bool, reason: str | None,
-                   stamp: str | None) -> int:
+    def _target_id(
+        self, key: str, url: str, host: str, checkable: bool, reason: str | None, stamp: str | None
+    ) -> int:
         conn = self.db.conn
         found = conn.execute("SELECT id FROM targets WHERE key = ?", [key]).fetchone()
         if found:
@@ -115,12 +146,18 @@ class Store:
         cursor = conn.execute(
             "INSERT INTO targets (key, url, host, checkable, not_checkable_reason, "
             "first_seen_at, next_check_at) VALUES (?,?,?,?,?,?,?)",
-            [key, url, host, int(checkable), reason, stamp, stamp if checkable else None])
+            [key, url, host, int(checkable), reason, stamp, stamp if checkable else None],
+        )
         return int(cursor.lastrowid or 0)
 
     # ---- reading ------------------------------------------------------------------
-    def links(self, *, seeds: tuple[str, ...] = (), roles: tuple[str, ...] = (),
-              include_removed: bool = False) -> Iterator[dict[str, Any]]:
+    def links(
+        self,
+        *,
+        seeds: tuple[str, ...] = (),
+        roles: tuple[str, ...] = (),
+        include_removed: bool = False,
+    ) -> Iterator[dict[str, Any]]:
         """Every recorded link with its seed and target, in seed and document order."""
         where, params = ["1=1"], []
         if seeds:
@@ -137,7 +174,8 @@ class Store:
             "t.checkable AS checkable, t.not_checkable_reason AS reason, t.state AS state, "
             "t.last_verdict AS last_verdict, l.removed_at "
             "FROM links l JOIN seeds s ON s.id = l.seed_id JOIN targets t ON t.id = l.target_id "
-            f"WHERE {' AND '.join(where)} ORDER BY s.path, l.position")
+            f"WHERE {' AND '.join(where)} ORDER BY s.path, l.position"
+        )
         for row in self.db.query(sql, params):
             row["checkable"] = bool(row["checkable"])
             yield row
@@ -147,5 +185,9 @@ class Store:
         return {name: self.db[name].count for name in tables}
 
     def target_states(self) -> dict[str, int]:
-        return {row["state"]: row["n"] for row in self.db.query(
-            "SELECT state, count(*) AS n FROM targets WHERE checkable = 1 GROUP BY state")}
+        return {
+            row["state"]: row["n"]
+            for row in self.db.query(
+                "SELECT state, count(*) AS n FROM targets WHERE checkable = 1 GROUP BY state"
+            )
+        }

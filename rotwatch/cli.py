@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from archive.db import StoreError
+from archive.due import Selection
+from archive.runs import recent_runs
 from archive.store import SeedChange, Store
 from crawler.documents import Role, SeedFormat
+from crawler.urls import resolve
 from rotwatch import __version__
 from rotwatch.config import Config, ConfigError, load_config
 from rotwatch.exitcodes import ExitCode
 from rotwatch.ingest import ingest_paths
+from rotwatch.lock import StoreBusy, WriterLock
 from rotwatch.output import write_rows
+from rotwatch.progress import check_with_progress, print_summary
 
 LINK_COLUMNS = ("seed", "role", "url", "anchor_text", "context", "checkable", "state")
 
@@ -139,6 +145,7 @@ def status(obj: Context) -> None:
         with obj.store() as store:
             counts = store.counts()
             states = store.target_states()
+            runs = recent_runs(store.db, 5)
     except StoreError as exc:
         _echo_err(f"rotwatch: {exc}")
         sys.exit(ExitCode.ERROR)
@@ -146,12 +153,61 @@ def status(obj: Context) -> None:
     click.echo("  " + "  ".join(f"{name}={n}" for name, n in counts.items()))
     if states:
         click.echo("targets by state: " + ", ".join(f"{s}={n}" for s, n in sorted(states.items())))
+    for r in runs:
+        click.echo(f"run {r['id']}: {r['kind']} ({r['trigger']}) {r['started_at']} → "
+                   f"{r['ended_at'] or '…'} {r['status']} exit={r['exit_code']} "
+                   f"{r['counts'] or ''}")
+
+
+def _check(obj: Context, selection: Selection, allow_private: bool, trigger: str) -> ExitCode:
+    config = obj.config
+    if allow_private:
+        config = replace(config, crawl=replace(config.crawl, allow_private_addresses=True))
+    try:
+        with WriterLock(config.lock_path, "check"):
+            summary = check_with_progress(config, selection, trigger)
+    except StoreBusy as exc:
+        _echo_err(f"rotwatch: {exc}; not starting a second crawl")
+        return ExitCode.BUSY
+    except (StoreError, ValueError) as exc:
+        _echo_err(f"rotwatch: {exc}")
+        return ExitCode.ERROR
+    print_summary(summary)
+    if summary.error:
+        return ExitCode.ERROR
+    return ExitCode.DEAD_LINKS if summary.bad else ExitCode.OK
+
+
+@cli.command()
+@click.option("--all", "every", is_flag=True, help="Check every checkable target, due or not.")
+@click.option("--seed", "seeds", multiple=True,
+              help="Only targets cited by seeds whose path contains this text (repeatable).")
+@click.option("--url", "urls", multiple=True, help="Only this target URL (repeatable).")
+@click.option("--allow-private", is_flag=True,
+              help="Also check targets on loopback/private addresses (refused by default).")
+@click.pass_obj
+def check(obj: Context, every: bool, seeds: tuple[str, ...], urls: tuple[str, ...],
+          allow_private: bool) -> None:
+    """Check the links that are due (one Scrapy crawl) and record every verdict.
+
+    Exits 0 when every checked link is healthy, 2 when any is broken or dead,
+    1 on error, 3 when another rotwatch process holds the store.
+
+    \b
+    Example:
+      rotwatch check --seed blinken --all
+    """
+    keys = tuple(resolve(u, None).key for u in urls)
+    sys.exit(_check(obj, Selection(every=every, seeds=seeds, keys=keys), allow_private,
+                    "manual"))
 
 
 @cli.command()
 @click.argument("paths", nargs=-1)
+@click.option("--allow-private", is_flag=True,
+              help="Also check targets on loopback/private addresses (refused by default).")
 @click.pass_obj
-def run(obj: Context, paths: tuple[str, ...]) -> None:
+def run(obj: Context, paths: tuple[str, ...], allow_private: bool) -> None:
     """Ingest the seeds, check the links that are due, and print the summary.
 
     PATHS default to the configured seed list (seeds/).
@@ -163,9 +219,7 @@ def run(obj: Context, paths: tuple[str, ...]) -> None:
     code = run_ingest(obj, paths, None)
     if code is not ExitCode.OK:
         sys.exit(code)
-    with obj.store() as store:
-        write_rows(store.links(), "table", LINK_COLUMNS, title="links")
-    sys.exit(code)
+    sys.exit(_check(obj, Selection(), allow_private, "run"))
 
 
 def main() -> None:

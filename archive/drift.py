@@ -1,0 +1,323 @@
+"""Content drift ("reference rot"): has a page's main text changed since its first snapshot?
+
+A cited page can keep answering 200 while its content is rewritten, replaced by another
+article, a landing page, a paywall stub or a parking page. We compare only the *main text*
+(trafilatura, with a BeautifulSoup visible-text fallback) so that ads, dates, view counters,
+navigation and related-article lists churning around the article do not count as drift.
+
+Comparison is character n-gram Jaccard similarity (`crawler.textsim`), which works for
+Chinese as well as for alphabetic languages; see docs/drift.md for the measurements behind
+the threshold.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+from crawler.textsim import normalise_text, similarity
+
+LOGGER = logging.getLogger(__name__)
+
+# Tuned on tests/fixtures/drift (see docs/drift.md): inside the gap between the highest
+# "drifted" (0.50) and lowest "not drifted" (0.89) similarity, a little below its midpoint
+# because real-world extraction noise lowers not-drifted scores more than it raises drift.
+DEFAULT_THRESHOLD: Final = 0.65
+# Character 5-grams, not textsim's default trigrams: unrelated English texts share ~30% of
+# their trigram sets (" th", "ing"...) but ~5% of their 5-gram sets, so a half-rewritten
+# English article scored 0.69 with trigrams (indistinguishable from boilerplate noise) and
+# 0.50 with 5-grams. Chinese separates well at any n from 2 to 6.
+DRIFT_NGRAM: Final = 5
+
+EXTRACTOR_TRAFILATURA: Final = "trafilatura"
+EXTRACTOR_FALLBACK: Final = "bs4-visible-text"
+EXTRACTOR_NONE: Final = "none"
+
+# trafilatura returning fewer characters than this usually means it latched onto a caption
+# or a lone teaser; the visible-text fallback then sees more of what a reader sees.
+_MIN_TRAFILATURA_CHARS: Final = 25
+# The fallback narrows to one block only when it clearly dominates the paragraph text.
+_MIN_BLOCK_CHARS: Final = 200
+_BLOCK_SHARE: Final = 0.6
+
+
+@dataclass(frozen=True)
+class MainText:
+    """The main content of one page: its title, its body text and which extractor found it."""
+
+    title: str
+    text: str
+    extractor: str
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    """How a current snapshot compares with the baseline."""
+
+    similarity: float
+    drifted: bool
+    fingerprint_changed: bool
+
+
+# --- decoding -----------------------------------------------------------------------------
+
+# Labels that browsers (WHATWG Encoding Standard) decode with a superset codec: servers
+# declare "gb2312" but send GBK/GB18030 characters, and "big5" pages use HKSCS extensions;
+# strict decoding with the narrow codec would reject real pages.
+_ENCODING_SUPERSETS: Final = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "cp936": "gb18030",
+    "gb_2312-80": "gb18030",
+    "euc-cn": "gb18030",
+    "big5": "big5hkscs",
+    "x-x-big5": "big5hkscs",
+    "cp950": "big5hkscs",
+    "iso-8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "ascii": "cp1252",
+    "us-ascii": "cp1252",
+}
+_META_CHARSET: Final = re.compile(
+    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE
+)
+_BOMS: Final = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+# The WHATWG prescan looks at the first 1024 bytes; real pages often put several kB of
+# scripts before the meta tag, so we look a little further.
+_PRESCAN_BYTES: Final = 4096
+
+
+def _codec_name(label: str | None) -> str | None:
+    """A Python codec for an HTTP/HTML charset label, or None if the label is unknown."""
+    if not label:
+        return None
+    label = label.strip().strip("\"'").lower()
+    label = _ENCODING_SUPERSETS.get(label, label)
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def _strict(data: bytes, codec: str | None) -> str | None:
+    if codec is None:
+        return None
+    try:
+        return data.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def decode_html(data: bytes, encoding: str | None = None) -> str:
+    """Decode page bytes: given encoding, BOM, <meta charset>, UTF-8, then a sniffed guess.
+
+    Declared encodings are tried strictly first and skipped if they do not fit the bytes,
+    because mislabelled pages (meta says UTF-8, body is GBK) are common on older sites.
+    Never raises: the last resort decodes with replacement characters.
+    """
+    for bom, bom_codec in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :].decode(bom_codec, errors="replace")
+    candidates: list[str | None] = [_codec_name(encoding)]
+    match = _META_CHARSET.search(data[:_PRESCAN_BYTES])
+    if match:
+        candidates.append(_codec_name(match.group(1).decode("ascii", errors="ignore")))
+    candidates.append("utf-8")
+    for codec in candidates:
+        text = _strict(data, codec)
+        if text is not None:
+            return text
+    try:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data).best()
+        guessed = _codec_name(best.encoding) if best is not None else None
+    except Exception:  # a detector bug must not lose the page; try the CJK codecs below
+        LOGGER.debug("charset detection failed", exc_info=True)
+        guessed = None
+    for codec in (guessed, "gb18030", "big5hkscs"):
+        text = _strict(data, codec)
+        if text is not None:
+            return text
+    fallback = _codec_name(encoding) or guessed or "utf-8"
+    return data.decode(fallback, errors="replace")
+
+
+# --- extraction ---------------------------------------------------------------------------
+
+_NOISE_TAGS: Final = (
+    "script", "style", "noscript", "template", "svg", "iframe", "form", "button",
+    "nav", "header", "footer", "aside", "select", "input", "head",
+)  # fmt: skip
+# Class/id words that mark boilerplate blocks on news, government and blog templates; the
+# pinyin ones (daohang = navigation, guanggao = ad, xiangguan = related) are common on
+# Chinese sites.
+_NOISE_ATTR: Final = re.compile(
+    r"(^|[\s_-])(nav|navbar|menu|breadcrumbs?|banner|ads?|advert\w*|sponsor\w*|promo|"
+    r"cookies?|consent|gdpr|sidebar|related|recommend\w*|share|social|comments?|footer|"
+    r"header|subscribe|newsletter|popular|trending|hot|daohang|guanggao|xiangguan|tuijian)"
+    r"($|[\s_-])",
+    re.IGNORECASE,
+)
+_BLANK_LINES: Final = re.compile(r"\n\s*\n+")
+_SPACES: Final = re.compile(r"[ \t\u3000\xa0]+")
+
+
+def _tidy(text: str) -> str:
+    lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
+    return _BLANK_LINES.sub("\n", "\n".join(line for line in lines if line)).strip()
+
+
+def trafilatura_extract(html: str, url: str | None = None) -> MainText:
+    """trafilatura alone (precision-oriented); may raise on pathological markup."""
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(
+        html,
+        url=url,
+        favor_precision=True,  # drift must not be triggered by boilerplate leaking in
+        include_comments=False,  # reader comments churn daily on a stable article
+        include_tables=False,  # tables are mostly layout/stock tickers on news templates
+        include_images=False,
+        include_links=False,
+        with_metadata=True,
+        deduplicate=False,
+    )
+    if doc is None:
+        return MainText("", "", EXTRACTOR_TRAFILATURA)
+    title, text = getattr(doc, "title", None) or "", getattr(doc, "text", None) or ""
+    return MainText(_tidy(title), _tidy(text), EXTRACTOR_TRAFILATURA)
+
+
+def _is_noise(tag: object) -> bool:
+    attrs = getattr(tag, "attrs", None)
+    if not isinstance(attrs, dict):  # NavigableStrings and already-decomposed tags
+        return False
+    classes = attrs.get("class") or []
+    words = " ".join([*classes] if isinstance(classes, list) else [str(classes)])
+    words += " " + str(attrs.get("id") or "") + " " + str(attrs.get("role") or "")
+    return bool(_NOISE_ATTR.search(words)) or attrs.get("aria-hidden") == "true"
+
+
+def fallback_extract(html: str) -> MainText:
+    """Visible text minus obvious boilerplate, for pages trafilatura declines."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "lxml")
+    title = ""
+    og = soup.find("meta", attrs={"property": "og:title"})
+    if og is not None and og.get("content"):
+        title = str(og.get("content"))
+    elif soup.title is not None and soup.title.string:
+        title = str(soup.title.string)
+    elif (h1 := soup.find("h1")) is not None:
+        title = h1.get_text(" ")
+    for tag in soup.find_all(_NOISE_TAGS):
+        tag.decompose()
+    for tag in soup.find_all(True):
+        if _is_noise(tag):
+            tag.decompose()
+    root = _densest_block(soup.body or soup)
+    return MainText(_tidy(title), _tidy(root.get_text("\n")), EXTRACTOR_FALLBACK)
+
+
+def _densest_block(root: Any) -> Any:
+    """The element whose direct <p> children hold most of the page's paragraph text.
+
+    Table-layout and hand-made sites put sponsors and visitor counters in sibling cells
+    that the class/id heuristics cannot name; the article is wherever the paragraphs are.
+    Falls back to the whole body when paragraphs are scattered or absent (landing pages,
+    parked domains), because then no single block *is* the content.
+    """
+    weight: dict[int, int] = {}
+    parents: dict[int, Any] = {}
+    for para in root.find_all("p"):
+        parent = para.parent
+        if parent is None:
+            continue
+        weight[id(parent)] = weight.get(id(parent), 0) + len(para.get_text(strip=True))
+        parents[id(parent)] = parent
+    total = sum(weight.values())
+    if total < _MIN_BLOCK_CHARS:
+        return root
+    best = max(weight, key=weight.__getitem__)
+    return parents[best] if weight[best] >= _BLOCK_SHARE * total else root
+
+
+def _looks_binary(page: bytes | str) -> bool:
+    """PDFs, images and other non-HTML bodies reach us too; their "text" is noise.
+
+    Control characters are the tell: HTML in UTF-8, GBK or Big5 never uses bytes below
+    0x20 other than whitespace (multibyte trail bytes are all >= 0x40).
+    """
+    head = page[:4096]
+    chars = [chr(b) for b in head] if isinstance(head, bytes) else list(head)
+    bad = sum(1 for ch in chars if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\t\n\r\f"))
+    return bad > len(chars) * 0.05
+
+
+def extract_main_text(
+    html: bytes | str, url: str | None = None, *, encoding: str | None = None
+) -> MainText:
+    """The title and main text of a page; empty text (never an exception) on garbage input.
+
+    `encoding` is the charset from the HTTP Content-Type header, if any; bytes are otherwise
+    decoded from their BOM, <meta charset> or a sniffed guess (GBK/GB18030, Big5, UTF-8...).
+    """
+    if _looks_binary(html):
+        return MainText("", "", EXTRACTOR_NONE)
+    try:
+        page = decode_html(html, encoding) if isinstance(html, bytes) else html
+    except Exception:  # decode_html is written not to raise; this is a last guard
+        LOGGER.debug("decoding failed", exc_info=True)
+        return MainText("", "", EXTRACTOR_NONE)
+    if not page.strip() or _looks_binary(page):
+        return MainText("", "", EXTRACTOR_NONE)
+    page = page.replace("\x00", "")  # lxml rejects NULs; stray ones occur in real pages
+    main = MainText("", "", EXTRACTOR_NONE)
+    try:
+        main = trafilatura_extract(page, url)
+    except Exception:  # trafilatura/lxml can fail on pathological markup
+        LOGGER.debug("trafilatura failed on %s", url, exc_info=True)
+    if len(main.text) >= _MIN_TRAFILATURA_CHARS:
+        return main
+    try:
+        fallback = fallback_extract(page)
+    except Exception:
+        LOGGER.debug("fallback extraction failed on %s", url, exc_info=True)
+        fallback = MainText("", "", EXTRACTOR_NONE)
+    title = main.title or fallback.title
+    if fallback.text:
+        return MainText(title, fallback.text, EXTRACTOR_FALLBACK)
+    if main.text:
+        return MainText(title, main.text, EXTRACTOR_TRAFILATURA)
+    return MainText(title, "", EXTRACTOR_NONE)
+
+
+# --- comparison ---------------------------------------------------------------------------
+
+
+def content_fingerprint(text: str) -> str:
+    """sha256 hex of the normalised text: case, punctuation and whitespace do not count."""
+    return hashlib.sha256(normalise_text(text).encode("utf-8")).hexdigest()
+
+
+def compare(
+    baseline_text: str, current_text: str, *, threshold: float = DEFAULT_THRESHOLD
+) -> DriftResult:
+    """Compare two main texts; `drifted` when similarity falls below `threshold`."""
+    if content_fingerprint(baseline_text) == content_fingerprint(current_text):
+        # The common case on re-checks: skip building n-gram sets entirely.
+        return DriftResult(similarity=1.0, drifted=False, fingerprint_changed=False)
+    score = similarity(baseline_text, current_text, n=DRIFT_NGRAM)
+    return DriftResult(similarity=score, drifted=score < threshold, fingerprint_changed=True)

@@ -1,0 +1,145 @@
+"""What Scrapy lacks for honest health checks: a complete robots.txt wait, an address
+guard, and Retry-After."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any, Self
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import CannotResolveHostError
+from scrapy.http import Response
+from scrapy.robotstxt import RobotParser
+from scrapy.utils.httpobj import urlparse_cached
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from crawler.errors import PrivateAddressRefused, RobotsDisallowed
+from crawler.urls import is_public_address
+
+
+class CompleteRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots middleware, with two fixes.
+
+    1. Scrapy 2.14–2.19 hands the *same* Deferred to every request that arrives while
+       robots.txt is loading; after the first two waiters the Deferred's result has been
+       consumed and later waiters get None, which means "allow everything". Here every
+       waiter re-reads the settled parser once the wait is over, so no disallowed URL is
+       ever fetched, however many requests wait.
+    2. A disallowed URL raises RobotsDisallowed, so the verdict can say so precisely.
+    """
+
+    async def robot_parser(self, request: Request) -> RobotParser | None:
+        await super().robot_parser(request)
+        settled = self._parsers.get(urlparse_cached(request).netloc)
+        return settled if isinstance(settled, RobotParser) else None
+
+    def process_request_2(self, rp: RobotParser | None, request: Request) -> None:
+        try:
+            super().process_request_2(rp, request)
+        except Exception as exc:
+            raise RobotsDisallowed(f"robots.txt disallows {request.url}") from exc
+
+
+def _lookup_failed_transiently(exc: BaseException) -> bool:
+    return isinstance(exc, socket.gaierror) and exc.errno == socket.EAI_AGAIN
+
+
+class AddressGuardMiddleware:
+    """Refuse targets that resolve to non-public addresses (checked on every hop).
+
+    The check resolves the host itself (asynchronously, cached per run) and refuses the
+    request if *any* address is loopback, private, link-local or reserved, unless
+    `allow_private_addresses` is set. A temporary resolver failure is retried with
+    tenacity; a name that does not exist becomes a dns-failure.
+    """
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self._cache: dict[str, tuple[str, ...]] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler.settings.getbool("ROTWATCH_ALLOW_PRIVATE"))
+
+    async def process_request(self, request: Request) -> None:
+        host = urlparse_cached(request).hostname or ""
+        if self.allow_private or not host:
+            return
+        addresses = await self._resolve(host)
+        refused = [a for a in addresses if not is_public_address(a)]
+        if refused:
+            raise PrivateAddressRefused(
+                f"{host} resolves to non-public address {refused[0]}; "
+                "use --allow-private to check it")
+
+    async def _resolve(self, host: str) -> tuple[str, ...]:
+        if host in self._cache:
+            return self._cache[host]
+        loop = asyncio.get_running_loop()
+        try:
+            async for attempt in AsyncRetrying(
+                    retry=retry_if_exception(_lookup_failed_transiently),
+                    stop=stop_after_attempt(3), wait=wait_exponential(0.2, max=2),
+                    reraise=True):
+                with attempt:
+                    infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise CannotResolveHostError(f"cannot resolve {host}: {exc}") from exc
+        addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+        self._cache[host] = addresses
+        return addresses
+
+
+class RetryAfterMiddleware:
+    """429, and 503 with Retry-After: wait as told (capped), then retry, counting retries.
+
+    Scrapy's RetryMiddleware retries 429 at once, ignoring Retry-After, which is both
+    rude and useless. The wait happens inside this request's own download slot, so the
+    host that asked us to back off gets no other request from that slot meanwhile.
+    """
+
+    def __init__(self, cap: float, max_retries: int) -> None:
+        self.cap = cap
+        self.max_retries = max_retries
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler.settings.getfloat("ROTWATCH_RETRY_AFTER_CAP"),
+                   crawler.settings.getint("ROTWATCH_RETRY_TIMES"))
+
+    async def process_response(self, request: Request, response: Response) -> Any:
+        if response.status not in (429, 503):
+            return response
+        header = response.headers.get(b"Retry-After")
+        if response.status == 503 and header is None:
+            return response  # plain 503: Scrapy's RetryMiddleware retries with backoff
+        retries = int(request.meta.get("retry_times", 0))
+        if retries >= self.max_retries:
+            return response
+        delay = min(self.cap, parse_retry_after(header.decode("latin-1") if header else ""))
+        await asyncio.sleep(delay)
+        retry = request.replace(dont_filter=True)
+        retry.meta["retry_times"] = retries + 1
+        retry.meta["retry_after_waited"] = request.meta.get("retry_after_waited", 0.0) + delay
+        return retry
+
+
+def parse_retry_after(value: str, default: float = 5.0) -> float:
+    """Seconds from a Retry-After value (delta-seconds or an HTTP date)."""
+    value = value.strip()
+    if not value:
+        return default
+    if value.isdigit():
+        return float(value)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return default
+    from datetime import UTC, datetime
+
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())

@@ -1,0 +1,224 @@
+"""The check spider: one polite GET per target, every hop recorded, an honest verdict.
+
+Targets stream from the store (`async def start()`), each request carries its target in
+`meta` with `dont_filter=True` (the dupefilter must never hide a target), redirects are
+followed here one hop at a time, and each result goes to the Recorder, which writes it
+from its own thread. The same response feeds the verdict and the WARC snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urljoin
+
+import scrapy
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import StopDownload
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from archive.due import DueTarget
+from archive.warc import Exchange
+from crawler.content import accepted_encodings, decode_body, page_facts
+from crawler.errors import classify
+from crawler.records import ErrorKind, Hop, Observation, Verdict
+from crawler.verdict import judge, needs_probe, probe_key, probe_url
+from rotwatch.recorder import Outcome, Recorder
+
+TARGET, HOPS, STARTED, WARC, PROBE = ("rw_target", "rw_hops", "rw_started", "rw_warc",
+                                      "rw_probe")
+
+
+def _headers(raw: Any) -> tuple[tuple[str, str], ...]:
+    return tuple((k.decode("latin-1"), v.decode("latin-1"))
+                 for k, values in raw.items() for v in values)
+
+
+class CheckSpider(scrapy.Spider):
+    name = "rotwatch-check"
+
+    def __init__(self, *, targets: Iterable[DueTarget], recorder: Recorder, probe_token: str,
+                 on_result: Callable[[Verdict], None] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.targets = targets
+        self.recorder = recorder
+        self.probe_token = probe_token
+        self.on_result = on_result
+        self.verdicts: Counter[Verdict] = Counter()
+        self._probes: dict[str, asyncio.Future[Observation | None]] = {}
+        # Set from the crawler's settings in from_crawler.
+        self.max_bytes = 10_000_000
+        self.max_redirects = 10
+        self.probing = True
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> CheckSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        spider.max_bytes = settings.getint("ROTWATCH_MAX_BYTES")
+        spider.max_redirects = settings.getint("ROTWATCH_MAX_REDIRECTS")
+        spider.probing = settings.getbool("ROTWATCH_SOFT404_PROBE")
+        crawler.signals.connect(spider.archive_response, signal=signals.response_downloaded)
+        crawler.signals.connect(spider.enforce_size_cap, signal=signals.bytes_received)
+        crawler.signals.connect(spider.mark_sent, signal=signals.request_reached_downloader)
+        crawler.signals.connect(spider.recorder.flush, signal=signals.spider_idle)
+        return spider
+
+    async def start(self) -> AsyncIterator[Request]:
+        for target in self.targets:
+            yield self._request(target.url, target, ())
+
+    def _request(self, url: str, target: DueTarget, hops: tuple[Hop, ...],
+                 spent: float = 0.0) -> Request:
+        return Request(
+            url, callback=self.parse, errback=self.failed, dont_filter=True,
+            headers={"Accept-Encoding": accepted_encodings()},
+            meta={TARGET: target, HOPS: hops, STARTED: spent,
+                  "handle_httpstatus_all": True, "dont_redirect": True})
+
+    # ---- signals (reactor thread; no blocking work here) -------------------------------
+    def mark_sent(self, request: Request, spider: Any) -> None:
+        request.meta["rw_sent"] = time.monotonic()
+
+    def enforce_size_cap(self, data: bytes, request: Request, spider: Any) -> None:
+        received = request.meta.get("rw_bytes", 0) + len(data)
+        request.meta["rw_bytes"] = received
+        if received > self.max_bytes:
+            # fail=False: the response arrives, cut, and is recorded as truncated.
+            raise StopDownload(fail=False)
+
+    def archive_response(self, response: Response, request: Request, spider: Any) -> None:
+        if TARGET not in request.meta or request.meta.get(PROBE):
+            return  # robots.txt and soft-404 probes are not snapshots of a cited target
+        status = response.status
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = "Unknown"
+        exchange = Exchange(
+            url=response.url, method=request.method, request_headers=_headers(request.headers),
+            status=status, reason=reason, http_version="HTTP/1.1",
+            response_headers=_headers(response.headers), body=response.body[: self.max_bytes],
+            truncated=self._truncated(response), fetched_at=datetime.now(UTC),
+            ip_address=str(response.ip_address) if response.ip_address else None)
+        request.meta[WARC] = self.recorder.archive(exchange)
+
+    def _truncated(self, response: Response) -> bool:
+        return "download_stopped" in response.flags or len(response.body) > self.max_bytes
+
+    # ---- callbacks ---------------------------------------------------------------------
+    async def parse(self, response: Response) -> AsyncIterator[Request]:
+        meta = response.meta
+        target: DueTarget = meta[TARGET]
+        location = response.headers.get(b"Location")
+        hop = Hop(response.url, response.status,
+                  location.decode("latin-1") if location else None)
+        hops = (*meta[HOPS], hop)
+        if 300 <= response.status < 400 and response.status != 304 and location:
+            following = urljoin(response.url, hop.location or "")
+            visited = {h.url for h in hops}
+            if following not in visited and len(hops) <= self.max_redirects:
+                yield self._request(following, target, hops, _elapsed(meta))
+                return
+            kind = (ErrorKind.REDIRECT_LOOP if following in visited
+                    else ErrorKind.TOO_MANY_REDIRECTS)
+            self._finish(target, Observation(
+                url=target.url, hops=hops, error=kind, retries=meta.get("retry_times", 0),
+                error_message=f"{kind.value} after {len(hops)} hops, next {following}",
+                elapsed=_elapsed(meta)), meta)
+            return
+        observation = self._observe(target.url, response, hops)
+        probe = None
+        if self.probing and needs_probe(observation):
+            probe = await self._probe(observation.url)
+        self._finish(target, observation, meta, probe, response)
+
+    async def failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        meta = request.meta
+        if TARGET not in meta:
+            return
+        kind, message = classify(failure.value or Exception("unknown failure"))
+        self._finish(meta[TARGET], Observation(
+            url=meta[TARGET].url, hops=meta[HOPS], error=kind, error_message=message,
+            retries=meta.get("retry_times", 0), elapsed=_elapsed(meta)), meta)
+
+    def _observe(self, url: str, response: Response, hops: tuple[Hop, ...]) -> Observation:
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1") or None
+        encoding = _charset(content_type)
+        decoded = decode_body(response.body, (response.headers.get(
+            b"Content-Encoding") or b"").decode("latin-1"), self.max_bytes)
+        facts = page_facts(decoded.data, content_type, encoding)
+        response.meta["rw_decoded"] = decoded.data
+        return Observation(
+            url=url, hops=hops, headers=_headers(response.headers), content_type=content_type,
+            title=facts.title, heading=facts.heading, text=facts.text,
+            elapsed=_elapsed(response.meta),
+            retries=response.meta.get("retry_times", 0),
+            truncated=self._truncated(response) or decoded.truncated,
+            length=len(response.body))
+
+    def _finish(self, target: DueTarget, observation: Observation, meta: dict[str, Any],
+                probe: Observation | None = None, response: Response | None = None) -> None:
+        judgement = judge(observation, probe)
+        self.verdicts[judgement.verdict] += 1
+        content_type = observation.content_type
+        self.recorder.add(Outcome(
+            target_id=target.id, key=target.key, host=target.host, observation=observation,
+            judgement=judgement, checked_at=datetime.now(UTC),
+            body=meta.get("rw_decoded") if response is not None else None,
+            encoding=_charset(content_type), warc=meta.get(WARC)))
+        if self.on_result is not None:
+            self.on_result(judgement.verdict)
+
+    # ---- soft-404 probes ---------------------------------------------------------------
+    async def _probe(self, url: str) -> Observation | None:
+        key = probe_key(url)
+        future = self._probes.get(key)
+        if future is None:
+            future = asyncio.ensure_future(self._fetch_probe(probe_url(url, self.probe_token)))
+            self._probes[key] = future
+        return await future
+
+    async def _fetch_probe(self, url: str) -> Observation | None:
+        """GET a surely-missing sibling, following redirects the same way (bounded)."""
+        hops: tuple[Hop, ...] = ()
+        current = url
+        for _ in range(self.max_redirects + 1):
+            request = Request(current, dont_filter=True, meta={
+                PROBE: True, STARTED: 0.0, "handle_httpstatus_all": True,
+                "dont_redirect": True}, headers={"Accept-Encoding": accepted_encodings()})
+            try:
+                response = await self.crawler.engine.download_async(request)
+            except Exception:
+                return None  # a probe that fails says nothing about the target
+            location = response.headers.get(b"Location")
+            hop = Hop(response.url, response.status,
+                      location.decode("latin-1") if location else None)
+            hops = (*hops, hop)
+            if not (300 <= response.status < 400 and location):
+                return self._observe(url, response, hops)
+            current = urljoin(response.url, hop.location or "")
+            if current in {h.url for h in hops}:
+                return None
+        return None
+
+
+def _elapsed(meta: dict[str, Any]) -> float:
+    """Seconds spent downloading this target over all its hops (queueing excluded)."""
+    sent = meta.get("rw_sent")
+    return float(meta.get(STARTED, 0.0)) + (time.monotonic() - sent if sent else 0.0)
+
+
+def _charset(content_type: str | None) -> str | None:
+    if not content_type or "charset=" not in content_type.lower():
+        return None
+    value = content_type.lower().split("charset=", 1)[1].split(";")[0].strip().strip('"\'')
+    return value or None

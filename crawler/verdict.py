@@ -1,0 +1,390 @@
+"""Decide a Verdict from one Observation, optionally compared with a probe of a missing sibling.
+
+Pure: no I/O, no clock, no randomness. The probe URL's random token comes from the caller.
+Rule order matters and is documented in docs/verdicts.md: transport errors, then bot
+challenges (at any status, so blocked is never mistaken for broken), then the status class,
+then the soft-404 checks on 2xx.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
+
+from crawler.records import ErrorKind, Judgement, Observation, Verdict
+from crawler.textsim import normalise_text, similarity
+from crawler.urls import host_of as _host
+from crawler.urls import normalise_key
+
+# Tuned on tests/fixtures/soft404 (sweep in docs/verdicts.md). With a shared title, catch-all
+# pages (home page with rotated stories, templates echoing the slug, search-for-the-slug)
+# scored 0.76-1.00 against their probe; live pages scored <= 0.08, except a section page
+# sharing half its stories with the home page (0.56). 0.65 sits in that gap.
+SAME_TITLE_SIMILARITY = 0.65
+# Without a shared title we demand near-identity: titles that echo the slug differ.
+NEAR_IDENTICAL_SIMILARITY = 0.9
+# Body wording of challenge pages only counts on short pages: an article *about*
+# captchas or Cloudflare is long, a challenge interstitial is a few lines.
+CHALLENGE_MAX_TEXT = 1500
+# A title match that needed two or more segments stripped is weak ("404 — The Story of
+# ... | Site"); it only counts when the main text is as short as a not-found page's.
+WEAK_TITLE_MAX_TEXT = 600
+
+_ERRORS: dict[ErrorKind, tuple[Verdict, str]] = {
+    ErrorKind.DNS: (Verdict.DNS_FAILURE, "host name did not resolve"),
+    ErrorKind.REFUSED: (Verdict.CONNECTION_FAILED, "connection refused"),
+    ErrorKind.RESET: (Verdict.CONNECTION_FAILED, "connection reset"),
+    ErrorKind.OTHER: (Verdict.CONNECTION_FAILED, "connection failed"),
+    ErrorKind.TIMEOUT: (Verdict.TIMEOUT, "no response in time"),
+    ErrorKind.TLS: (Verdict.TLS_ERROR, "TLS handshake or certificate failed"),
+    ErrorKind.PRIVATE_ADDRESS: (Verdict.NOT_CHECKABLE, "host resolves to a private address"),
+    ErrorKind.UNSUPPORTED: (Verdict.NOT_CHECKABLE, "URL cannot be fetched over HTTP(S)"),
+    ErrorKind.ROBOTS: (Verdict.ROBOTS_DISALLOWED, "robots.txt disallows fetching"),
+    ErrorKind.REDIRECT_LOOP: (Verdict.REDIRECT_LOOP, "redirects loop"),
+    ErrorKind.TOO_MANY_REDIRECTS: (Verdict.REDIRECT_LOOP, "too many redirects"),
+}
+# 999 is LinkedIn's "go away, bot"; 451 is legal blocking — neither says the page is gone.
+_BLOCKED_STATUSES = frozenset({401, 403, 429, 451, 999})
+_PERMANENT = frozenset({301, 308})
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+# --- wording ------------------------------------------------------------------------------
+# All patterns run on normalise_text() output: case-folded, punctuation turned into spaces
+# ("can't" -> "can t"). CJK characters are word characters, hence digit look-arounds, not \b.
+_NOT_FOUND = re.compile(
+    r"(?<![0-9])(?:404|410)(?![0-9])"
+    r"|\b(?:not|t|never)\s+(?:be\s+)?found\b|\bcannot\s+be\s+found\b"
+    r"|\b(?:cannot|not|t|unable\s+to)\s+find\b"
+    r"|\b(?:not|t|no\s+longer)\s+exists?\b"
+    r"|\b(?:not|t|no\s+longer)\s+(?:be\s+)?(?:available|here)\b|\bunavailable\b"
+    r"|\bnothing\s+(?:was\s+)?(?:found|here)\b|\bno\s+such\s+(?:page|file|article|post)\b"
+    r"|\b(?:been\s+)?(?:removed|deleted)\b|\b(?:page|content)\s+(?:is\s+)?missing\b"
+    r"|找不到|找不著|未找到|没有找到|沒有找到|无法找到|無法找到|不存在|已被?删除|已被?刪除"
+    r"|已下线|已失效|丢失|遺失|走丢|走失"
+)
+# Words allowed around a not-found phrase. Deliberately excludes what/how/why/fix/errors/
+# pages/guide..., so "How to fix 404 errors" or "What is a 404 error?" never match.
+_FILLER_WORDS = frozenset(
+    _words(
+        "a an the this that it its is are was were be been has have had may might could can "
+        "cannot doesn isn couldn wasn don didn hasn haven won we re ve s t i you your our us "
+        "sorry oops whoops uh oh ouch hmm error http status code page file directory resource "
+        "document article story post item content video product link url site looking for "
+        "requested request seem seems to or and of here there no not anymore moved just right now"
+    )
+)
+_FILLER_CJK = sorted(
+    _words(
+        "很抱歉 抱歉 对不起 對不起 哎呀 糟糕 您要 您 你 访问 訪問 查找 寻找 尋找 找的 要找 "
+        "页面 頁面 网页 網頁 链接 鏈接 地址 内容 內容 文章 新闻 新聞 稿件 信息 请求 請求 "
+        "错误 錯誤 出错 出錯 该 該 此 这个 這個 所 的 了 或 已 被 可能 呀 哦"
+    ),
+    key=len,
+    reverse=True,  # longest first, so "很抱歉" goes before "抱歉"
+)
+_CHALLENGE_TITLE = re.compile(
+    r"just a moment|attention required|access denied|you have been blocked"
+    r"|sorry you have been blocked|please wait|one more step|security check|robot check"
+    r"|are you a (?:robot|human)|human verification|verify you are (?:a )?human"
+    r"|pardon our interruption|checking your browser|ddos guard|captcha"
+    r"|百度安全验证|安全验证|人机验证|验证码|访问验证|请稍候"
+)
+_CHALLENGE_TEXT = re.compile(
+    r"checking your browser|checking if the site connection is secure"
+    r"|verif(?:y|ying) you are (?:a )?human|enable javascript and cookies to continue"
+    r"|performance security by cloudflare|cloudflare ray id|incapsula incident id"
+    r"|request unsuccessful|you don t have permission to access|captcha|press hold"
+    r"|confirm you are a human|not a robot|unusual traffic from your computer network"
+    r"|enter the characters you see below|ddos protection by"
+    r"|验证码|人机验证|安全验证|异常流量|请完成验证|拖动滑块"
+)
+_JS_SHELL = re.compile(
+    r"enable javascript|javascript is (?:required|disabled)|requires javascript"
+    r"|turn on javascript|javascript to run this app|启用 ?javascript"
+)
+# A separator only splits a title where sites put their name: pipes, dashes with spaces,
+# underscores (common on Chinese sites), bullets. Never a colon: "404: This page..." stays whole.
+_TITLE_SEPARATOR = re.compile(r"\s+[-:]{1,2}\s+|\s*[|｜_–—·•»«]+\s*")
+
+
+def _is_not_found_phrase(text: str) -> bool:
+    """A title segment or heading made only of a not-found phrase plus filler words."""
+    norm = normalise_text(text)
+    if not norm or not _NOT_FOUND.search(norm):
+        return False
+    rest = _NOT_FOUND.sub(" ", norm)
+    for token in rest.split():
+        if token in _FILLER_WORDS:
+            continue
+        for filler in _FILLER_CJK:
+            token = token.replace(filler, "")
+        if token:
+            return False
+    return True
+
+
+def _title_candidates(title: str) -> tuple[list[str], list[str]]:
+    """(strong, weak): the title whole or minus one end segment; minus more segments."""
+    parts = [p for p in _TITLE_SEPARATOR.split(title) if p.strip()]
+    strong = [title]
+    if len(parts) > 1:
+        strong += [" ".join(parts[1:]), " ".join(parts[:-1])]
+    weak = [" ".join(parts[:i]) for i in range(1, len(parts) - 1)]
+    weak += [" ".join(parts[i:]) for i in range(2, len(parts))]
+    return strong, weak
+
+
+def _not_found_evidence(title: str | None, heading: str | None, text: str) -> str | None:
+    if heading and _is_not_found_phrase(heading):
+        return f"heading says not found: {heading.strip()!r}"
+    if not title:
+        return None
+    strong, weak = _title_candidates(title)
+    if any(_is_not_found_phrase(c) for c in strong):
+        return f"title says not found: {title.strip()!r}"
+    if len(normalise_text(text)) <= WEAK_TITLE_MAX_TEXT and any(
+        _is_not_found_phrase(c) for c in weak
+    ):
+        return f"title says not found and the page is short: {title.strip()!r}"
+    return None
+
+
+def looks_like_not_found(title: str | None, heading: str | None) -> bool:
+    """True when the title (or a part of it beside the site name) or heading says not found.
+
+    Pattern-based on purpose: body text is never consulted, so an article *about* 404
+    errors ("How to fix a 404 error") is not taken for a missing page.
+    """
+    return _not_found_evidence(title, heading, "") is not None
+
+
+def _challenge_evidence(observation: Observation) -> str | None:
+    if (observation.header("cf-mitigated") or "").strip().lower() == "challenge":
+        return "cf-mitigated: challenge header"
+    if (observation.header("x-amzn-waf-action") or "").strip().lower() in ("captcha", "challenge"):
+        return "AWS WAF challenge header"
+    for label, value in (("title", observation.title), ("heading", observation.heading)):
+        if value:
+            strong, _ = _title_candidates(value)
+            if any(_CHALLENGE_TITLE.fullmatch(normalise_text(c)) for c in strong):
+                return f"{label} of a bot challenge: {value.strip()!r}"
+    body = normalise_text(observation.text)
+    if len(body) <= CHALLENGE_MAX_TEXT and (match := _CHALLENGE_TEXT.search(body)):
+        return f"short page with challenge wording: {match.group(0)!r}"
+    return None
+
+
+def looks_like_bot_challenge(observation: Observation) -> bool:
+    """True for bot-challenge / WAF interstitials (Cloudflare, Akamai, captchas), any status."""
+    return _challenge_evidence(observation) is not None
+
+
+# --- URLs ---------------------------------------------------------------------------------
+# Language roots and index files count as a site root. Only real language codes: a
+# two-letter path such as /ok or /go is an ordinary page.
+_LANGUAGES = (
+    "en|zh|fr|de|es|ja|ko|ru|ar|pt|it|nl|sv|pl|tr|vi|th|id|hi|he|fa|uk|cs|el|da|fi|no|nb"
+    "|hu|ro|ms|bg|hr|sk|sl|sr|lt|lv|et|ca|eu|gl|bn|ta|ur|sw|tl|cn|tw|hk"
+)
+_ROOT_PATH = re.compile(
+    rf"/(?:(?:{_LANGUAGES})(?:[-_][a-z]{{2,4}})?(?:/|$))?"
+    r"(?:(?:index|default|home)(?:\.[a-z]{2,5})?/?)?",
+    re.IGNORECASE,
+)
+_TRACKING_KEYS = frozenset({"ref", "source", "src", "from", "fbclid", "gclid", "mc_cid", "mc_eid"})
+# A shortener's own path is deep by construction; what matters is where it lands.
+_SHORTENERS = frozenset(
+    _words(
+        "bit.ly t.co goo.gl tinyurl.com ow.ly buff.ly is.gd j.mp lnkd.in dlvr.it fb.me "
+        "amzn.to trib.al wp.me nyti.ms bbc.in reut.rs wapo.st t.cn url.cn dwz.cn"
+    )
+)
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}$")
+_TOKEN = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
+def _canonical(url: str) -> str:
+    try:
+        return normalise_key(url)[0]
+    except (ValueError, UnicodeError):
+        return url
+
+
+def _is_root(url: str) -> bool:
+    """Site (or language) root, ignoring tracking parameters; "/?p=12" is not a root."""
+    parts = urlsplit(url)
+    keys = [k.lower() for k, _ in parse_qsl(parts.query, keep_blank_values=True)]
+    tracking_only = all(k.startswith("utm_") or k in _TRACKING_KEYS for k in keys)
+    return bool(_ROOT_PATH.fullmatch(parts.path or "/")) and tracking_only
+
+
+def _split_last(path: str) -> tuple[str, str, str]:
+    """(parent, last segment, suffix) where suffix is "/" for a directory-style path."""
+    trailing = "/" if path.endswith("/") and path.strip("/") else ""
+    body = path.rstrip("/") if trailing else path
+    parent, _, last = body.rpartition("/")
+    ext = _EXTENSION.search(last)
+    suffix = trailing or (ext.group(0) if ext and ext.start() > 0 else "")
+    return (parent or "") + "/", last, suffix
+
+
+def probe_url(url: str, token: str) -> str:
+    """The surely-missing sibling of `url`: same scheme, host, port and parent path, last
+    segment replaced by `rotwatch-probe-<token>` (file extension or trailing slash kept).
+    Query and fragment are dropped. `token` must be 1-64 of [A-Za-z0-9-]."""
+    if not _TOKEN.fullmatch(token):
+        raise ValueError(f"probe token must be 1-64 letters, digits or '-': {token!r}")
+    parts = urlsplit(_canonical(url))
+    parent, _, suffix = _split_last(parts.path or "/")
+    path = f"{parent}rotwatch-probe-{token}{suffix}"
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def probe_key(url: str) -> str:
+    """Cache key of the probe for `url`: scheme, host[:port], parent path and suffix, e.g.
+    "https://example.com/news/*.html". Two URLs share a key exactly when they share a probe URL."""
+    parts = urlsplit(_canonical(url))
+    parent, _, suffix = _split_last(parts.path or "/")
+    return f"{parts.scheme}://{parts.netloc}{parent}*{suffix}"
+
+
+def needs_probe(observation: Observation) -> bool:
+    """Only a 2xx answer at a non-root path can be a soft-404 that only a probe reveals.
+
+    Also False when the cheap rules already decided (challenge, wording, deep link to root),
+    so the spider spends no request where the probe could not change the verdict."""
+    status = observation.status
+    if observation.error or status is None or not 200 <= status < 300:
+        return False
+    if _is_root(observation.url) or _challenge_evidence(observation):
+        return False
+    return _cheap_soft_404(observation) is None
+
+
+# --- judging ------------------------------------------------------------------------------
+def _revisit(observation: Observation) -> str | None:
+    seen: set[str] = set()
+    for hop in observation.hops:
+        key = _canonical(hop.url)
+        if key in seen:
+            return hop.url
+        seen.add(key)
+    return None
+
+
+def _origin(observation: Observation) -> str:
+    """First URL of the chain that is not on a link shortener."""
+    for hop in observation.hops:
+        if _host(hop.url) not in _SHORTENERS:
+            return hop.url
+    return observation.final_url
+
+
+def _cheap_soft_404(observation: Observation) -> str | None:
+    """Soft-404 rules (a) wording and (b) deep link redirected to a root."""
+    wording = _not_found_evidence(observation.title, observation.heading, observation.text)
+    if wording:
+        return wording
+    origin, final = _origin(observation), observation.final_url
+    if len(observation.hops) > 1 and not _is_root(origin) and _is_root(final):
+        where = "the site root" if _host(origin) == _host(final) else "another host's root"
+        return f"deep link {origin} was redirected to {where} {final}"
+    return None
+
+
+def _probe_soft_404(observation: Observation, probe: Observation) -> str | None:
+    """Rule (c): the target looks like what the site answers for a surely-missing sibling."""
+    status = probe.status
+    if probe.error or status is None or not 200 <= status < 300:
+        return None  # an honest 404 (or anything else) says nothing about the target
+    if _host(probe.url) != _host(observation.url) or _is_root(observation.url):
+        return None
+    target_end, probe_end = _canonical(observation.final_url), _canonical(probe.final_url)
+    if target_end == probe_end:
+        if len(observation.hops) <= 1:
+            return None  # the catch-all *is* this page, and it was reached as asked
+        return f"redirected to {observation.final_url}, where a missing sibling also lands"
+    main_type = [(o.content_type or "").split("/")[0].strip().lower() for o in (observation, probe)]
+    if all(main_type) and main_type[0] != main_type[1]:
+        return None
+    ours, theirs = normalise_text(observation.text), normalise_text(probe.text)
+    if not ours or not theirs or _JS_SHELL.search(ours) or _JS_SHELL.search(theirs):
+        return None  # nothing rendered server-side: no evidence either way
+    score = similarity(ours, theirs)
+    same_title = bool(observation.title) and (
+        normalise_text(observation.title or "") == normalise_text(probe.title or "")
+    )
+    if same_title and score >= SAME_TITLE_SIMILARITY:
+        return f"same title and text as a missing sibling (similarity {score:.2f})"
+    if score >= NEAR_IDENTICAL_SIMILARITY:
+        return f"text nearly identical to a missing sibling's (similarity {score:.2f})"
+    return None
+
+
+def _judge_error(kind: ErrorKind, message: str | None) -> Judgement:
+    verdict, reason = _ERRORS[kind]
+    detail = (message or "").strip()
+    return Judgement(verdict, f"{reason}: {detail}" if detail else reason)
+
+
+def _judge_redirect_stop(observation: Observation, status: int) -> Judgement:
+    final = observation.hops[-1]
+    if status == 304:
+        # Only sent in answer to our conditional request: the page is there, unchanged.
+        return Judgement(Verdict.OK, "304 not modified since the last check")
+    location = (final.location or "").strip()
+    target = urljoin(final.url, location) if location else ""
+    if not target or urlsplit(target).scheme.lower() not in ("http", "https"):
+        why = f"to unfollowable {location!r}" if location else "without a Location header"
+        return Judgement(Verdict.BROKEN, f"{status} redirect {why}")
+    return Judgement(Verdict.NOT_CHECKABLE, f"{status} redirect to {target} was not followed")
+
+
+def judge(observation: Observation, probe: Observation | None = None) -> Judgement:
+    """The verdict on one target, with a human-readable reason and the evidence used.
+
+    `probe` is the observation of `probe_url(observation.url, token)`; pass it whenever
+    `needs_probe(observation)` was true and the probe was fetched.
+    """
+    if observation.error is not None:
+        return _judge_error(observation.error, observation.error_message)
+    status = observation.status
+    if status is None:
+        return Judgement(Verdict.NOT_CHECKABLE, "no response and no error recorded")
+    revisited = _revisit(observation)
+    # A revisit that still ends in 2xx is a cookie bounce (/a -> /set-cookie -> /a): it works.
+    if revisited and not 200 <= status < 300:
+        return Judgement(Verdict.REDIRECT_LOOP, f"redirects come back to {revisited}")
+    challenge = _challenge_evidence(observation)
+    if challenge:
+        reason = f"bot challenge at {status}: {challenge}"
+        return Judgement(Verdict.BLOCKED, reason, evidence=(challenge,))
+    if status in _BLOCKED_STATUSES:
+        return Judgement(Verdict.BLOCKED, f"{status}: the server refuses automated checks")
+    if 300 <= status < 400:
+        return _judge_redirect_stop(observation, status)
+    if 400 <= status < 500:
+        return Judgement(Verdict.BROKEN, f"{status} client error")
+    if 500 <= status < 600:
+        return Judgement(Verdict.SERVER_ERROR, f"{status} server error")
+    if not 200 <= status < 300:
+        return Judgement(Verdict.NOT_CHECKABLE, f"unexpected status {status}")
+    soft = _cheap_soft_404(observation)
+    if soft is None and probe is not None:
+        soft = _probe_soft_404(observation, probe)
+    if soft:
+        return Judgement(Verdict.SOFT_404, f"{status}, but {soft}", evidence=(soft,))
+    if len(observation.hops) > 1:
+        steps = observation.hops[:-1]
+        permanent = all(hop.status in _PERMANENT for hop in steps)
+        kind = "permanently" if permanent else "temporarily"
+        return Judgement(
+            Verdict.REDIRECTED,
+            f"{kind} redirected to {observation.final_url} ({len(steps)} hop(s))",
+            permanent_redirect=permanent,
+        )
+    return Judgement(Verdict.OK, f"{status}: the page answered")

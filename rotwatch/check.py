@@ -1,0 +1,117 @@
+"""The check job: one Scrapy crawl over the selected targets, in this process.
+
+A Twisted reactor cannot be restarted, so a process runs at most one crawl; the daemon
+starts `rotwatch check` as a child process, as scrapyd does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from scrapy.crawler import AsyncCrawlerProcess
+
+from archive.db import open_database
+from archive.due import DueTarget, Selection, due_page
+from archive.runs import finish_run, start_run
+from archive.store import Store
+from archive.warc import recover_open_files
+from crawler.records import Verdict
+from crawler.settings import scrapy_settings
+from crawler.spider import CheckSpider
+from rotwatch.config import Config
+from rotwatch.recorder import Recorder
+from scheduler.policy import PolicyConfig
+
+LOG = logging.getLogger(__name__)
+BAD_VERDICTS = frozenset({Verdict.BROKEN, Verdict.SOFT_404, Verdict.DNS_FAILURE,
+                          Verdict.CONNECTION_FAILED, Verdict.SERVER_ERROR, Verdict.TIMEOUT,
+                          Verdict.TLS_ERROR, Verdict.REDIRECT_LOOP})
+
+
+@dataclass(frozen=True)
+class CheckSummary:
+    run_id: int
+    verdicts: dict[str, int] = field(default_factory=dict)
+    recorded: int = 0
+    error: str | None = None
+
+    @property
+    def checked(self) -> int:
+        return sum(self.verdicts.values())
+
+    @property
+    def bad(self) -> int:
+        return sum(n for v, n in self.verdicts.items() if Verdict(v) in BAD_VERDICTS)
+
+
+def stream_targets(store_path: Path, now: datetime, selection: Selection,
+                   max_per_host: int = 0, page_size: int = 500) -> Iterator[DueTarget]:
+    """Due targets, page by page from their own read connection: never all in memory."""
+    db = open_database(store_path)
+    per_host: Counter[str] = Counter()
+    after: tuple[str, int] | None = None
+    try:
+        while True:
+            page = due_page(db, now, selection, after=after, limit=page_size)
+            if not page:
+                return
+            for target in page:
+                if max_per_host and per_host[target.host] >= max_per_host:
+                    continue  # the rest of this host waits for the next run
+                per_host[target.host] += 1
+                yield target
+            after = (page[-1].next_check_at, page[-1].id)
+    finally:
+        db.close()
+
+
+def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
+              on_result: Callable[[Verdict], None] | None = None,
+              log_level: str = "WARNING") -> CheckSummary:
+    """Run one crawl to completion and record it; returns what was found."""
+    crawl = config.crawl
+    if crawl.ca_bundle:
+        # OpenSSL's default verify paths (used by Twisted's platformTrust) honour this.
+        os.environ["SSL_CERT_FILE"] = crawl.ca_bundle
+    warc_dir = config.warc_dir if crawl.snapshots else None
+    if warc_dir is not None:
+        for report in recover_open_files(warc_dir):
+            LOG.warning("recovered %s after an interrupted run: kept %d records, dropped "
+                        "%d bytes", report.open_file, report.records_kept, report.bytes_dropped)
+    now = datetime.now(UTC)
+    with Store(config.store_path) as store:
+        run_id = start_run(store.db, "check", trigger, os.getpid(), now)
+    policy = PolicyConfig.from_mapping(config.policy)
+    recorder = Recorder(config.store_path, warc_dir, run_id=run_id, policy=policy,
+                        batch_size=crawl.batch_size,
+                        warc_max_bytes=int(crawl.warc_max_file_mb * 1_000_000))
+    targets = stream_targets(config.store_path, now, selection, crawl.max_per_host_per_run)
+    process = AsyncCrawlerProcess(scrapy_settings(crawl, log_level=log_level))
+    crawler = process.create_crawler(CheckSpider)
+    process.crawl(crawler, targets=targets, recorder=recorder,
+                  probe_token=secrets.token_hex(8), on_result=on_result)
+    error: str | None = None
+    try:
+        process.start()
+    finally:
+        recorder.close()
+    spider = crawler.spider
+    verdicts = ({v.value: n for v, n in spider.verdicts.items()}
+                if isinstance(spider, CheckSpider) else {})
+    if recorder.error is not None:
+        error = f"{type(recorder.error).__name__}: {recorder.error}"
+    summary = CheckSummary(run_id, verdicts, recorder.recorded, error)
+    with Store(config.store_path) as store:
+        finish_run(store.db, run_id, status="failed" if error else "ok",
+                   exit_code=1 if error else (2 if summary.bad else 0),
+                   now=datetime.now(UTC),
+                   counts={"checked": summary.checked, "recorded": recorder.recorded,
+                           **verdicts}, message=error)
+    return summary

@@ -1,0 +1,175 @@
+"""Where a crawl's results go: one background thread owns the store and the WARC writer.
+
+The reactor thread never touches SQLite or WARC files. It hands exchanges and outcomes to
+a single worker thread (FIFO, so a response is archived before its check is recorded);
+the worker batches them into transactions and applies the recheck policy.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from archive import results
+from archive.db import write_transaction
+from archive.drift import compare, content_fingerprint, extract_main_text
+from archive.results import CheckRow, SnapshotRow, TargetUpdate
+from archive.store import Store
+from archive.warc import ArchivedRecord, Exchange, SnapshotWriter
+from crawler.records import Judgement, Observation, Verdict
+from scheduler.policy import HistoryEntry, PolicyConfig, judge, next_check_at
+
+LOG = logging.getLogger(__name__)
+_TEXT_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    target_id: int
+    key: str
+    host: str
+    observation: Observation
+    judgement: Judgement
+    checked_at: datetime
+    body: bytes | None = None
+    encoding: str | None = None
+    warc: Future[ArchivedRecord | None] | None = None
+
+
+class Recorder:
+    def __init__(self, store_path: Path, warc_dir: Path | None, *, run_id: int | None,
+                 policy: PolicyConfig, batch_size: int = 100,
+                 warc_max_bytes: int = 1_000_000_000) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rotwatch-store")
+        self._pending: list[Outcome] = []
+        self._futures: list[Future[None]] = []
+        self.batch_size = batch_size
+        self.policy = policy
+        self.run_id = run_id
+        self.recorded = 0
+        self.error: BaseException | None = None
+        self._store: Store | None = None
+        self._warc: SnapshotWriter | None = None
+        self._executor.submit(self._open, store_path, warc_dir, warc_max_bytes).result()
+
+    def _open(self, store_path: Path, warc_dir: Path | None, warc_max_bytes: int) -> None:
+        self._store = Store(store_path)
+        if warc_dir is not None:
+            db = self._store.db
+            self._warc = SnapshotWriter(
+                warc_dir, max_file_bytes=warc_max_bytes,
+                lookup_digest=lambda digest: results.find_digest(db, digest))
+
+    # ---- called from the reactor thread ------------------------------------------------
+    def archive(self, exchange: Exchange) -> Future[ArchivedRecord | None] | None:
+        if self._warc is None:
+            return None
+        return self._executor.submit(self._write_warc, exchange)
+
+    def add(self, outcome: Outcome) -> None:
+        self._pending.append(outcome)
+        if len(self._pending) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self._futures.append(self._executor.submit(self._record, batch))
+            self._futures = [f for f in self._futures if not f.done()]
+
+    def close(self) -> None:
+        """Flush, wait for every write, close the WARC (renaming it) and the store."""
+        self.flush()
+        for future in self._futures:
+            try:
+                future.result()
+            except BaseException as exc:  # already logged in the worker
+                self.error = self.error or exc
+        self._executor.submit(self._close).result()
+        self._executor.shutdown(wait=True)
+
+    # ---- the worker thread -------------------------------------------------------------
+    def _write_warc(self, exchange: Exchange) -> ArchivedRecord | None:
+        assert self._warc is not None
+        try:
+            return self._warc.write(exchange)
+        except OSError as exc:  # a full disk must not lose the check itself
+            LOG.error("cannot write WARC record for %s: %s", exchange.url, exc)
+            self.error = self.error or exc
+            return None
+
+    def _record(self, batch: list[Outcome]) -> None:
+        assert self._store is not None
+        db = self._store.db
+        try:
+            baselines = results.baselines(db, {o.target_id for o in batch})
+            rows = [self._row(o, baselines.get(o.target_id)) for o in batch]
+
+            def work() -> None:
+                snapshot_ids = results.insert_checks(db, rows, self.run_id)
+                first_snapshot = {row.target_id: sid for row, sid in zip(rows, snapshot_ids,
+                                                                          strict=True) if sid}
+                histories = results.histories(db, {o.target_id for o in batch})
+                updates = [self._update(o, histories[o.target_id],
+                                        first_snapshot.get(o.target_id)) for o in batch]
+                results.update_targets(db, list({u.target_id: u for u in updates}.values()))
+
+            write_transaction(db, work)
+            self.recorded += len(batch)
+        except BaseException as exc:
+            LOG.error("cannot record %d checks: %s", len(batch), exc)
+            self.error = self.error or exc
+            raise
+
+    def _row(self, outcome: Outcome, baseline: tuple[int, str] | None) -> CheckRow:
+        obs = outcome.observation
+        record = outcome.warc.result() if outcome.warc is not None else None
+        mime = (obs.content_type or "").split(";")[0].strip().lower() or None
+        title, text = obs.title, None
+        content_hash = similarity = drifted = None
+        if outcome.body is not None and mime in _TEXT_TYPES and obs.status and obs.status < 300:
+            main = extract_main_text(outcome.body, obs.final_url, encoding=outcome.encoding)
+            title, text = main.title or obs.title, main.text
+            if text:
+                content_hash = content_fingerprint(text)
+                if baseline is not None:
+                    result = compare(baseline[1], text)
+                    similarity, drifted = result.similarity, result.drifted
+        snapshot = None
+        if record is not None:
+            snapshot = SnapshotRow(
+                fetched_at=outcome.checked_at, url=obs.final_url, warc_file=record.warc_file,
+                warc_offset=record.offset, warc_length=record.length,
+                payload_digest=record.payload_digest, record_type=record.record_type,
+                mime=mime, title=title, text=text, truncated=record.truncated)
+        return CheckRow(outcome.target_id, outcome.checked_at, obs, outcome.judgement,
+                        content_hash, similarity, drifted, snapshot)
+
+    def _update(self, outcome: Outcome, history: list[results.PastCheck],
+                snapshot_id: int | None) -> TargetUpdate:
+        entries = [HistoryEntry(h.checked_at, _verdict(h.verdict), h.permanent_redirect,
+                                h.drifted) for h in history]
+        now = outcome.checked_at
+        assessment = judge(entries, now, self.policy)
+        due = next_check_at(entries, now, self.policy, key=outcome.key, host=outcome.host)
+        return TargetUpdate(
+            target_id=outcome.target_id, state=assessment.state.value,
+            state_since=assessment.state_since,
+            last_verdict=outcome.judgement.verdict.value,
+            consecutive_failures=assessment.consecutive_failures,
+            first_failure_at=assessment.first_failure_at,
+            last_failure_at=assessment.last_failure_at, last_ok_at=assessment.last_ok_at,
+            last_checked_at=now, next_check_at=due, baseline_snapshot_id=snapshot_id)
+
+    def _close(self) -> None:
+        if self._warc is not None:
+            self._warc.close()
+        if self._store is not None:
+            self._store.close()
+
+
+def _verdict(value: str) -> Verdict:
+    return Verdict(value)
