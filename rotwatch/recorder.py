@@ -23,6 +23,8 @@ from crawler.records import Judgement, Observation, Verdict
 from scheduler.policy import HistoryEntry, PolicyConfig, judge, next_check_at
 
 LOG = logging.getLogger(__name__)
+# trafilatura warns about every page it finds no article in; that is not news for us.
+logging.getLogger("trafilatura").setLevel(logging.ERROR)
 _TEXT_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 
 

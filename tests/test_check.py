@@ -1,0 +1,190 @@
+"""The check crawl against a real loopback server: one crawl, every verdict.
+
+One `rotwatch check` child process (a reactor runs once per process) checks a seed that
+cites a route for every verdict on three hosts, then the store is read back.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archive.warc import iter_records, read_response
+from tests.conftest import MockServer
+from tests.helpers import latest_checks, query, rotwatch, write_config
+
+
+@pytest.fixture(scope="module")
+def crawl(mockserver: MockServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    ms = mockserver
+    ms.clear_log()
+    base = tmp_path_factory.mktemp("crawl")
+    urls = {
+        "ok": ms.url("/ok"),
+        "not_found": ms.url("/status/404"),
+        "gone": ms.url("/status/410", host=2),
+        "server_error": ms.url("/status/500"),
+        "permanent": ms.url("/redirect/301/2"),
+        "temporary": ms.url("/redirect/302/1", host=2),
+        "loop": ms.url("/loop/a"),
+        "long_chain": ms.url("/chain/15"),
+        "deep_to_root": ms.url("/deep/article/path"),
+        "soft404": ms.url("/nothing/here-at-all", host=3),
+        "soft_host_real": ms.url("/real/article", host=3),
+        "zh_not_found": ms.url("/zh-notfound", host=2),
+        "robots": ms.url("/private/secret"),
+        "challenge": ms.url("/challenge"),
+        "status_999": ms.url("/status/999", host=2),
+        "retry_after_429": ms.url("/retry-after/429?key=c429&times=1&after=1"),
+        "retry_after_503": ms.url("/retry-after/503?key=c503&times=1&after=1", host=2),
+        "timeout": ms.url("/slow?delay=9"),
+        "drop": ms.url("/drop", host=2),
+        "refused": "http://127.0.0.1:1/nothing",
+        "dns": "http://no-such-host.invalid/page",
+        "bomb": ms.url("/gzip-bomb", host=2),
+        "big": ms.url("/big?mb=3"),
+        "tls_ok": ms.tls_url("/ok"),
+        "tls_self_signed": ms.bad_tls_url("/ok"),
+        "tls_expired": ms.expired_tls_url("/ok"),
+        "chinese": ms.url("/zh/article", host=2),
+    }
+    robots_race = [ms.slow_robots_url(f"/private/p{i}") for i in range(6)] + [
+        ms.slow_robots_url(f"/page/r{i}") for i in range(6)]
+    seed = base / "seed.md"
+    lines = [f"- [{name}]({url})" for name, url in urls.items()]
+    lines += [f"- [race {i}]({url})" for i, url in enumerate(robots_race)]
+    lines.append(f"- [cited twice]({urls['ok']})")
+    seed.write_text("# Routes\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    data = base / "data"
+    config = write_config(base / "rotwatch.toml", ms.ca_file)
+    ingest = rotwatch(data, "ingest", str(seed), config=config)
+    assert ingest.returncode == 0, ingest.stderr
+    done = rotwatch(data, "check", "--allow-private", config=config)
+    return {"urls": urls, "race": robots_race, "data": data, "done": done,
+            "checks": latest_checks(data), "config": config, "base": base}
+
+
+VERDICTS = {
+    "ok": "ok", "not_found": "broken", "gone": "broken", "server_error": "server-error",
+    "permanent": "redirected", "temporary": "redirected", "loop": "redirect-loop",
+    "long_chain": "redirect-loop", "deep_to_root": "soft-404", "soft404": "soft-404",
+    "soft_host_real": "ok", "zh_not_found": "soft-404", "robots": "robots-disallowed",
+    "challenge": "blocked", "status_999": "blocked", "retry_after_429": "ok",
+    "retry_after_503": "ok", "timeout": "timeout", "drop": "connection-failed",
+    "refused": "connection-failed", "dns": "dns-failure", "bomb": "ok", "big": "ok",
+    "tls_ok": "ok", "tls_self_signed": "tls-error", "tls_expired": "tls-error",
+    "chinese": "ok",
+}
+
+
+@pytest.mark.parametrize("name", sorted(VERDICTS))
+def test_every_route_gets_its_verdict(crawl: dict[str, Any], name: str) -> None:
+    check = crawl["checks"][crawl["urls"][name]]
+    assert check["verdict"] == VERDICTS[name], (name, check["reason"], check["error_message"])
+
+
+def test_exit_code_and_summary(crawl: dict[str, Any]) -> None:
+    done: subprocess.CompletedProcess[str] = crawl["done"]
+    assert done.returncode == 2, done.stderr  # broken links found
+    assert "checked " in done.stdout and "broken=" in done.stdout
+
+
+def test_each_target_is_checked_once_even_when_cited_twice(crawl: dict[str, Any]) -> None:
+    counts = query(crawl["data"], "SELECT target_id, count(*) FROM checks GROUP BY target_id "
+                                  "HAVING count(*) > 1")
+    assert counts == []
+    expected = len(set(crawl["urls"].values())) + len(crawl["race"])
+    assert query(crawl["data"], "SELECT count(*) FROM checks")[0][0] == expected
+
+
+def test_redirect_hops_and_permanence_are_recorded(crawl: dict[str, Any]) -> None:
+    permanent = crawl["checks"][crawl["urls"]["permanent"]]
+    hops = json.loads(permanent["hops"])
+    assert [status for _, status in hops] == [301, 301, 200]
+    assert permanent["permanent_redirect"] == 1
+    assert permanent["final_url"].endswith("/ok")
+    temporary = crawl["checks"][crawl["urls"]["temporary"]]
+    assert temporary["permanent_redirect"] == 0
+    chain = json.loads(crawl["checks"][crawl["urls"]["long_chain"]]["hops"])
+    assert len(chain) == 11  # the limit (10 redirects) plus the hop that broke it
+
+
+def test_retries_are_counted(crawl: dict[str, Any]) -> None:
+    checks, urls = crawl["checks"], crawl["urls"]
+    assert checks[urls["retry_after_429"]]["retries"] == 1
+    assert checks[urls["retry_after_503"]]["retries"] == 1
+    assert checks[urls["server_error"]]["retries"] == 1
+
+
+def test_size_cap_truncates_but_keeps_the_link_alive(crawl: dict[str, Any]) -> None:
+    for name in ("bomb", "big"):
+        check = crawl["checks"][crawl["urls"][name]]
+        assert check["truncated"] == 1, name
+        assert check["verdict"] == "ok"
+
+
+def test_no_disallowed_url_is_fetched_while_robots_loads(crawl: dict[str, Any],
+                                                         mockserver: MockServer) -> None:
+    fetched = mockserver.paths("slow_robots")
+    assert "/robots.txt" in fetched
+    assert not [p for p in fetched if p.startswith("/private/")]
+    assert not [p for p in mockserver.paths(1) if p.startswith("/private/")]
+    race = [crawl["checks"][url]["verdict"] for url in crawl["race"]]
+    assert race == ["robots-disallowed"] * 6 + ["ok"] * 6
+
+
+def test_user_agent_is_honest(mockserver: MockServer, crawl: dict[str, Any]) -> None:
+    agents = {entry["user_agent"] for entry in mockserver.log(1)}
+    assert agents and all(agent.startswith("rotwatch/") for agent in agents)
+
+
+def test_targets_get_states_and_next_check_times(crawl: dict[str, Any]) -> None:
+    rows = dict(query(crawl["data"], "SELECT url, state FROM targets"))
+    assert rows[crawl["urls"]["ok"]] == "alive"
+    assert rows[crawl["urls"]["not_found"]] == "failing"  # one failure is not dead
+    assert rows[crawl["urls"]["challenge"]] == "blocked"
+    assert rows[crawl["urls"]["permanent"]] == "moved"
+    due = query(crawl["data"], "SELECT count(*) FROM targets WHERE checkable = 1 AND "
+                               "next_check_at <= strftime('%Y-%m-%dT%H:%M:%S+00:00','now')")
+    assert due[0][0] == 0
+
+
+def test_snapshots_are_the_same_responses(crawl: dict[str, Any]) -> None:
+    data: Path = crawl["data"]
+    warcs = sorted((data / "warcs").glob("*.warc.gz"))
+    assert warcs and not list((data / "warcs").glob("*.open"))
+    for path in warcs:
+        checked = subprocess.run([str(Path(sys.executable).parent / "warcio"), "check", str(path)],
+                                 capture_output=True, text=True, timeout=120)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    rows = query(data, "SELECT s.url, s.warc_file, s.warc_offset, s.record_type, c.status "
+                       "FROM snapshots s JOIN checks c ON c.snapshot_id = s.id")
+    assert len(rows) >= 15
+    for url, warc_file, offset, record_type, status in rows:
+        stored = read_response(data / "warcs", warc_file, offset)
+        assert stored.url == url and stored.status == status
+    # probes and robots.txt are not archived as snapshots of cited targets
+    uris = {r.target_uri for p in warcs for r in iter_records(p)}
+    assert not any("rotwatch-probe" in (u or "") or (u or "").endswith("/robots.txt")
+                   for u in uris)
+
+
+def test_truncated_snapshot_is_marked(crawl: dict[str, Any]) -> None:
+    rows = query(crawl["data"], "SELECT s.truncated FROM snapshots s JOIN targets t ON "
+                                "t.id = s.target_id WHERE t.url = ?", crawl["urls"]["big"])
+    assert rows == [(1,)]
+
+
+def test_private_addresses_are_refused_by_default(crawl: dict[str, Any]) -> None:
+    data, config = crawl["data"], crawl["config"]
+    done = rotwatch(data, "check", "--url", crawl["urls"]["ok"], config=config)
+    assert done.returncode == 0, done.stderr
+    last = query(data, "SELECT c.verdict, c.reason FROM checks c JOIN targets t ON "
+                       "t.id = c.target_id WHERE t.url = ? ORDER BY c.id DESC LIMIT 1",
+                 crawl["urls"]["ok"])
+    assert last[0][0] == "not-checkable" and "non-public address" in last[0][1]
