@@ -33,3 +33,15 @@ def recent_runs(db: Database, limit: int = 10) -> list[dict[str, Any]]:
     return list(db.query(
         "SELECT id, kind, trigger, started_at, ended_at, status, exit_code, pid, counts, "
         "message FROM runs ORDER BY id DESC LIMIT ?", [limit]))
+
+
+def mark_interrupted(db: Database, kind: str, now: datetime) -> int:
+    """Runs left 'running' by a killed process (the caller holds the writer lock, so no
+    run of this kind can really be running) are marked interrupted."""
+    def work() -> int:
+        cursor = db.conn.execute(
+            "UPDATE runs SET status='interrupted', ended_at=? WHERE status='running' AND "
+            "kind=?", [to_db(now), kind])
+        return cursor.rowcount
+
+    return write_transaction(db, work)

@@ -19,7 +19,7 @@ from scrapy.crawler import AsyncCrawlerProcess
 
 from archive.db import open_database
 from archive.due import DueTarget, Selection, due_page
-from archive.runs import finish_run, start_run
+from archive.runs import finish_run, mark_interrupted, start_run
 from archive.store import Store
 from archive.warc import recover_open_files
 from crawler.records import Verdict
@@ -87,6 +87,7 @@ def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
                         "%d bytes", report.open_file, report.records_kept, report.bytes_dropped)
     now = datetime.now(UTC)
     with Store(config.store_path) as store:
+        mark_interrupted(store.db, "check", now)
         run_id = start_run(store.db, "check", trigger, os.getpid(), now)
     policy = PolicyConfig.from_mapping(config.policy)
     recorder = Recorder(config.store_path, warc_dir, run_id=run_id, policy=policy,

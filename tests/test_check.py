@@ -168,6 +168,7 @@ def test_snapshots_are_the_same_responses(crawl: dict[str, Any]) -> None:
     for url, warc_file, offset, record_type, status in rows:
         stored = read_response(data / "warcs", warc_file, offset)
         assert stored.url == url and stored.status == status
+        assert stored.record_type == record_type
     # probes and robots.txt are not archived as snapshots of cited targets
     uris = {r.target_uri for p in warcs for r in iter_records(p)}
     assert not any("rotwatch-probe" in (u or "") or (u or "").endswith("/robots.txt")

@@ -1,0 +1,99 @@
+"""Snapshots made by real crawls: dedup across runs, drift, and a crawl killed mid-write."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import MockServer
+from tests.helpers import REPO_ROOT, query, rotwatch, write_config
+
+ARTICLE = """<html><head><title>{title}</title></head><body>
+<nav><a href="/">Home</a> <a href="/world">World</a></nav>
+<article><h1>{title}</h1>{paragraphs}</article>
+<aside>Advertisement: {ad}</aside><footer>Updated {date}</footer></body></html>"""
+
+
+def _page(title: str, sentences: list[str], ad: str = "buy now", date: str = "Monday") -> str:
+    paragraphs = "".join(f"<p>{s}</p>" for s in sentences)
+    return ARTICLE.format(title=title, paragraphs=paragraphs, ad=ad, date=date)
+
+
+ORIGINAL = [f"The river authority said on day {i} that the levee held against the flood, "
+            f"and engineers inspected section {i} of the embankment before nightfall."
+            for i in range(12)]
+REWRITTEN = [f"A festival of lanterns opened in the old town on evening {i}, where "
+             f"musicians and cooks filled square number {i} with songs and dumplings."
+             for i in range(12)]
+
+
+def test_revisits_and_drift_across_runs(mockserver: MockServer, tmp_path: Path) -> None:
+    name = f"drift-{tmp_path.name}"
+    url = mockserver.set_page(name, _page("Levee holds", ORIGINAL))
+    seed = tmp_path / "seed.md"
+    seed.write_text(f"See [the levee story]({url}).\n", encoding="utf-8")
+    data, config = tmp_path / "data", write_config(tmp_path / "c.toml")
+    assert rotwatch(data, "ingest", str(seed), config=config).returncode == 0
+    assert rotwatch(data, "check", "--all", "--allow-private", config=config).returncode == 0
+    # same article, new ad and date: archived as a revisit, not drifted
+    mockserver.set_page(name, _page("Levee holds", ORIGINAL, ad="sale", date="Tuesday"))
+    assert rotwatch(data, "check", "--all", "--allow-private", config=config).returncode == 0
+    # unchanged bytes: a revisit record
+    assert rotwatch(data, "check", "--all", "--allow-private", config=config).returncode == 0
+    mockserver.set_page(name, _page("Lantern festival", REWRITTEN))
+    assert rotwatch(data, "check", "--all", "--allow-private", config=config).returncode == 0
+    rows = query(data, "SELECT c.similarity, c.drifted, s.record_type, c.content_hash "
+                       "FROM checks c JOIN snapshots s ON s.id = c.snapshot_id ORDER BY c.id")
+    assert [r[2] for r in rows] == ["response", "response", "revisit", "response"]
+    assert rows[0][1] is None  # the first snapshot is the baseline
+    assert rows[1][1] == 0 and rows[1][0] > 0.9 and rows[1][3] == rows[0][3]
+    assert rows[3][1] == 1 and rows[3][0] < 0.5
+    assert query(data, "SELECT state FROM targets")[0][0] == "changed"
+    found = query(data, "SELECT count(*) FROM snapshots_fts WHERE snapshots_fts MATCH 'lanterns'")
+    assert found[0][0] == 1
+
+
+def test_crawl_killed_mid_write_is_recovered(mockserver: MockServer, tmp_path: Path) -> None:
+    urls = [mockserver.url(f"/slow?delay=1&n={i}", host=1 + i % 3) for i in range(30)]
+    urls += [mockserver.url(f"/page/kill-{i}", host=1 + i % 3) for i in range(30)]
+    seed = tmp_path / "seed.md"
+    seed.write_text("\n".join(f"- [{i}]({u})" for i, u in enumerate(urls)) + "\n")
+    data = tmp_path / "data"
+    config = write_config(tmp_path / "c.toml", batch_size=5, concurrency_per_host=1)
+    assert rotwatch(data, "ingest", str(seed), config=config).returncode == 0
+    child = subprocess.Popen(
+        [sys.executable, "-m", "rotwatch", "--data-dir", str(data), "--config", str(config),
+         "check", "--allow-private"], cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            recorded = query(data, "SELECT count(*) FROM checks")[0][0] if (
+                data / "rotwatch.db").exists() else 0
+            if recorded >= 10 and list((data / "warcs").glob("*.open")):
+                break
+            time.sleep(0.1)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(timeout=10)
+    assert child.returncode == -signal.SIGKILL
+    before = query(data, "SELECT count(*) FROM checks")[0][0]
+    assert 10 <= before < len(urls)
+    assert list((data / "warcs").glob("*.open"))  # the crash left a file mid-write
+    again = rotwatch(data, "check", "--allow-private", config=config)
+    assert again.returncode == 0, again.stderr
+    assert not list((data / "warcs").glob("*.open"))
+    warcio = Path(sys.executable).parent / "warcio"
+    for path in (data / "warcs").glob("*.warc.gz"):
+        checked = subprocess.run([str(warcio), "check", str(path)], capture_output=True,
+                                 text=True, timeout=120)
+        assert checked.returncode == 0, checked.stdout
+    # nothing committed was lost; every target now has a check
+    assert query(data, "SELECT count(*) FROM checks")[0][0] >= before
+    assert query(data, "SELECT count(*) FROM targets t WHERE NOT EXISTS "
+                       "(SELECT 1 FROM checks c WHERE c.target_id = t.id)")[0][0] == 0
+    runs = query(data, "SELECT status FROM runs ORDER BY id")
+    assert runs[0][0] == "interrupted" and runs[-1][0] == "ok"
