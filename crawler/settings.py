@@ -37,7 +37,9 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         "CONCURRENT_REQUESTS": crawl.concurrency_total,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_host,
         "DOWNLOAD_DELAY": crawl.delay_per_host,
-        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        "DOWNLOAD_DELAY_JITTER": 0.5,
+        # Failures are findings, recorded as verdicts: not errors to shout on stderr.
+        "RETRY_GIVE_UP_LOG_LEVEL": "DEBUG",
         "ROBOTSTXT_OBEY": crawl.obey_robots,
         "RETRY_ENABLED": True,
         "RETRY_TIMES": crawl.retry_times,

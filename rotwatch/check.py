@@ -95,6 +95,10 @@ def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
                         warc_max_bytes=int(crawl.warc_max_file_mb * 1_000_000))
     targets = stream_targets(config.store_path, now, selection, crawl.max_per_host_per_run)
     process = AsyncCrawlerProcess(scrapy_settings(crawl, log_level=log_level))
+    # A robots.txt that cannot be fetched is no error for us (we then allow, as
+    # documented; the target's own failure is the finding); Scrapy would log a traceback
+    # per host. Set after the process exists: creating it configures logging.
+    logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel(logging.CRITICAL)
     crawler = process.create_crawler(CheckSpider)
     process.crawl(crawler, targets=targets, recorder=recorder,
                   probe_token=secrets.token_hex(8), on_result=on_result)
