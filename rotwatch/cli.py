@@ -222,5 +222,16 @@ def run(obj: Context, paths: tuple[str, ...], allow_private: bool) -> None:
     sys.exit(_check(obj, Selection(), allow_private, "run"))
 
 
+def _register_commands() -> None:
+    # Commands living in their own modules (each a thin layer over archive/ or scheduler/).
+    from rotwatch.cli_report import export, report, verify
+
+    for command in (report, export, verify):
+        cli.add_command(command)
+
+
+_register_commands()
+
+
 def main() -> None:
     cli(prog_name="rotwatch")

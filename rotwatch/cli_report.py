@@ -1,0 +1,138 @@
+"""`rotwatch report`, `export` and `verify`: read-only commands over the store.
+
+Kept apart from rotwatch/cli.py so that module stays about crawling; the lead registers
+these with `cli.add_command(...)`. Exit codes follow rotwatch.exitcodes.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from archive.db import StoreError
+from archive.export import export_warc
+from archive.export import verify as verify_store
+from archive.report import RENDERERS, build_report
+from archive.store import Store
+from rotwatch.exitcodes import ExitCode
+
+_SEED_HELP = "Only seeds whose path contains this text (repeatable)."
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"rotwatch: {message}", err=True)
+    sys.exit(ExitCode.ERROR)
+
+
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 date or time",
+                                 param_hint="--since") from None
+    # A bare date means midnight UTC: snapshot times are stored in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(list(RENDERERS)), default="text",
+              show_default=True, help="text for a terminal, markdown for an issue, html for "
+              "one shareable page, csv for spreadsheets, json for scripts, junit for CI.")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the report to FILE instead of standard output.")
+@click.option("--state", "states", multiple=True,
+              type=click.Choice(["dead", "failing", "changed", "moved", "recovered", "blocked",
+                                 "alive", "new"]),
+              help="Only links whose target is in this state (repeatable). Default: dead, "
+                   "failing, changed, moved, recovered and blocked.")
+@click.option("--seed", "seeds", multiple=True, help=_SEED_HELP)
+@click.pass_obj
+def report(obj: Any, fmt: str, output: Path | None, states: tuple[str, ...],
+           seeds: tuple[str, ...]) -> None:
+    """Report the links that need attention, grouped by the article that cites them.
+
+    Exits 2 when the report lists at least one dead link, 0 otherwise (also when it
+    lists failing or changed links: they are not dead yet), 1 on error.
+
+    \b
+    Example:
+      rotwatch report --format html --output reports/links.html
+      rotwatch report --state dead --seed blinken --format junit -o junit.xml
+    """
+    try:
+        with Store(obj.config.store_path) as store:
+            built = build_report(store.db, datetime.now(UTC), states=states or None,
+                                 seeds=seeds)
+    except StoreError as exc:
+        _fail(str(exc))
+    text = RENDERERS[fmt](built)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {len(built.links)} link(s) to {output}", err=True)
+    sys.exit(ExitCode.DEAD_LINKS if built.count("dead") else ExitCode.OK)
+
+
+@click.command()
+@click.option("--output", "-o", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The .warc.gz file to write (replaced if it exists).")
+@click.option("--seed", "seeds", multiple=True, help=_SEED_HELP)
+@click.option("--since", help="Only targets whose latest snapshot was taken at or after this "
+              "ISO 8601 date or time (UTC unless it says otherwise), e.g. 2024-07-01.")
+@click.pass_obj
+def export(obj: Any, output: Path, seeds: tuple[str, ...], since: str | None) -> None:
+    """Export the latest snapshot of each target as one WARC file.
+
+    A snapshot stored as a revisit comes with the response record it refers to, so
+    the file can be replayed on its own. Exits 1 when any record could not be copied.
+
+    \b
+    Example:
+      rotwatch export --output blinken.warc.gz --seed blinken --since 2024-07-01
+    """
+    moment = _since(since)
+    try:
+        with Store(obj.config.store_path) as store:
+            result = export_warc(store.db, obj.config.warc_dir, output, seeds=seeds,
+                                 since=moment)
+    except (StoreError, OSError) as exc:
+        _fail(str(exc))
+    for problem in result.problems:
+        click.echo(f"rotwatch: {problem}", err=True)
+    click.echo(f"wrote {result.records} record(s) for {result.targets} target(s) "
+               f"({result.originals} revisit original(s)) to {output}", err=True)
+    sys.exit(ExitCode.ERROR if result.problems else ExitCode.OK)
+
+
+@click.command()
+@click.pass_obj
+def verify(obj: Any) -> None:
+    """Check the fixity of every snapshot: its record is there and matches its digest.
+
+    Also reports WARC files that are missing, cut short or followed by garbage.
+    Exits 1 on any problem, 0 when everything checks out.
+
+    \b
+    Example:
+      rotwatch --data-dir ./data verify
+    """
+    try:
+        with Store(obj.config.store_path) as store:
+            result = verify_store(store.db, obj.config.warc_dir)
+    except StoreError as exc:
+        _fail(str(exc))
+    for p in result.problems:
+        where = f"{p.warc_file}@{p.offset}" if p.offset is not None else p.warc_file
+        snap = f" (snapshot {p.snapshot_id})" if p.snapshot_id is not None else ""
+        click.echo(f"{where}{snap}: {p.message}")
+    click.echo(f"checked {result.snapshots} snapshot(s) in {result.files} file(s): "
+               f"{len(result.problems)} problem(s)", err=True)
+    sys.exit(ExitCode.OK if result.ok else ExitCode.ERROR)
