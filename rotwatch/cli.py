@@ -22,6 +22,7 @@ from rotwatch.ingest import ingest_paths
 from rotwatch.lock import StoreBusy, WriterLock
 from rotwatch.output import write_rows
 from rotwatch.progress import check_with_progress, print_summary
+from scheduler.daemon import fire_times_text
 
 LINK_COLUMNS = ("seed", "role", "url", "anchor_text", "context", "checkable", "state")
 
@@ -153,6 +154,8 @@ def status(obj: Context) -> None:
     click.echo("  " + "  ".join(f"{name}={n}" for name, n in counts.items()))
     if states:
         click.echo("targets by state: " + ", ".join(f"{s}={n}" for s, n in sorted(states.items())))
+    for line in fire_times_text(obj.config, _now()):
+        click.echo(line)
     for r in runs:
         click.echo(f"run {r['id']}: {r['kind']} ({r['trigger']}) {r['started_at']} → "
                    f"{r['ended_at'] or '…'} {r['status']} exit={r['exit_code']} "
@@ -224,9 +227,10 @@ def run(obj: Context, paths: tuple[str, ...], allow_private: bool) -> None:
 
 def _register_commands() -> None:
     # Commands living in their own modules (each a thin layer over archive/ or scheduler/).
+    from rotwatch.cli_daemon import daemon
     from rotwatch.cli_report import export, report, verify
 
-    for command in (report, export, verify):
+    for command in (report, export, verify, daemon):
         cli.add_command(command)
 
 

@@ -1,0 +1,272 @@
+"""What the daemon's jobs do: run a rotwatch child process, retry crashes, record runs.
+
+Each job run is one row in `runs` with kind `daemon-<job>` and trigger `daemon`; a child
+`rotwatch check` also records its own `check` row, so a daemon-check row says how the
+child ended and the check row says what the crawl found.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_result,
+    stop_after_attempt,
+    stop_when_event_set,
+    wait_exponential,
+)
+
+from archive.db import open_database, retry_locked
+from archive.runs import finish_run, start_run
+from rotwatch.exitcodes import ExitCode
+from rotwatch.lock import StoreBusy, WriterLock
+
+LOG = logging.getLogger("rotwatch.daemon")
+OUTPUT_TAIL = 2000  # characters of a child's output kept in logs and in runs.message
+
+
+@dataclass(frozen=True)
+class ChildOutcome:
+    """How one child process ended."""
+
+    returncode: int  # negative: killed by that signal (subprocess convention)
+    pid: int
+    output: str = ""  # the tail of its stdout + stderr
+    timed_out: bool = False
+    interrupted: bool = False  # the daemon was shutting down and stopped it
+    spawned: bool = True
+
+    @property
+    def crashed(self) -> bool:
+        """Worth a retry: exit 1 or killed by someone else. Not 2 (dead links), not 3 (busy),
+        and not a timeout or shutdown we caused ourselves (retrying would only repeat it)."""
+        if self.timed_out or self.interrupted or not self.spawned:
+            return False
+        return self.returncode == ExitCode.ERROR or self.returncode < 0
+
+    @property
+    def status(self) -> str:
+        if self.interrupted:
+            return "interrupted"
+        if self.timed_out:
+            return "timeout"
+        if self.returncode == ExitCode.OK:
+            return "ok"
+        if self.returncode == ExitCode.DEAD_LINKS:
+            return "dead-links"
+        if self.returncode == ExitCode.BUSY:
+            return "busy"
+        return "failed"
+
+    def describe(self) -> str:
+        if self.returncode < 0:
+            try:
+                return f"killed by {signal.Signals(-self.returncode).name}"
+            except ValueError:
+                return f"killed by signal {-self.returncode}"
+        return f"exit {self.returncode}"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Crash retries: `retries` more attempts after the first, waits growing exponentially."""
+
+    retries: int = 3
+    wait_initial: float = 2.0
+    wait_max: float = 60.0
+
+
+class ChildRunner:
+    """Runs one child at a time per call, bounded by a timeout and by the stop event."""
+
+    def __init__(self, stop: threading.Event, grace_seconds: float, poll_seconds: float = 0.2):
+        self.stop = stop
+        self.grace = grace_seconds
+        self.poll = poll_seconds
+
+    def run(self, argv: Sequence[str], timeout: float | None) -> ChildOutcome:
+        if self.stop.is_set():  # a retry wait cut short by shutdown: do not start anew
+            return ChildOutcome(0, 0, "not started: shutting down", interrupted=True,
+                                spawned=False)
+        with tempfile.TemporaryFile() as out:
+            # A process group of its own: a Ctrl-C on the terminal reaches only the daemon,
+            # which then sends exactly one SIGTERM. Scrapy treats a second signal as
+            # "stop now, uncleanly", so the child must not get the terminal's too.
+            proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, process_group=0)
+            LOG.info("started %s", " ".join(argv[3:]), extra={"child_pid": proc.pid})
+            deadline = None if not timeout else time.monotonic() + timeout
+            timed_out = interrupted = False
+            while True:  # bounded: by the timeout, or by the stop event plus the grace
+                try:
+                    code = proc.wait(timeout=self.poll)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if self.stop.is_set():
+                    interrupted = True
+                elif deadline is not None and time.monotonic() >= deadline:
+                    timed_out = True
+                if interrupted or timed_out:
+                    code = self._terminate(proc)
+                    break
+            return ChildOutcome(code, proc.pid, _tail(out), timed_out, interrupted)
+
+    def _terminate(self, proc: subprocess.Popen[bytes]) -> int:
+        """SIGTERM (Scrapy closes the spider, the recorder flushes), then SIGKILL."""
+        proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(timeout=self.grace)
+        except subprocess.TimeoutExpired:
+            LOG.warning("child %d ignored SIGTERM for %.0fs: killing it", proc.pid, self.grace)
+            proc.kill()
+            return proc.wait(timeout=30)
+
+
+def _tail(out: IO[bytes]) -> str:
+    out.seek(0, 2)
+    size = out.tell()
+    out.seek(max(0, size - OUTPUT_TAIL * 4))
+    return out.read().decode(errors="replace")[-OUTPUT_TAIL:].strip()
+
+
+def _interruptible_sleep(stop: threading.Event) -> Callable[[float], None]:
+    def sleep(seconds: float) -> None:
+        stop.wait(seconds)
+
+    return sleep
+
+
+def run_with_retries(runner: ChildRunner, argv: Sequence[str], timeout: float | None,
+                     policy: RetryPolicy, job: str) -> list[ChildOutcome]:
+    """Run `argv`, retrying crashes; returns every attempt's outcome, last one last."""
+    attempts: list[ChildOutcome] = []
+
+    def attempt() -> ChildOutcome:
+        outcome = runner.run(argv, timeout)
+        attempts.append(outcome)
+        return outcome
+
+    def before_sleep(state: RetryCallState) -> None:
+        last = attempts[-1]
+        wait = state.next_action.sleep if state.next_action else 0.0
+        LOG.warning("%s crashed (%s); retry %d of %d in %.1fs", job, last.describe(),
+                    state.attempt_number, policy.retries, wait,
+                    extra={"job": job, "exit_code": last.returncode, "output": last.output})
+
+    retrying = Retrying(
+        retry=retry_if_result(lambda o: isinstance(o, ChildOutcome) and o.crashed),
+        stop=stop_after_attempt(policy.retries + 1) | stop_when_event_set(runner.stop),
+        wait=wait_exponential(multiplier=policy.wait_initial, max=policy.wait_max),
+        # The wait is cut short by shutdown; the runner then declines to start a child.
+        sleep=_interruptible_sleep(runner.stop),
+        before_sleep=before_sleep,
+        retry_error_callback=lambda state: None,  # out of attempts: keep the last outcome
+    )
+    retrying(attempt)
+    return attempts
+
+
+class RunRecorder:
+    """Writes the daemon's own rows in `runs`. A store problem is logged, never raised:
+    the daemon must outlive a full disk or a locked database."""
+
+    def __init__(self, store_path: Path, pid: int) -> None:
+        self.store_path = store_path
+        self.pid = pid
+
+    def start(self, kind: str) -> int | None:
+        try:
+            db = open_database(self.store_path)
+            try:
+                return start_run(db, kind, "daemon", self.pid, datetime.now(UTC))
+            finally:
+                db.close()
+        except Exception:
+            LOG.exception("could not record the start of %s", kind)
+            return None
+
+    def finish(self, run_id: int | None, *, status: str, exit_code: int,
+               counts: dict[str, Any] | None = None, message: str | None = None) -> None:
+        if run_id is None:
+            return
+        try:
+            db = open_database(self.store_path)
+            try:
+                finish_run(db, run_id, status=status, exit_code=exit_code,
+                           now=datetime.now(UTC), counts=counts, message=message)
+            finally:
+                db.close()
+        except Exception:
+            LOG.exception("could not record the end of run %s", run_id)
+
+
+def maintain(store_path: Path, lock_path: Path, vacuum: bool,
+             checkpoint_attempts: int = 5) -> dict[str, Any]:
+    """Checkpoint the WAL into the main file (and VACUUM if asked) under the writer lock.
+
+    The lock keeps VACUUM — which rewrites the whole file and blocks every writer — from
+    running under a crawl; a busy store raises StoreBusy and the job is skipped.
+    """
+    with WriterLock(lock_path, "maintenance"):
+        db = open_database(store_path)
+        try:
+            result: dict[str, Any] = {}
+            for n in range(checkpoint_attempts):  # readers can hold the WAL: try a few times
+                busy, log_pages, done = db.conn.execute(
+                    "PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                result = {"checkpoint_busy": busy, "wal_pages": log_pages,
+                          "checkpointed": done}
+                if not busy:
+                    break
+                time.sleep(0.2 * (2**n))
+            if vacuum:
+                started = time.monotonic()
+                retry_locked(lambda: db.conn.execute("VACUUM"))()
+                result["vacuum_seconds"] = round(time.monotonic() - started, 3)
+            return result
+        finally:
+            db.close()
+
+
+def record_child_job(recorder: RunRecorder, job: str,
+                     run: Callable[[], list[ChildOutcome]]) -> ChildOutcome | None:
+    """Run a child job, log its end and record it as one `daemon-<job>` row."""
+    run_id = recorder.start(f"daemon-{job}")
+    attempts = run()
+    if not attempts:
+        recorder.finish(run_id, status="failed", exit_code=ExitCode.ERROR, message="no attempt")
+        return None
+    last = attempts[-1]
+    counts = {"attempts": len(attempts), "child_pids": [a.pid for a in attempts if a.spawned],
+              "exit_codes": [a.returncode for a in attempts if a.spawned]}
+    message = f"{last.describe()}; {last.output}" if last.status != "ok" else None
+    if last.status == "busy":
+        message = "store busy: another rotwatch process holds the writer lock; not retried"
+    level = logging.INFO if last.status in ("ok", "dead-links", "interrupted") else logging.ERROR
+    if last.status == "busy":
+        level = logging.WARNING
+    LOG.log(level, "%s finished: %s (%s) after %d attempt(s)", job, last.status,
+            last.describe(), len(attempts),
+            extra={"job": job, "status": last.status, "exit_code": last.returncode,
+                   "run_id": run_id, "child_pid": last.pid,
+                   "output": last.output if level > logging.INFO else None})
+    recorder.finish(run_id, status=last.status, exit_code=last.returncode, counts=counts,
+                    message=message)
+    return last
+
+
+__all__ = ["ChildOutcome", "ChildRunner", "RetryPolicy", "RunRecorder", "StoreBusy",
+           "maintain", "record_child_job", "run_with_retries"]
