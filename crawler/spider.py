@@ -32,6 +32,9 @@ from crawler.records import ErrorKind, Hop, Observation, Verdict
 from crawler.verdict import judge, needs_probe, probe_key, probe_url
 from rotwatch.recorder import Outcome, Recorder
 
+# Main-text extraction reads at most this much of a page: articles fit well inside it,
+# and it bounds what waits in memory for the recorder's thread.
+TEXT_BODY_LIMIT = 2_000_000
 TARGET, HOPS, STARTED, WARC, PROBE = ("rw_target", "rw_hops", "rw_started", "rw_warc",
                                       "rw_probe")
 
@@ -170,10 +173,13 @@ class CheckSpider(scrapy.Spider):
         judgement = judge(observation, probe)
         self.verdicts[judgement.verdict] += 1
         content_type = observation.content_type
+        body = meta.get("rw_decoded") if response is not None else None
+        if body is not None and not _is_text(content_type):
+            body = None  # only pages have main text to compare
         self.recorder.add(Outcome(
             target_id=target.id, key=target.key, host=target.host, observation=observation,
             judgement=judgement, checked_at=datetime.now(UTC),
-            body=meta.get("rw_decoded") if response is not None else None,
+            body=body[:TEXT_BODY_LIMIT] if body else None,
             encoding=_charset(content_type), warc=meta.get(WARC)))
         if self.on_result is not None:
             self.on_result(judgement.verdict)
@@ -215,6 +221,11 @@ def _elapsed(meta: dict[str, Any]) -> float:
     """Seconds spent downloading this target over all its hops (queueing excluded)."""
     sent = meta.get("rw_sent")
     return float(meta.get(STARTED, 0.0)) + (time.monotonic() - sent if sent else 0.0)
+
+
+def _is_text(content_type: str | None) -> bool:
+    kind = (content_type or "").split(";")[0].strip().lower()
+    return kind in ("", "text/html", "application/xhtml+xml", "text/plain")
 
 
 def _charset(content_type: str | None) -> str | None:

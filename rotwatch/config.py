@@ -124,6 +124,7 @@ def load_config(path: Path | None, data_dir: Path | None = None) -> Config:
         elif key == "policy":
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: [policy] must be a table")
+            _validate_policy(value, where)
             values["policy"] = value
         elif key == "data_dir":
             values["data_dir"] = Path(str(value)).expanduser()
@@ -135,6 +136,15 @@ def load_config(path: Path | None, data_dir: Path | None = None) -> Config:
     elif "data_dir" not in values or os.environ.get(ENV_DATA_DIR):
         values["data_dir"] = default_data_dir()
     return Config(**values)
+
+
+def _validate_policy(table: dict[str, Any], where: str) -> None:
+    from scheduler.policy import PolicyConfig
+
+    try:
+        PolicyConfig.from_mapping(table)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: [policy] {exc}") from exc
 
 
 def _build(cls: type, table: dict[str, Any], where: str) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -46,7 +46,7 @@ class Recorder:
                  policy: PolicyConfig, batch_size: int = 100,
                  warc_max_bytes: int = 1_000_000_000) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rotwatch-store")
-        self._pending: list[Outcome] = []
+        self._pending: list[tuple[Outcome, Future[CheckRow]]] = []
         self._futures: list[Future[None]] = []
         self.batch_size = batch_size
         self.policy = policy
@@ -72,7 +72,10 @@ class Recorder:
         return self._executor.submit(self._write_warc, exchange)
 
     def add(self, outcome: Outcome) -> None:
-        self._pending.append(outcome)
+        # The body goes to the worker at once (text extraction, drift) and is not kept
+        # here, so a batch never holds more than one body per queued outcome.
+        row = self._executor.submit(self._prepare, outcome)
+        self._pending.append((replace(outcome, body=None), row))
         if len(self._pending) >= self.batch_size:
             self.flush()
 
@@ -103,12 +106,17 @@ class Recorder:
             self.error = self.error or exc
             return None
 
-    def _record(self, batch: list[Outcome]) -> None:
+    def _prepare(self, outcome: Outcome) -> CheckRow:
+        assert self._store is not None
+        baseline = results.baselines(self._store.db, [outcome.target_id])
+        return self._row(outcome, baseline.get(outcome.target_id))
+
+    def _record(self, pending: list[tuple[Outcome, Future[CheckRow]]]) -> None:
         assert self._store is not None
         db = self._store.db
+        batch = [outcome for outcome, _ in pending]
         try:
-            baselines = results.baselines(db, {o.target_id for o in batch})
-            rows = [self._row(o, baselines.get(o.target_id)) for o in batch]
+            rows = [row.result() for _, row in pending]  # done: same FIFO worker
 
             def work() -> None:
                 snapshot_ids = results.insert_checks(db, rows, self.run_id)
@@ -133,8 +141,11 @@ class Recorder:
         title, text = obs.title, None
         content_hash = similarity = drifted = None
         if outcome.body is not None and mime in _TEXT_TYPES and obs.status and obs.status < 300:
-            main = extract_main_text(outcome.body, obs.final_url, encoding=outcome.encoding)
-            title, text = main.title or obs.title, main.text
+            try:
+                main = extract_main_text(outcome.body, obs.final_url, encoding=outcome.encoding)
+                title, text = main.title or obs.title, main.text
+            except Exception as exc:  # a page that defeats extraction keeps its check
+                LOG.warning("no main text for %s: %s", obs.final_url, exc)
             if text:
                 content_hash = content_fingerprint(text)
                 if baseline is not None:

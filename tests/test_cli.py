@@ -73,6 +73,9 @@ def test_exit_codes_for_bad_input(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["--config", str(bad_config), "status"])
     assert result.exit_code == 1
     assert "unknown key 'concurency_per_host'" in result.output
+    bad_config.write_text("[policy]\ndead_after_failures = -1\n")
+    result = runner.invoke(cli, ["--config", str(bad_config), "status"])
+    assert result.exit_code == 1 and "[policy]" in result.output
     bad_config.write_text("[crawl\n")
     result = runner.invoke(cli, ["--config", str(bad_config), "status"])
     assert result.exit_code == 1 and "not valid TOML" in result.output
