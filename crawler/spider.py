@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
@@ -35,6 +35,8 @@ from rotwatch.recorder import Outcome, Recorder
 # Main-text extraction reads at most this much of a page: articles fit well inside it,
 # and it bounds what waits in memory for the recorder's thread.
 TEXT_BODY_LIMIT = 2_000_000
+# Sent once per target with its final verdict (kwargs: verdict, url).
+target_checked = object()
 TARGET, HOPS, STARTED, WARC, PROBE = ("rw_target", "rw_hops", "rw_started", "rw_warc",
                                       "rw_probe")
 
@@ -48,12 +50,11 @@ class CheckSpider(scrapy.Spider):
     name = "rotwatch-check"
 
     def __init__(self, *, targets: Iterable[DueTarget], recorder: Recorder, probe_token: str,
-                 on_result: Callable[[Verdict], None] | None = None, **kwargs: Any) -> None:
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.targets = targets
         self.recorder = recorder
         self.probe_token = probe_token
-        self.on_result = on_result
         self.verdicts: Counter[Verdict] = Counter()
         self._probes: dict[str, asyncio.Future[Observation | None]] = {}
         # Set from the crawler's settings in from_crawler.
@@ -181,8 +182,9 @@ class CheckSpider(scrapy.Spider):
             judgement=judgement, checked_at=datetime.now(UTC),
             body=body[:TEXT_BODY_LIMIT] if body else None,
             encoding=_charset(content_type), warc=meta.get(WARC)))
-        if self.on_result is not None:
-            self.on_result(judgement.verdict)
+        # Progress displays (and anything else) listen for this signal.
+        self.crawler.signals.send_catch_log(signal=target_checked, verdict=judgement.verdict,
+                                            url=target.url)
 
     # ---- soft-404 probes ---------------------------------------------------------------
     async def _probe(self, url: str) -> Observation | None:

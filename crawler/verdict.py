@@ -8,13 +8,23 @@ then the soft-404 checks on 2xx.
 
 from __future__ import annotations
 
-import re
-from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from crawler.records import ErrorKind, Judgement, Observation, Verdict
 from crawler.textsim import normalise_text, similarity
 from crawler.urls import host_of as _host
 from crawler.urls import normalise_key
+from crawler.verdict_patterns import (
+    CHALLENGE_TEXT,
+    CHALLENGE_TITLE,
+    EXTENSION,
+    JS_SHELL,
+    SHORTENERS,
+    TOKEN,
+    is_not_found_phrase,
+    is_root,
+    title_candidates,
+)
 
 # Tuned on tests/fixtures/soft404 (sweep in docs/verdicts.md). With a shared title, catch-all
 # pages (home page with rotated stories, templates echoing the slug, search-for-the-slug)
@@ -48,106 +58,17 @@ _BLOCKED_STATUSES = frozenset({401, 403, 429, 451, 999})
 _PERMANENT = frozenset({301, 308})
 
 
-def _words(text: str) -> list[str]:
-    return text.split()
-
-
 # --- wording ------------------------------------------------------------------------------
-# All patterns run on normalise_text() output: case-folded, punctuation turned into spaces
-# ("can't" -> "can t"). CJK characters are word characters, hence digit look-arounds, not \b.
-_NOT_FOUND = re.compile(
-    r"(?<![0-9])(?:404|410)(?![0-9])"
-    r"|\b(?:not|t|never)\s+(?:be\s+)?found\b|\bcannot\s+be\s+found\b"
-    r"|\b(?:cannot|not|t|unable\s+to)\s+find\b"
-    r"|\b(?:not|t|no\s+longer)\s+exists?\b"
-    r"|\b(?:not|t|no\s+longer)\s+(?:be\s+)?(?:available|here)\b|\bunavailable\b"
-    r"|\bnothing\s+(?:was\s+)?(?:found|here)\b|\bno\s+such\s+(?:page|file|article|post)\b"
-    r"|\b(?:been\s+)?(?:removed|deleted)\b|\b(?:page|content)\s+(?:is\s+)?missing\b"
-    r"|找不到|找不著|未找到|没有找到|沒有找到|无法找到|無法找到|不存在|已被?删除|已被?刪除"
-    r"|已下线|已失效|丢失|遺失|走丢|走失"
-)
-# Words allowed around a not-found phrase. Deliberately excludes what/how/why/fix/errors/
-# pages/guide..., so "How to fix 404 errors" or "What is a 404 error?" never match.
-_FILLER_WORDS = frozenset(
-    _words(
-        "a an the this that it its is are was were be been has have had may might could can "
-        "cannot doesn isn couldn wasn don didn hasn haven won we re ve s t i you your our us "
-        "sorry oops whoops uh oh ouch hmm error http status code page file directory resource "
-        "document article story post item content video product link url site looking for "
-        "requested request seem seems to or and of here there no not anymore moved just right now"
-    )
-)
-_FILLER_CJK = sorted(
-    _words(
-        "很抱歉 抱歉 对不起 對不起 哎呀 糟糕 您要 您 你 访问 訪問 查找 寻找 尋找 找的 要找 "
-        "页面 頁面 网页 網頁 链接 鏈接 地址 内容 內容 文章 新闻 新聞 稿件 信息 请求 請求 "
-        "错误 錯誤 出错 出錯 该 該 此 这个 這個 所 的 了 或 已 被 可能 呀 哦"
-    ),
-    key=len,
-    reverse=True,  # longest first, so "很抱歉" goes before "抱歉"
-)
-_CHALLENGE_TITLE = re.compile(
-    r"just a moment|attention required|access denied|you have been blocked"
-    r"|sorry you have been blocked|please wait|one more step|security check|robot check"
-    r"|are you a (?:robot|human)|human verification|verify you are (?:a )?human"
-    r"|pardon our interruption|checking your browser|ddos guard|captcha"
-    r"|百度安全验证|安全验证|人机验证|验证码|访问验证|请稍候"
-)
-_CHALLENGE_TEXT = re.compile(
-    r"checking your browser|checking if the site connection is secure"
-    r"|verif(?:y|ying) you are (?:a )?human|enable javascript and cookies to continue"
-    r"|performance security by cloudflare|cloudflare ray id|incapsula incident id"
-    r"|request unsuccessful|you don t have permission to access|captcha|press hold"
-    r"|confirm you are a human|not a robot|unusual traffic from your computer network"
-    r"|enter the characters you see below|ddos protection by"
-    r"|验证码|人机验证|安全验证|异常流量|请完成验证|拖动滑块"
-)
-_JS_SHELL = re.compile(
-    r"enable javascript|javascript is (?:required|disabled)|requires javascript"
-    r"|turn on javascript|javascript to run this app|启用 ?javascript"
-)
-# A separator only splits a title where sites put their name: pipes, dashes with spaces,
-# underscores (common on Chinese sites), bullets. Never a colon: "404: This page..." stays whole.
-_TITLE_SEPARATOR = re.compile(r"\s+[-:]{1,2}\s+|\s*[|｜_–—·•»«]+\s*")
-
-
-def _is_not_found_phrase(text: str) -> bool:
-    """A title segment or heading made only of a not-found phrase plus filler words."""
-    norm = normalise_text(text)
-    if not norm or not _NOT_FOUND.search(norm):
-        return False
-    rest = _NOT_FOUND.sub(" ", norm)
-    for token in rest.split():
-        if token in _FILLER_WORDS:
-            continue
-        for filler in _FILLER_CJK:
-            token = token.replace(filler, "")
-        if token:
-            return False
-    return True
-
-
-def _title_candidates(title: str) -> tuple[list[str], list[str]]:
-    """(strong, weak): the title whole or minus one end segment; minus more segments."""
-    parts = [p for p in _TITLE_SEPARATOR.split(title) if p.strip()]
-    strong = [title]
-    if len(parts) > 1:
-        strong += [" ".join(parts[1:]), " ".join(parts[:-1])]
-    weak = [" ".join(parts[:i]) for i in range(1, len(parts) - 1)]
-    weak += [" ".join(parts[i:]) for i in range(2, len(parts))]
-    return strong, weak
-
-
 def _not_found_evidence(title: str | None, heading: str | None, text: str) -> str | None:
-    if heading and _is_not_found_phrase(heading):
+    if heading and is_not_found_phrase(heading):
         return f"heading says not found: {heading.strip()!r}"
     if not title:
         return None
-    strong, weak = _title_candidates(title)
-    if any(_is_not_found_phrase(c) for c in strong):
+    strong, weak = title_candidates(title)
+    if any(is_not_found_phrase(c) for c in strong):
         return f"title says not found: {title.strip()!r}"
     if len(normalise_text(text)) <= WEAK_TITLE_MAX_TEXT and any(
-        _is_not_found_phrase(c) for c in weak
+        is_not_found_phrase(c) for c in weak
     ):
         return f"title says not found and the page is short: {title.strip()!r}"
     return None
@@ -169,11 +90,11 @@ def _challenge_evidence(observation: Observation) -> str | None:
         return "AWS WAF challenge header"
     for label, value in (("title", observation.title), ("heading", observation.heading)):
         if value:
-            strong, _ = _title_candidates(value)
-            if any(_CHALLENGE_TITLE.fullmatch(normalise_text(c)) for c in strong):
+            strong, _ = title_candidates(value)
+            if any(CHALLENGE_TITLE.fullmatch(normalise_text(c)) for c in strong):
                 return f"{label} of a bot challenge: {value.strip()!r}"
     body = normalise_text(observation.text)
-    if len(body) <= CHALLENGE_MAX_TEXT and (match := _CHALLENGE_TEXT.search(body)):
+    if len(body) <= CHALLENGE_MAX_TEXT and (match := CHALLENGE_TEXT.search(body)):
         return f"short page with challenge wording: {match.group(0)!r}"
     return None
 
@@ -184,29 +105,6 @@ def looks_like_bot_challenge(observation: Observation) -> bool:
 
 
 # --- URLs ---------------------------------------------------------------------------------
-# Language roots and index files count as a site root. Only real language codes: a
-# two-letter path such as /ok or /go is an ordinary page.
-_LANGUAGES = (
-    "en|zh|fr|de|es|ja|ko|ru|ar|pt|it|nl|sv|pl|tr|vi|th|id|hi|he|fa|uk|cs|el|da|fi|no|nb"
-    "|hu|ro|ms|bg|hr|sk|sl|sr|lt|lv|et|ca|eu|gl|bn|ta|ur|sw|tl|cn|tw|hk"
-)
-_ROOT_PATH = re.compile(
-    rf"/(?:(?:{_LANGUAGES})(?:[-_][a-z]{{2,4}})?(?:/|$))?"
-    r"(?:(?:index|default|home)(?:\.[a-z]{2,5})?/?)?",
-    re.IGNORECASE,
-)
-_TRACKING_KEYS = frozenset({"ref", "source", "src", "from", "fbclid", "gclid", "mc_cid", "mc_eid"})
-# A shortener's own path is deep by construction; what matters is where it lands.
-_SHORTENERS = frozenset(
-    _words(
-        "bit.ly t.co goo.gl tinyurl.com ow.ly buff.ly is.gd j.mp lnkd.in dlvr.it fb.me "
-        "amzn.to trib.al wp.me nyti.ms bbc.in reut.rs wapo.st t.cn url.cn dwz.cn"
-    )
-)
-_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}$")
-_TOKEN = re.compile(r"[A-Za-z0-9-]{1,64}")
-
-
 def _canonical(url: str) -> str:
     try:
         return normalise_key(url)[0]
@@ -214,20 +112,12 @@ def _canonical(url: str) -> str:
         return url
 
 
-def _is_root(url: str) -> bool:
-    """Site (or language) root, ignoring tracking parameters; "/?p=12" is not a root."""
-    parts = urlsplit(url)
-    keys = [k.lower() for k, _ in parse_qsl(parts.query, keep_blank_values=True)]
-    tracking_only = all(k.startswith("utm_") or k in _TRACKING_KEYS for k in keys)
-    return bool(_ROOT_PATH.fullmatch(parts.path or "/")) and tracking_only
-
-
 def _split_last(path: str) -> tuple[str, str, str]:
     """(parent, last segment, suffix) where suffix is "/" for a directory-style path."""
     trailing = "/" if path.endswith("/") and path.strip("/") else ""
     body = path.rstrip("/") if trailing else path
     parent, _, last = body.rpartition("/")
-    ext = _EXTENSION.search(last)
+    ext = EXTENSION.search(last)
     suffix = trailing or (ext.group(0) if ext and ext.start() > 0 else "")
     return (parent or "") + "/", last, suffix
 
@@ -236,7 +126,7 @@ def probe_url(url: str, token: str) -> str:
     """The surely-missing sibling of `url`: same scheme, host, port and parent path, last
     segment replaced by `rotwatch-probe-<token>` (file extension or trailing slash kept).
     Query and fragment are dropped. `token` must be 1-64 of [A-Za-z0-9-]."""
-    if not _TOKEN.fullmatch(token):
+    if not TOKEN.fullmatch(token):
         raise ValueError(f"probe token must be 1-64 letters, digits or '-': {token!r}")
     parts = urlsplit(_canonical(url))
     parent, _, suffix = _split_last(parts.path or "/")
@@ -260,7 +150,7 @@ def needs_probe(observation: Observation) -> bool:
     status = observation.status
     if observation.error or status is None or not 200 <= status < 300:
         return False
-    if _is_root(observation.url) or _challenge_evidence(observation):
+    if is_root(observation.url) or _challenge_evidence(observation):
         return False
     return _cheap_soft_404(observation) is None
 
@@ -279,7 +169,7 @@ def _revisit(observation: Observation) -> str | None:
 def _origin(observation: Observation) -> str:
     """First URL of the chain that is not on a link shortener."""
     for hop in observation.hops:
-        if _host(hop.url) not in _SHORTENERS:
+        if _host(hop.url) not in SHORTENERS:
             return hop.url
     return observation.final_url
 
@@ -290,7 +180,7 @@ def _cheap_soft_404(observation: Observation) -> str | None:
     if wording:
         return wording
     origin, final = _origin(observation), observation.final_url
-    if len(observation.hops) > 1 and not _is_root(origin) and _is_root(final):
+    if len(observation.hops) > 1 and not is_root(origin) and is_root(final):
         where = "the site root" if _host(origin) == _host(final) else "another host's root"
         return f"deep link {origin} was redirected to {where} {final}"
     return None
@@ -301,7 +191,7 @@ def _probe_soft_404(observation: Observation, probe: Observation) -> str | None:
     status = probe.status
     if probe.error or status is None or not 200 <= status < 300:
         return None  # an honest 404 (or anything else) says nothing about the target
-    if _host(probe.url) != _host(observation.url) or _is_root(observation.url):
+    if _host(probe.url) != _host(observation.url) or is_root(observation.url):
         return None
     target_end, probe_end = _canonical(observation.final_url), _canonical(probe.final_url)
     if target_end == probe_end:
@@ -312,7 +202,7 @@ def _probe_soft_404(observation: Observation, probe: Observation) -> str | None:
     if all(main_type) and main_type[0] != main_type[1]:
         return None
     ours, theirs = normalise_text(observation.text), normalise_text(probe.text)
-    if not ours or not theirs or _JS_SHELL.search(ours) or _JS_SHELL.search(theirs):
+    if not ours or not theirs or JS_SHELL.search(ours) or JS_SHELL.search(theirs):
         return None  # nothing rendered server-side: no evidence either way
     score = similarity(ours, theirs)
     same_title = bool(observation.title) and (

@@ -24,7 +24,7 @@ from archive.store import Store
 from archive.warc import recover_open_files
 from crawler.records import Verdict
 from crawler.settings import scrapy_settings
-from crawler.spider import CheckSpider
+from crawler.spider import CheckSpider, target_checked
 from rotwatch.config import Config
 from rotwatch.recorder import Recorder
 from scheduler.policy import PolicyConfig
@@ -101,7 +101,10 @@ def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
     logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel(logging.CRITICAL)
     crawler = process.create_crawler(CheckSpider)
     process.crawl(crawler, targets=targets, recorder=recorder,
-                  probe_token=secrets.token_hex(8), on_result=on_result)
+                  probe_token=secrets.token_hex(8))
+    if on_result is not None:
+        crawler.signals.connect(lambda verdict, url, **_: on_result(verdict),
+                                signal=target_checked, weak=False)
     error: str | None = None
     try:
         process.start()
