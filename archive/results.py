@@ -130,6 +130,14 @@ def baselines(db: Database, target_ids: Iterable[int]) -> dict[int, tuple[int, s
     return found
 
 
+def text_for_digest(db: Database, digest: str) -> tuple[str | None, str] | None:
+    """Title and main text of an archived response with this payload digest."""
+    row = db.conn.execute(
+        "SELECT title, text FROM snapshots WHERE payload_digest = ? AND record_type = "
+        "'response' AND text IS NOT NULL ORDER BY id LIMIT 1", [digest]).fetchone()
+    return (row[0], str(row[1])) if row else None
+
+
 def update_targets(db: Database, updates: Sequence[TargetUpdate]) -> None:
     db.conn.executemany(
         "UPDATE targets SET state=?, state_since=?, last_verdict=?, consecutive_failures=?, "

@@ -140,24 +140,33 @@ class Recorder:
         mime = (obs.content_type or "").split(";")[0].strip().lower() or None
         title, text = obs.title, None
         content_hash = similarity = drifted = None
-        if outcome.body is not None and mime in _TEXT_TYPES and obs.status and obs.status < 300:
+        earlier = None
+        if record is not None and record.record_type == "revisit":
+            # Byte-identical to a page already archived: reuse its text, skip extraction.
+            assert self._store is not None
+            earlier = results.text_for_digest(self._store.db, record.payload_digest)
+        if earlier is not None:
+            title, text = earlier[0] or obs.title, earlier[1]
+        elif outcome.body is not None and mime in _TEXT_TYPES and obs.status and obs.status < 300:
             try:
                 main = extract_main_text(outcome.body, obs.final_url, encoding=outcome.encoding)
                 title, text = main.title or obs.title, main.text
             except Exception as exc:  # a page that defeats extraction keeps its check
                 LOG.warning("no main text for %s: %s", obs.final_url, exc)
-            if text:
-                content_hash = content_fingerprint(text)
-                if baseline is not None:
-                    result = compare(baseline[1], text)
-                    similarity, drifted = result.similarity, result.drifted
+        if text:
+            content_hash = content_fingerprint(text)
+            if baseline is not None:
+                result = compare(baseline[1], text)
+                similarity, drifted = result.similarity, result.drifted
         snapshot = None
         if record is not None:
             snapshot = SnapshotRow(
                 fetched_at=outcome.checked_at, url=obs.final_url, warc_file=record.warc_file,
                 warc_offset=record.offset, warc_length=record.length,
                 payload_digest=record.payload_digest, record_type=record.record_type,
-                mime=mime, title=title, text=text, truncated=record.truncated)
+                mime=mime, title=title, truncated=record.truncated,
+                # a revisit's text is its original's: indexed (FTS) once, not per visit
+                text=None if earlier is not None else text)
         return CheckRow(outcome.target_id, outcome.checked_at, obs, outcome.judgement,
                         content_hash, similarity, drifted, snapshot)
 

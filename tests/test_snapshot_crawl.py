@@ -57,7 +57,7 @@ def test_revisits_and_drift_across_runs(mockserver: MockServer, tmp_path: Path) 
 
 
 def test_crawl_killed_mid_write_is_recovered(mockserver: MockServer, tmp_path: Path) -> None:
-    urls = [mockserver.url(f"/slow?delay=1&n={i}", host=1 + i % 3) for i in range(30)]
+    urls = [mockserver.url(f"/slow?delay=2&n={i}", host=1 + i % 3) for i in range(30)]
     urls += [mockserver.url(f"/page/kill-{i}", host=1 + i % 3) for i in range(30)]
     seed = tmp_path / "seed.md"
     seed.write_text("\n".join(f"- [{i}]({u})" for i, u in enumerate(urls)) + "\n")
@@ -75,7 +75,9 @@ def test_crawl_killed_mid_write_is_recovered(mockserver: MockServer, tmp_path: P
                 data / "rotwatch.db").exists() else 0
             if recorded >= 10 and list((data / "warcs").glob("*.open")):
                 break
+            assert child.poll() is None, f"crawl ended before the kill ({recorded} checks)"
             time.sleep(0.1)
+        assert child.poll() is None, "crawl still not mid-write after 60 s"
         child.send_signal(signal.SIGKILL)
     finally:
         child.wait(timeout=10)
