@@ -20,7 +20,10 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
         "LOG_LEVEL": log_level,
         "TELNETCONSOLE_ENABLED": False,
-        "COOKIES_ENABLED": False,  # a health check must not depend on session state
+        "COOKIES_ENABLED": False,
+        # The spider yields at most one request per response; Scrapy would otherwise start
+        # 100 asyncio workers to process each callback's output, for nothing.
+        "CONCURRENT_ITEMS": 1,  # a health check must not depend on session state
         # Every response reaches the spider, whatever its status: 404 is a finding.
         "HTTPERROR_ALLOW_ALL": True,
         # Redirects are followed by the spider itself, one hop at a time, so every hop

@@ -15,16 +15,15 @@ from pathlib import Path
 
 from archive import results
 from archive.db import write_transaction
-from archive.drift import compare, content_fingerprint, extract_main_text
+from archive.drift import MainText, compare, content_fingerprint
 from archive.results import CheckRow, SnapshotRow, TargetUpdate
 from archive.store import Store
 from archive.warc import ArchivedRecord, Exchange, SnapshotWriter
 from crawler.records import Judgement, Observation, Verdict
+from rotwatch.extraction import TextExtractor
 from scheduler.policy import HistoryEntry, PolicyConfig, judge, next_check_at
 
 LOG = logging.getLogger(__name__)
-# trafilatura warns about every page it finds no article in; that is not news for us.
-logging.getLogger("trafilatura").setLevel(logging.ERROR)
 _TEXT_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 
 
@@ -41,12 +40,22 @@ class Outcome:
     warc: Future[ArchivedRecord | None] | None = None
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    record: ArchivedRecord | None
+    baseline: tuple[int, str] | None
+    earlier: tuple[str | None, str] | None
+    text: Future[MainText] | None
+    mime: str | None
+
+
 class Recorder:
     def __init__(self, store_path: Path, warc_dir: Path | None, *, run_id: int | None,
                  policy: PolicyConfig, batch_size: int = 100,
                  warc_max_bytes: int = 1_000_000_000) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rotwatch-store")
-        self._pending: list[tuple[Outcome, Future[CheckRow]]] = []
+        self._pending: list[tuple[Outcome, Future[_Prepared]]] = []
+        self._extractor = TextExtractor()
         self._futures: list[Future[None]] = []
         self.batch_size = batch_size
         self.policy = policy
@@ -106,17 +115,31 @@ class Recorder:
             self.error = self.error or exc
             return None
 
-    def _prepare(self, outcome: Outcome) -> CheckRow:
+    def _prepare(self, outcome: Outcome) -> _Prepared:
+        """Look up what the store knows and start the text extraction (another process)."""
         assert self._store is not None
-        baseline = results.baselines(self._store.db, [outcome.target_id])
-        return self._row(outcome, baseline.get(outcome.target_id))
+        db = self._store.db
+        obs = outcome.observation
+        record = outcome.warc.result() if outcome.warc is not None else None
+        baseline = results.baselines(db, [outcome.target_id]).get(outcome.target_id)
+        earlier = None
+        if record is not None and record.record_type == "revisit":
+            # Byte-identical to a page already archived: reuse its text, skip extraction.
+            earlier = results.text_for_digest(db, record.payload_digest)
+        mime = (obs.content_type or "").split(";")[0].strip().lower() or None
+        text: Future[MainText] | None = None
+        if (earlier is None and outcome.body is not None and mime in _TEXT_TYPES
+                and obs.status and obs.status < 300):
+            text = self._extractor.submit(outcome.body, obs.final_url, outcome.encoding)
+        return _Prepared(record, baseline, earlier, text, mime)
 
-    def _record(self, pending: list[tuple[Outcome, Future[CheckRow]]]) -> None:
+    def _record(self, pending: list[tuple[Outcome, Future[_Prepared]]]) -> None:
         assert self._store is not None
         db = self._store.db
         batch = [outcome for outcome, _ in pending]
         try:
-            rows = [row.result() for _, row in pending]  # done: same FIFO worker
+            # prepared: done already (same FIFO worker); extraction may still be running
+            rows = [self._row(outcome, prepared.result()) for outcome, prepared in pending]
 
             def work() -> None:
                 snapshot_ids = results.insert_checks(db, rows, self.run_id)
@@ -134,30 +157,24 @@ class Recorder:
             self.error = self.error or exc
             raise
 
-    def _row(self, outcome: Outcome, baseline: tuple[int, str] | None) -> CheckRow:
-        obs = outcome.observation
-        record = outcome.warc.result() if outcome.warc is not None else None
-        mime = (obs.content_type or "").split(";")[0].strip().lower() or None
+    def _row(self, outcome: Outcome, prepared: _Prepared) -> CheckRow:
+        obs, record, earlier = outcome.observation, prepared.record, prepared.earlier
         title, text = obs.title, None
         content_hash = similarity = drifted = None
-        earlier = None
-        if record is not None and record.record_type == "revisit":
-            # Byte-identical to a page already archived: reuse its text, skip extraction.
-            assert self._store is not None
-            earlier = results.text_for_digest(self._store.db, record.payload_digest)
         if earlier is not None:
             title, text = earlier[0] or obs.title, earlier[1]
-        elif outcome.body is not None and mime in _TEXT_TYPES and obs.status and obs.status < 300:
+        elif prepared.text is not None:
             try:
-                main = extract_main_text(outcome.body, obs.final_url, encoding=outcome.encoding)
+                main = prepared.text.result()
                 title, text = main.title or obs.title, main.text
             except Exception as exc:  # a page that defeats extraction keeps its check
                 LOG.warning("no main text for %s: %s", obs.final_url, exc)
         if text:
             content_hash = content_fingerprint(text)
-            if baseline is not None:
-                result = compare(baseline[1], text)
+            if prepared.baseline is not None:
+                result = compare(prepared.baseline[1], text)
                 similarity, drifted = result.similarity, result.drifted
+        mime = prepared.mime
         snapshot = None
         if record is not None:
             snapshot = SnapshotRow(
@@ -187,6 +204,7 @@ class Recorder:
             last_checked_at=now, next_check_at=due, baseline_snapshot_id=snapshot_id)
 
     def _close(self) -> None:
+        self._extractor.close()
         if self._warc is not None:
             self._warc.close()
         if self._store is not None:
