@@ -20,6 +20,9 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 _SPACES = re.compile(r"\s+")
 TEXT_SAMPLE_CHARS = 20_000
+# Title, first heading and a text sample all live near the top of a page: parsing the
+# first half megabyte is enough and keeps a 10 MB page from costing the reactor dearly.
+PARSE_LIMIT = 512_000
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ def page_facts(data: bytes, content_type: str | None, encoding: str | None) -> P
         return PageFacts(None, None, _clean(text)[:TEXT_SAMPLE_CHARS])
     try:
         parser = lxml_html.HTMLParser(encoding=encoding) if encoding else None
-        root = lxml_html.document_fromstring(data, parser=parser)
+        root = lxml_html.document_fromstring(data[:PARSE_LIMIT], parser=parser)
     except (ValueError, LookupError, lxml_html.etree.ParserError):
         return PageFacts(None, None, "")
     title = _first_text(root, "//title")

@@ -50,7 +50,16 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         # that carries Retry-After (the middleware runs first).
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408],
         "DNS_TIMEOUT": min(crawl.timeout, 30),
+        # Spider middlewares made for following links through a site; for a checker they
+        # only cost time, and UrlLength would silently drop a redirect to a long URL.
+        "SPIDER_MIDDLEWARES": {
+            "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
+            "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+            "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+            "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+        },
         "DOWNLOADER_MIDDLEWARES": {
+            "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             f"{_MW}.CompleteRobotsTxtMiddleware": 100,
             f"{_MW}.AddressGuardMiddleware": 120,

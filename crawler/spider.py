@@ -99,7 +99,7 @@ class CheckSpider(scrapy.Spider):
             raise StopDownload(fail=False)
 
     def archive_response(self, response: Response, request: Request, spider: Any) -> None:
-        if TARGET not in request.meta or request.meta.get(PROBE):
+        if TARGET not in request.meta or request.meta.get(PROBE) or not self.recorder.archiving:
             return  # robots.txt and soft-404 probes are not snapshots of a cited target
         status = response.status
         try:

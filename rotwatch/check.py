@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -52,8 +53,13 @@ class CheckSummary:
 
 
 def stream_targets(store_path: Path, now: datetime, selection: Selection,
-                   max_per_host: int = 0, page_size: int = 500) -> Iterator[DueTarget]:
-    """Due targets, page by page from their own read connection: never all in memory."""
+                   max_per_host: int = 0, page_size: int = 500,
+                   shard: tuple[int, int] = (0, 1)) -> Iterator[DueTarget]:
+    """Due targets, page by page from their own read connection: never all in memory.
+
+    With `shard` = (index, count), only hosts whose stable hash falls in this shard.
+    """
+    index, count = shard
     db = open_database(store_path)
     per_host: Counter[str] = Counter()
     after: tuple[str, int] | None = None
@@ -63,6 +69,8 @@ def stream_targets(store_path: Path, now: datetime, selection: Selection,
             if not page:
                 return
             for target in page:
+                if count > 1 and zlib.crc32(target.host.encode()) % count != index:
+                    continue
                 if max_per_host and per_host[target.host] >= max_per_host:
                     continue  # the rest of this host waits for the next run
                 per_host[target.host] += 1
@@ -72,28 +80,29 @@ def stream_targets(store_path: Path, now: datetime, selection: Selection,
         db.close()
 
 
-def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
-              on_result: Callable[[Verdict], None] | None = None,
-              log_level: str = "WARNING") -> CheckSummary:
-    """Run one crawl to completion and record it; returns what was found."""
+@dataclass(frozen=True)
+class ShardResult:
+    verdicts: dict[str, int]
+    recorded: int
+    error: str | None = None
+
+
+def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int,
+                shard: tuple[int, int] = (0, 1),
+                on_result: Callable[[Verdict], None] | None = None,
+                log_level: str = "WARNING") -> ShardResult:
+    """One crawl in this process over the targets of one shard (hosts hashed to it)."""
     crawl = config.crawl
     if crawl.ca_bundle:
         # OpenSSL's default verify paths (used by Twisted's platformTrust) honour this.
         os.environ["SSL_CERT_FILE"] = crawl.ca_bundle
     warc_dir = config.warc_dir if crawl.snapshots else None
-    if warc_dir is not None:
-        for report in recover_open_files(warc_dir):
-            LOG.warning("recovered %s after an interrupted run: kept %d records, dropped "
-                        "%d bytes", report.open_file, report.records_kept, report.bytes_dropped)
-    now = datetime.now(UTC)
-    with Store(config.store_path) as store:
-        mark_interrupted(store.db, "check", now)
-        run_id = start_run(store.db, "check", trigger, os.getpid(), now)
-    policy = PolicyConfig.from_mapping(config.policy)
-    recorder = Recorder(config.store_path, warc_dir, run_id=run_id, policy=policy,
+    recorder = Recorder(config.store_path, warc_dir, run_id=run_id,
+                        policy=PolicyConfig.from_mapping(config.policy),
                         batch_size=crawl.batch_size,
                         warc_max_bytes=int(crawl.warc_max_file_mb * 1_000_000))
-    targets = stream_targets(config.store_path, now, selection, crawl.max_per_host_per_run)
+    targets = stream_targets(config.store_path, now, selection, crawl.max_per_host_per_run,
+                             shard=shard)
     process = AsyncCrawlerProcess(scrapy_settings(crawl, log_level=log_level))
     # A robots.txt that cannot be fetched is no error for us (we then allow, as
     # documented; the target's own failure is the finding); Scrapy would log a traceback
@@ -105,7 +114,6 @@ def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
     if on_result is not None:
         crawler.signals.connect(lambda verdict, url, **_: on_result(verdict),
                                 signal=target_checked, weak=False)
-    error: str | None = None
     try:
         process.start()
     finally:
@@ -113,13 +121,55 @@ def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
     spider = crawler.spider
     verdicts = ({v.value: n for v, n in spider.verdicts.items()}
                 if isinstance(spider, CheckSpider) else {})
+    error = None
     if recorder.error is not None:
         error = f"{type(recorder.error).__name__}: {recorder.error}"
-    summary = CheckSummary(run_id, verdicts, recorder.recorded, error)
+    return ShardResult(verdicts, recorder.recorded, error)
+
+
+def crawl_processes(config: Config) -> int:
+    """How many crawl processes: the configured number, or one per core (at most 4)."""
+    wanted = config.crawl.processes
+    return wanted if wanted > 0 else max(1, min(4, os.cpu_count() or 1))
+
+
+def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
+              on_result: Callable[[Verdict], None] | None = None,
+              log_level: str = "WARNING") -> CheckSummary:
+    """Run one check to completion and record it; returns what was found.
+
+    A Twisted reactor runs once per process and a crawl is CPU-bound in Python, so with
+    more than one core the targets are split by host over several crawl processes
+    (each host stays in one process, so politeness, robots.txt and probes are per host
+    as before).
+    """
+    warc_dir = config.warc_dir if config.crawl.snapshots else None
+    if warc_dir is not None:
+        for report in recover_open_files(warc_dir):
+            LOG.warning("recovered %s after an interrupted run: kept %d records, dropped "
+                        "%d bytes", report.open_file, report.records_kept, report.bytes_dropped)
+    now = datetime.now(UTC)
+    with Store(config.store_path) as store:
+        mark_interrupted(store.db, "check", now)
+        run_id = start_run(store.db, "check", trigger, os.getpid(), now)
+    shards = crawl_processes(config)
+    if shards == 1:
+        parts = [crawl_shard(config, selection, now, run_id, (0, 1), on_result, log_level)]
+    else:
+        from rotwatch.shards import run_shards
+
+        parts = run_shards(config, selection, now, run_id, shards, on_result, log_level)
+    verdicts: Counter[str] = Counter()
+    for part in parts:
+        verdicts.update(part.verdicts)
+    recorded = sum(part.recorded for part in parts)
+    errors = [part.error for part in parts if part.error]
+    error = "; ".join(errors) if errors else None
+    summary = CheckSummary(run_id, dict(verdicts), recorded, error)
     with Store(config.store_path) as store:
         finish_run(store.db, run_id, status="failed" if error else "ok",
                    exit_code=1 if error else (2 if summary.bad else 0),
                    now=datetime.now(UTC),
-                   counts={"checked": summary.checked, "recorded": recorder.recorded,
-                           **verdicts}, message=error)
+                   counts={"checked": summary.checked, "recorded": recorded,
+                           "processes": shards, **verdicts}, message=error)
     return summary

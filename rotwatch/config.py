@@ -54,6 +54,7 @@ class CrawlConfig:
     soft404_probe: bool = True
     max_per_host_per_run: int = 0  # 0 = no cap
     batch_size: int = 100
+    processes: int = 0  # crawl processes, hosts split between them; 0 = one per core
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,10 @@ class Recorder:
                 lookup_digest=lambda digest: results.find_digest(db, digest))
 
     # ---- called from the reactor thread ------------------------------------------------
+    @property
+    def archiving(self) -> bool:
+        return self._warc is not None
+
     def archive(self, exchange: Exchange) -> Future[ArchivedRecord | None] | None:
         if self._warc is None:
             return None

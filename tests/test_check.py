@@ -7,6 +7,7 @@ cites a route for every verdict on three hosts, then the store is read back.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -179,6 +180,13 @@ def test_truncated_snapshot_is_marked(crawl: dict[str, Any]) -> None:
     rows = query(crawl["data"], "SELECT s.truncated FROM snapshots s JOIN targets t ON "
                                 "t.id = s.target_id WHERE t.url = ?", crawl["urls"]["big"])
     assert rows == [(1,)]
+
+
+def test_the_run_used_several_crawl_processes(crawl: dict[str, Any]) -> None:
+    counts = json.loads(query(crawl["data"], "SELECT counts FROM runs ORDER BY id LIMIT 1")[0][0])
+    assert counts["processes"] == max(1, min(4, os.cpu_count() or 1))  # one per core
+    assert counts["recorded"] == counts["checked"] == sum(
+        n for key, n in counts.items() if key not in ("checked", "recorded", "processes"))
 
 
 def test_private_addresses_are_refused_by_default(crawl: dict[str, Any]) -> None:

@@ -62,7 +62,9 @@ def test_crawl_killed_mid_write_is_recovered(mockserver: MockServer, tmp_path: P
     seed = tmp_path / "seed.md"
     seed.write_text("\n".join(f"- [{i}]({u})" for i, u in enumerate(urls)) + "\n")
     data = tmp_path / "data"
-    config = write_config(tmp_path / "c.toml", batch_size=5, concurrency_per_host=1)
+    # one crawl process, so SIGKILL hits the process that is writing
+    config = write_config(tmp_path / "c.toml", batch_size=5, concurrency_per_host=1,
+                          processes=1)
     assert rotwatch(data, "ingest", str(seed), config=config).returncode == 0
     child = subprocess.Popen(
         [sys.executable, "-m", "rotwatch", "--data-dir", str(data), "--config", str(config),
