@@ -151,6 +151,21 @@ class Store:
         return int(cursor.lastrowid or 0)
 
     # ---- reading ------------------------------------------------------------------
+    def seed_hashes(self, paths: list[str]) -> dict[str, str]:
+        """The stored content hash of each of these seed paths that is known."""
+        if not paths:
+            return {}
+        rows = self.db.conn.execute(
+            f"SELECT path, content_sha256 FROM seeds WHERE path IN ({','.join('?' * len(paths))})",
+            paths).fetchall()
+        return {str(path): str(sha) for path, sha in rows}
+
+    def link_count(self, path: str) -> int:
+        row = self.db.conn.execute(
+            "SELECT count(*) FROM links l JOIN seeds s ON s.id = l.seed_id "
+            "WHERE s.path = ? AND l.removed_at IS NULL", [path]).fetchone()
+        return int(row[0])
+
     def links(
         self,
         *,

@@ -7,8 +7,12 @@ message naming the file and the cause; the rest of the batch goes on.
 from __future__ import annotations
 
 import glob
+import hashlib
+import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,28 +57,73 @@ def _looks_like_seed(path: Path) -> bool:
     return not path.name.startswith(".") and path.suffix.lower() not in _SKIP_SUFFIXES
 
 
-def read_seeds(files: Sequence[Path], *, max_bytes: int, fmt: SeedFormat | None = None
-               ) -> Iterator[ExtractedSeed | SeedProblem]:
-    """Extract each file in turn (lazily, so a large batch is never all in memory)."""
-    for path in files:
-        name = str(path)
-        try:
-            size = path.stat().st_size
-            if size > max_bytes:
-                yield SeedProblem(name, f"{name}: {size / 1e6:.1f} MB is over the seed size "
-                                        f"limit of {max_bytes / 1e6:.1f} MB (max_seed_mb); skipped")
-                continue
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            yield SeedProblem(name, f"{name}: cannot read: {os.strerror(exc.errno or 0) or exc}")
-            continue
-        if not data.strip():
-            yield SeedProblem(name, f"{name}: empty file; skipped")
-            continue
-        try:
-            yield extract(data, name, fmt)
-        except SeedError as exc:
-            yield SeedProblem(name, str(exc))
-        except (ValueError, RecursionError) as exc:  # a parser giving up on hostile markup
-            yield SeedProblem(name, f"{name}: could not be parsed: {exc}")
+@dataclass(frozen=True)
+class UnchangedSeed:
+    """A seed whose bytes hash to what the store already holds: not parsed again."""
+
+    path: str
+
+
+SeedResult = ExtractedSeed | SeedProblem | UnchangedSeed
+# Below this many files a process pool costs more to start than it saves.
+_POOL_THRESHOLD = 200
+_CHUNK = 50
+
+
+def read_seed(path: Path, max_bytes: int, fmt: SeedFormat | None = None,
+              known_sha256: str | None = None) -> SeedResult:
+    """Read and extract one seed file; every problem becomes a SeedProblem naming it."""
+    name = str(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return SeedProblem(name, f"{name}: {size / 1e6:.1f} MB is over the seed size "
+                                     f"limit of {max_bytes / 1e6:.1f} MB (max_seed_mb); skipped")
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        return SeedProblem(name, f"{name}: cannot read: {os.strerror(exc.errno or 0) or exc}")
+    if not data.strip():
+        return SeedProblem(name, f"{name}: empty file; skipped")
+    if known_sha256 is not None and hashlib.sha256(data).hexdigest() == known_sha256:
+        return UnchangedSeed(name)
+    try:
+        return extract(data, name, fmt)
+    except SeedError as exc:
+        return SeedProblem(name, str(exc))
+    except (ValueError, RecursionError) as exc:  # a parser giving up on hostile markup
+        return SeedProblem(name, f"{name}: could not be parsed: {exc}")
+
+
+def _read_chunk(paths: list[Path], max_bytes: int, fmt: SeedFormat | None,
+                known: dict[str, str]) -> list[SeedResult]:
+    return [read_seed(p, max_bytes, fmt, known.get(str(p))) for p in paths]
+
+
+def read_seeds(files: Sequence[Path], *, max_bytes: int, fmt: SeedFormat | None = None,
+               known: Callable[[list[str]], dict[str, str]] | None = None,
+               workers: int = 1) -> Iterator[SeedResult]:
+    """Extract each file, in order, lazily (a large batch is never all in memory).
+
+    `known(paths)` gives the stored content hash of those paths, so unchanged seeds are
+    skipped before parsing. With `workers` > 1 and enough files, extraction (pure CPU)
+    runs in a pool of processes, a few chunks ahead of the caller.
+    """
+    chunks = [list(files[i:i + _CHUNK]) for i in range(0, len(files), _CHUNK)]
+
+    def hashes(chunk: list[Path]) -> dict[str, str]:
+        return known([str(p) for p in chunk]) if known else {}
+
+    if workers <= 1 or len(files) < _POOL_THRESHOLD:
+        for chunk in chunks:
+            yield from _read_chunk(chunk, max_bytes, fmt, hashes(chunk))
+        return
+    context = multiprocessing.get_context("spawn")  # no inherited state, safe everywhere
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        window: deque[Future[list[SeedResult]]] = deque()
+        for chunk in chunks:
+            window.append(pool.submit(_read_chunk, chunk, max_bytes, fmt, hashes(chunk)))
+            if len(window) > 2 * workers:
+                yield from window.popleft().result()
+        while window:
+            yield from window.popleft().result()

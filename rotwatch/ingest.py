@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from archive.store import IngestOutcome, SeedChange, Store
-from crawler.collect import SeedProblem, find_seed_files, read_seeds
+from crawler.collect import SeedProblem, UnchangedSeed, find_seed_files, read_seeds
 from crawler.documents import ExtractedSeed, SeedFormat
 
 
@@ -27,8 +28,14 @@ class IngestReport:
 
 def ingest_paths(store: Store, paths: Sequence[str], *, now: datetime, max_seed_bytes: int,
                  batch_size: int = 200, fmt: SeedFormat | None = None,
-                 on_problem: Callable[[str], None] | None = None) -> IngestReport:
-    """Extract every seed under `paths` and record them in batches (one transaction each)."""
+                 on_problem: Callable[[str], None] | None = None,
+                 workers: int = 0) -> IngestReport:
+    """Extract every seed under `paths` and record them in batches (one transaction each).
+
+    `workers`: extraction processes (0 = one per core). Unchanged seeds (same bytes as
+    stored) are recognised by their hash before any parsing.
+    """
+    workers = workers or (os.cpu_count() or 1)
     files, problems = find_seed_files(paths)
     outcomes: list[IngestOutcome] = []
     warnings: list[str] = []
@@ -36,7 +43,12 @@ def ingest_paths(store: Store, paths: Sequence[str], *, now: datetime, max_seed_
         if on_problem:
             on_problem(problem.message)
     batch: list[ExtractedSeed] = []
-    for item in read_seeds(files, max_bytes=max_seed_bytes, fmt=fmt):
+    for item in read_seeds(files, max_bytes=max_seed_bytes, fmt=fmt, known=store.seed_hashes,
+                           workers=workers):
+        if isinstance(item, UnchangedSeed):
+            outcomes.append(IngestOutcome(item.path, SeedChange.UNCHANGED,
+                                          store.link_count(item.path)))
+            continue
         if isinstance(item, SeedProblem):
             problems.append(item)
             if on_problem:

@@ -161,3 +161,26 @@ def test_unwritable_store_names_the_file(tmp_path: Path) -> None:
     garbage.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match=r"garbage\.db"):
         Store(garbage)
+
+
+def test_many_seeds_go_through_the_process_pool_and_unchanged_ones_are_skipped(
+        tmp_path: Path) -> None:
+    seeds = tmp_path / "many"
+    seeds.mkdir()
+    for i in range(260):  # over the pool threshold
+        _seed(seeds / f"s{i:03}.html", [f"https://h{i % 7}.example/{i}", "https://shared.example/"])
+    (seeds / "broken.html").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(300))
+    messages: list[str] = []
+    with Store(tmp_path / "s.db") as store:
+        report = ingest_paths(store, [str(seeds)], now=NOW, max_seed_bytes=10_000_000,
+                              workers=2, on_problem=messages.append)
+        assert report.count(SeedChange.NEW) == 260
+        assert [o.path for o in report.outcomes] == sorted(o.path for o in report.outcomes)
+        assert any("broken.html: looks like a PNG image" in m for m in messages)
+        assert store.counts()["links"] == 520 and store.counts()["targets"] == 261
+        (seeds / "s007.html").write_text("<p><a href='https://new.example/'>n</a></p>")
+        again = ingest_paths(store, [str(seeds)], now=NOW + timedelta(days=1),
+                             max_seed_bytes=10_000_000, workers=2)
+        assert again.count(SeedChange.UNCHANGED) == 259
+        assert again.count(SeedChange.CHANGED) == 1
+        assert again.links == 259 * 2 + 1
