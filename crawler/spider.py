@@ -35,6 +35,9 @@ from rotwatch.recorder import Outcome, Recorder
 # Main-text extraction reads at most this much of a page: articles fit well inside it,
 # and it bounds what waits in memory for the recorder's thread.
 TEXT_BODY_LIMIT = 2_000_000
+# How many requests may wait in the scheduler (enough for the per-host queues to pick
+# from many hosts at once).
+QUEUE_AHEAD = 1000
 # Sent once per target with its final verdict (kwargs: verdict, url).
 target_checked = object()
 TARGET, HOPS, STARTED, WARC, PROBE = ("rw_target", "rw_hops", "rw_started", "rw_warc",
@@ -76,8 +79,17 @@ class CheckSpider(scrapy.Spider):
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
+        # Scrapy keeps pulling from start() even while the downloader is full, which would
+        # move every due target into the scheduler's memory. Hold back instead once enough
+        # are queued: memory then stays flat however many targets are due.
         for target in self.targets:
+            while self._queued() >= QUEUE_AHEAD:
+                await asyncio.sleep(0.02)
             yield self._request(target.url, target, ())
+
+    def _queued(self) -> int:
+        scheduler = self.crawler.engine.scheduler if self.crawler.engine else None
+        return len(scheduler) if scheduler is not None and hasattr(scheduler, "__len__") else 0
 
     def _request(self, url: str, target: DueTarget, hops: tuple[Hop, ...],
                  spent: float = 0.0) -> Request:
