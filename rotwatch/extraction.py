@@ -26,19 +26,21 @@ def _quiet_worker() -> None:
 class TextExtractor:
     def __init__(self, *, use_process: bool = True) -> None:
         self._pool: ProcessPoolExecutor | None = None
-        if use_process:
+        self._use_process = use_process
+
+    def submit(self, body: bytes, url: str, encoding: str | None) -> Future[MainText]:
+        if self._pool is None and self._use_process:
+            # Started on first use: a crawl of images and short pages never pays for it.
             self._pool = ProcessPoolExecutor(
                 max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                 initializer=_quiet_worker)
-
-    def submit(self, body: bytes, url: str, encoding: str | None) -> Future[MainText]:
         if self._pool is not None:
             try:
                 return self._pool.submit(extract_main_text, body, url, encoding=encoding)
             except (BrokenProcessPool, RuntimeError) as exc:
                 LOG.warning("text extraction worker unavailable (%s); extracting in-process",
                             exc)
-                self._pool = None
+                self._pool, self._use_process = None, False
         done: Future[MainText] = Future()
         try:
             done.set_result(extract_main_text(body, url, encoding=encoding))

@@ -25,6 +25,7 @@ from scheduler.policy import HistoryEntry, PolicyConfig, judge, next_check_at
 
 LOG = logging.getLogger(__name__)
 _TEXT_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
+SHORT_PAGE_CHARS = 400
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,13 @@ class Recorder:
         text: Future[MainText] | None = None
         if (earlier is None and outcome.body is not None and mime in _TEXT_TYPES
                 and obs.status and obs.status < 300):
-            text = self._extractor.submit(outcome.body, obs.final_url, outcome.encoding)
+            if len(obs.text) < SHORT_PAGE_CHARS:
+                # A page this short has no boilerplate to strip: its visible text (read by
+                # the spider already) is its main text; extraction would only cost time.
+                text = Future()
+                text.set_result(MainText(obs.title or "", obs.text, "visible-text"))
+            else:
+                text = self._extractor.submit(outcome.body, obs.final_url, outcome.encoding)
         return _Prepared(record, baseline, earlier, text, mime)
 
     def _record(self, pending: list[tuple[Outcome, Future[_Prepared]]]) -> None:
