@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +51,9 @@ try:  # see archive.warc_recovery: the lock is how recovery tells live files fro
     import fcntl
 except ImportError:  # pragma: no cover - rotwatch runs on Linux
     fcntl = None  # type: ignore[assignment]
+
+# How many payload digests a writer remembers itself (the store answers for older ones).
+SEEN_LIMIT = 20_000
 
 __all__ = [
     "OPEN_SUFFIX",
@@ -110,7 +114,10 @@ class SnapshotWriter:
         self._exchanges_in_file = 0
         self._warcinfo_id = ""
         # payload digest -> first capture this writer archived with it
-        self._seen: dict[str, Original] = {}
+        # Payloads written by this writer, for dedup before the store has committed their
+        # snapshot rows. Bounded (least recently used go first): older payloads are found
+        # through lookup_digest, so memory stays flat over a long crawl.
+        self._seen: OrderedDict[str, Original] = OrderedDict()
         self.files_written: list[str] = []  # final names, in order, once closed
         self.directory.mkdir(parents=True, exist_ok=True)
 
@@ -160,6 +167,8 @@ class SnapshotWriter:
         )
         if original is None and exchange.body and digest not in self._seen:
             self._seen[digest] = Original(exchange.url, exchange.fetched_at, built.response_id)
+            if len(self._seen) > SEEN_LIMIT:
+                self._seen.popitem(last=False)
         if self._size >= self.max_file_bytes:
             self._finish_file()  # full: hand it over now rather than at the next write
         return record
@@ -173,6 +182,7 @@ class SnapshotWriter:
 
     def _find_original(self, digest: str) -> Original | None:
         if digest in self._seen:
+            self._seen.move_to_end(digest)
             return self._seen[digest]
         if self._lookup is not None:
             found = self._lookup(digest)

@@ -16,18 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scrapy.crawler import AsyncCrawlerProcess
-
 from archive.db import open_database
 from archive.due import DueTarget, Selection, due_page
 from archive.runs import finish_run, mark_interrupted, start_run
 from archive.store import Store
 from archive.warc import recover_open_files
 from crawler.records import Verdict
-from crawler.settings import scrapy_settings
-from crawler.spider import CheckSpider, target_checked
 from rotwatch.config import Config
-from rotwatch.recorder import Recorder
 from scheduler.policy import PolicyConfig
 
 LOG = logging.getLogger(__name__)
@@ -92,6 +87,13 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
                 on_result: Callable[[Verdict], None] | None = None,
                 log_level: str = "WARNING") -> ShardResult:
     """One crawl in this process over the targets of one shard (hosts hashed to it)."""
+    # Imported here: a parent that only starts crawl processes need not load Scrapy.
+    from scrapy.crawler import AsyncCrawlerProcess
+
+    from crawler.settings import scrapy_settings
+    from crawler.spider import CheckSpider, target_checked
+    from rotwatch.recorder import Recorder
+
     crawl = config.crawl
     if crawl.ca_bundle:
         # OpenSSL's default verify paths (used by Twisted's platformTrust) honour this.

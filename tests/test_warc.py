@@ -474,3 +474,29 @@ def test_empty_open_file_of_a_live_process_is_left_alone(tmp_path: Path) -> None
     (report,) = recover_open_files(tmp_path)
     assert (report.warc_file, report.records_kept, report.bytes_dropped) == (None, 0, 0)
     assert report.partial_file is None and not dead.exists()
+
+
+def test_writer_memory_of_digests_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                             ) -> None:
+    import archive.warc as warc_module
+
+    monkeypatch.setattr(warc_module, "SEEN_LIMIT", 2)
+    known: dict[str, tuple[str, datetime]] = {}
+    moment = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+    def exchange(url: str, body: bytes) -> Exchange:
+        return Exchange(url=url, method="GET", request_headers=(), status=200, reason="OK",
+                        http_version="HTTP/1.1", response_headers=(("Content-Type", "text/plain"),),
+                        body=body, truncated=False, fetched_at=moment)
+
+    with SnapshotWriter(tmp_path, lookup_digest=known.get) as writer:
+        first = writer.write(exchange("http://a.example/1", b"one"))
+        writer.write(exchange("http://a.example/2", b"two"))
+        writer.write(exchange("http://a.example/3", b"three"))
+        # "one" fell out of the writer's own memory and the store does not know it yet
+        assert writer.write(exchange("http://a.example/4", b"one")).record_type == "response"
+        known[first.payload_digest] = ("http://a.example/1", moment)  # the store has it now
+        writer.write(exchange("http://a.example/5", b"five"))
+        writer.write(exchange("http://a.example/6", b"six"))
+        again = writer.write(exchange("http://a.example/7", b"one"))
+        assert again.record_type == "revisit" and again.refers_to_uri == "http://a.example/1"
