@@ -9,6 +9,7 @@ from typing import Any, Self
 
 from scrapy import Request
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import CannotResolveHostError
 from scrapy.http import Response
@@ -91,6 +92,37 @@ class AddressGuardMiddleware:
         addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
         self._cache[host] = addresses
         return addresses
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's retry, with exponential backoff before each retry.
+
+    Scrapy re-queues a failed request at once, so a host that is briefly down gets every
+    retry within the same second. Here the n-th retry waits base × 2^(n-1) seconds
+    (capped), inside its download slot, like a Retry-After wait.
+    """
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        middleware = super().from_crawler(crawler)
+        middleware.backoff = crawler.settings.getfloat("ROTWATCH_RETRY_BACKOFF")
+        return middleware
+
+    backoff: float = 1.0
+
+    async def _wait(self, result: Any) -> Any:
+        if isinstance(result, Request) and self.backoff > 0:
+            attempt = int(result.meta.get("retry_times", 1))
+            await asyncio.sleep(min(30.0, self.backoff * 2 ** (attempt - 1)))
+        return result
+
+    async def process_response(self, request: Request, response: Response,  # type: ignore[override]
+                               spider: Any = None) -> Any:
+        return await self._wait(super().process_response(request, response))
+
+    async def process_exception(self, request: Request, exception: Exception,  # type: ignore[override]
+                                spider: Any = None) -> Any:
+        return await self._wait(super().process_exception(request, exception))
 
 
 class RetryAfterMiddleware:

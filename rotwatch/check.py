@@ -23,7 +23,7 @@ from archive.store import Store
 from archive.warc import recover_open_files
 from crawler.records import Verdict
 from rotwatch.config import Config
-from scheduler.policy import PolicyConfig
+from scheduler.policy import PolicyConfig, spread_per_host
 
 LOG = logging.getLogger(__name__)
 BAD_VERDICTS = frozenset({Verdict.BROKEN, Verdict.SOFT_404, Verdict.DNS_FAILURE,
@@ -63,13 +63,15 @@ def stream_targets(store_path: Path, now: datetime, selection: Selection,
             page = due_page(db, now, selection, after=after, limit=page_size)
             if not page:
                 return
-            for target in page:
-                if count > 1 and zlib.crc32(target.host.encode()) % count != index:
-                    continue
-                if max_per_host and per_host[target.host] >= max_per_host:
-                    continue  # the rest of this host waits for the next run
-                per_host[target.host] += 1
-                yield target
+            mine = [t for t in page
+                    if count == 1 or zlib.crc32(t.host.encode()) % count == index]
+            if max_per_host:
+                # the rest of a busy host waits for the next cycle
+                take, _ = spread_per_host([(t.key, t.host) for t in mine], max_per_host,
+                                          per_host)
+                chosen = set(take)
+                mine = [t for t in mine if t.key in chosen]
+            yield from mine
             after = (page[-1].next_check_at, page[-1].id)
     finally:
         db.close()

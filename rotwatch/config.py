@@ -45,6 +45,7 @@ class CrawlConfig:
     max_redirects: int = 10
     max_mb: float = 10.0
     retry_times: int = 2
+    retry_backoff: float = 1.0  # seconds before the first retry, doubling each time
     retry_after_cap: float = 120.0
     obey_robots: bool = True
     allow_private_addresses: bool = False

@@ -195,17 +195,19 @@ def next_check_at(
 
 
 def spread_per_host(
-    due: Sequence[tuple[str, str]], max_per_host: int
+    due: Sequence[tuple[str, str]], max_per_host: int, counts: Counter[str] | None = None
 ) -> tuple[list[str], list[str]]:
     """Split due (key, host) pairs into (take, defer): at most `max_per_host` per host.
 
     Order is preserved in both lists, so the most overdue targets (if the caller
     sorted them so) go first and the deferred ones lead the next cycle. Hosts are
-    compared case-insensitively, as DNS does.
+    compared case-insensitively, as DNS does. `counts` carries what earlier pages of the
+    same cycle already took (it is updated), so a cycle read page by page is capped as a
+    whole.
     """
     if isinstance(max_per_host, bool) or not isinstance(max_per_host, int) or max_per_host < 1:
         raise ValueError(f"max_per_host must be a positive integer, got {max_per_host!r}")
-    counts: Counter[str] = Counter()
+    counts = Counter() if counts is None else counts
     take: list[str] = []
     defer: list[str] = []
     for key, host in due:

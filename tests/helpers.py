@@ -13,6 +13,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def write_config(path: Path, ca_file: str | None = None, **crawl: Any) -> Path:
     settings: dict[str, Any] = {"delay_per_host": 0, "timeout": 4, "retry_times": 1,
+                                "retry_backoff": 0.5,
                                 "retry_after_cap": 3, "max_mb": 1, "concurrency_total": 32}
     settings.update(crawl)
     if ca_file:

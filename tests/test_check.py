@@ -53,6 +53,7 @@ def crawl(mockserver: MockServer, tmp_path_factory: pytest.TempPathFactory) -> d
         "tls_self_signed": ms.bad_tls_url("/ok"),
         "tls_expired": ms.expired_tls_url("/ok"),
         "chinese": ms.url("/zh/article", host=2),
+        "flaky": ms.url("/flaky?key=backoff&times=1", host=3),
     }
     robots_race = [ms.slow_robots_url(f"/private/p{i}") for i in range(6)] + [
         ms.slow_robots_url(f"/page/r{i}") for i in range(6)]
@@ -79,7 +80,7 @@ VERDICTS = {
     "retry_after_503": "ok", "timeout": "timeout", "drop": "connection-failed",
     "refused": "connection-failed", "dns": "dns-failure", "bomb": "ok", "big": "ok",
     "tls_ok": "ok", "tls_self_signed": "tls-error", "tls_expired": "tls-error",
-    "chinese": "ok",
+    "chinese": "ok", "flaky": "ok",
 }
 
 
@@ -120,6 +121,14 @@ def test_retries_are_counted(crawl: dict[str, Any]) -> None:
     assert checks[urls["retry_after_429"]]["retries"] == 1
     assert checks[urls["retry_after_503"]]["retries"] == 1
     assert checks[urls["server_error"]]["retries"] == 1
+
+
+def test_retries_wait_with_backoff(crawl: dict[str, Any], mockserver: MockServer) -> None:
+    times = [entry["time"] for entry in mockserver.log(3)
+             if entry["path"].startswith("/flaky") and "key=backoff" in entry["path"]]
+    assert len(times) == 2  # the 500, then the retry that succeeded
+    assert times[1] - times[0] >= 0.5  # retry_backoff in tests/helpers.py
+    assert crawl["checks"][crawl["urls"]["flaky"]]["retries"] == 1
 
 
 def test_size_cap_truncates_but_keeps_the_link_alive(crawl: dict[str, Any]) -> None:
