@@ -102,6 +102,7 @@ class CheckSpider(scrapy.Spider):
     # ---- signals (reactor thread; no blocking work here) -------------------------------
     def mark_sent(self, request: Request, spider: Any) -> None:
         request.meta["rw_sent"] = time.monotonic()
+        request.meta["rw_bytes"] = 0  # a retry copies meta; its size count starts afresh
 
     def enforce_size_cap(self, data: bytes, request: Request, spider: Any) -> None:
         received = request.meta.get("rw_bytes", 0) + len(data)
