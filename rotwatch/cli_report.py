@@ -28,6 +28,28 @@ def _fail(message: str) -> NoReturn:
     sys.exit(ExitCode.ERROR)
 
 
+_EXTENSIONS = {"text": "txt", "markdown": "md", "html": "html", "csv": "csv",
+               "json": "json", "junit": "xml"}
+
+
+def _write_configured(config: Any, built: Any) -> None:
+    directory = Path(config.report.directory).expanduser()
+    if not directory.is_absolute():
+        directory = config.data_dir / directory
+    for name in config.report.formats:
+        if name not in RENDERERS:
+            _fail(f"[report] formats: unknown format {name!r} (known: {', '.join(RENDERERS)})")
+        target = directory / f"rotwatch-report.{_EXTENSIONS[name]}"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(target.name + ".partial")
+            partial.write_text(RENDERERS[name](built), encoding="utf-8")
+            partial.replace(target)  # readers never see half a report
+        except OSError as exc:
+            _fail(f"cannot write report {target}: {exc}")
+        click.echo(f"wrote {len(built.links)} link(s) to {target}", err=True)
+
+
 def _since(value: str | None) -> datetime | None:
     if value is None:
         return None
@@ -52,9 +74,13 @@ def _since(value: str | None) -> datetime | None:
               help="Only links whose target is in this state (repeatable). Default: dead, "
                    "failing, changed, moved, recovered and blocked.")
 @click.option("--seed", "seeds", multiple=True, help=_SEED_HELP)
+@click.option("--configured", is_flag=True,
+              help="Write one file per format listed in the config's [report] formats into "
+                   "its directory (relative paths are under the data dir); the daemon's "
+                   "report job uses this.")
 @click.pass_obj
 def report(obj: Any, fmt: str, output: Path | None, states: tuple[str, ...],
-           seeds: tuple[str, ...]) -> None:
+           seeds: tuple[str, ...], configured: bool) -> None:
     """Report the links that need attention, grouped by the article that cites them.
 
     Exits 2 when the report lists at least one dead link, 0 otherwise (also when it
@@ -64,6 +90,7 @@ def report(obj: Any, fmt: str, output: Path | None, states: tuple[str, ...],
     Example:
       rotwatch report --format html --output reports/links.html
       rotwatch report --state dead --seed blinken --format junit -o junit.xml
+      rotwatch report --configured
     """
     try:
         with Store(obj.config.store_path) as store:
@@ -71,6 +98,9 @@ def report(obj: Any, fmt: str, output: Path | None, states: tuple[str, ...],
                                  seeds=seeds)
     except StoreError as exc:
         _fail(str(exc))
+    if configured:
+        _write_configured(obj.config, built)
+        sys.exit(ExitCode.DEAD_LINKS if built.count("dead") else ExitCode.OK)
     text = RENDERERS[fmt](built)
     if output is None:
         click.echo(text, nl=False)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 ENV_DATA_DIR = "ROTWATCH_DATA_DIR"
+REPORT_FORMATS = ("text", "markdown", "html", "csv", "json", "junit")
 
 
 class ConfigError(Exception):
@@ -123,6 +124,11 @@ def load_config(path: Path | None, data_dir: Path | None = None) -> Config:
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: [{key}] must be a table")
             values[key] = _build(_SECTIONS[key], value, f"{where}: [{key}]")
+            if key == "report":
+                unknown = set(values[key].formats) - set(REPORT_FORMATS)
+                if unknown:
+                    raise ConfigError(f"{where}: [report] formats: unknown {sorted(unknown)} "
+                                      f"(known: {', '.join(REPORT_FORMATS)})")
         elif key == "policy":
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: [policy] must be a table")

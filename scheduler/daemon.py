@@ -213,7 +213,7 @@ class Daemon:
                 LOG.info("report skipped: this rotwatch has no `report` command",
                          extra={"job": "report", "status": "skipped"})
                 return
-            self._child_job("report", self._argv("report"))
+            self._child_job("report", self._argv("report", "--configured"))
 
         self._guarded("report", work)
 

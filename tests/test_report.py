@@ -221,3 +221,27 @@ def test_commands_exit_codes(store: Fixture, tmp_path: Path) -> None:
     (store.warc_dir / "rotwatch-x.warc.gz").write_bytes(b"garbage")
     done = runner.invoke(cli, [*base, "verify"])
     assert done.exit_code == 1 and "rotwatch-x.warc.gz" in done.output
+
+
+def test_configured_report_writes_each_format(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from rotwatch.cli import cli
+
+    config = tmp_path / "r.toml"
+    config.write_text('[report]\ndirectory = "out"\nformats = ["html", "json", "junit"]\n')
+    data = tmp_path / "data"
+    seed = tmp_path / "s.md"
+    seed.write_text("See [a](https://a.example/x).\n")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--data-dir", str(data), "ingest", str(seed)]).exit_code == 0
+    result = runner.invoke(cli, ["--config", str(config), "--data-dir", str(data), "report",
+                                 "--configured", "--state", "new"])
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in (data / "out").iterdir())
+    assert written == ["rotwatch-report.html", "rotwatch-report.json", "rotwatch-report.xml"]
+    assert "https://a.example/x" in (data / "out" / "rotwatch-report.html").read_text()
+    config.write_text('[report]\nformats = ["pdf"]\n')
+    bad = runner.invoke(cli, ["--config", str(config), "--data-dir", str(data), "report",
+                              "--configured"])
+    assert bad.exit_code == 1 and "unknown ['pdf']" in bad.output  # refused at load
