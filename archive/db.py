@@ -79,8 +79,17 @@ def write_transaction(db: Database, work: Callable[[], T]) -> T:
         return attempt()
     except sqlite3.OperationalError as exc:
         if "disk" in str(exc) or "full" in str(exc):
-            raise StoreError(f"store write failed, nothing of it was kept: {exc}") from exc
+            raise StoreError(f"cannot write to store {_filename(db)} ({exc}; the disk may be "
+                             "full): this batch was rolled back, everything recorded before "
+                             "it is intact") from exc
         raise
+
+
+def _filename(db: Database) -> str:
+    try:
+        return str(db.conn.execute("PRAGMA database_list").fetchone()[2])
+    except sqlite3.Error:
+        return "(unknown)"
 
 
 def to_db(moment: datetime | None) -> str | None:

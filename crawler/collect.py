@@ -53,8 +53,15 @@ def find_seed_files(paths: Sequence[str]) -> tuple[list[Path], list[SeedProblem]
     return unique, problems
 
 
+# rotwatch's own files, when a data directory sits inside a seed directory.
+_SKIP_ENDINGS = (".db-wal", ".db-shm", ".db-journal", ".warc.gz", ".warc.gz.open", ".partial",
+                 ".lock")
+
+
 def _looks_like_seed(path: Path) -> bool:
-    return not path.name.startswith(".") and path.suffix.lower() not in _SKIP_SUFFIXES
+    name = path.name.lower()
+    return (not name.startswith(".") and path.suffix.lower() not in _SKIP_SUFFIXES
+            and not name.endswith(_SKIP_ENDINGS))
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,9 @@ class Recorder:
             return self._warc.write(exchange)
         except OSError as exc:  # a full disk must not lose the check itself
             LOG.error("cannot write WARC record for %s: %s", exchange.url, exc)
-            self.error = self.error or exc
+            self.error = self.error or OSError(
+                f"cannot write WARC snapshots in {self._warc.directory} ({exc}; the disk may "
+                "be full): checks are still recorded, without snapshots")
             return None
 
     def _prepare(self, outcome: Outcome) -> _Prepared:

@@ -184,3 +184,50 @@ def test_many_seeds_go_through_the_process_pool_and_unchanged_ones_are_skipped(
         assert again.count(SeedChange.UNCHANGED) == 259
         assert again.count(SeedChange.CHANGED) == 1
         assert again.links == 259 * 2 + 1
+
+
+def test_full_disk_names_the_store_and_keeps_what_was_recorded(tmp_path: Path) -> None:
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    first = tmp_path / "first"
+    first.mkdir()
+    _seed(first / "a.html", ["https://kept.example/1", "https://kept.example/2"])
+    with Store(data / "rotwatch.db") as store:
+        _ingest(store, first)
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(300):
+        _seed(many / f"s{i}.html", [f"https://h{i}.example/{i}", f"https://q.example/{i}"])
+    limit = (data / "rotwatch.db").stat().st_size + 20_000
+
+    def small_disk() -> None:  # the child may write files up to `limit` bytes only
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    done = subprocess.run([sys.executable, "-m", "rotwatch", "--data-dir", str(data), "ingest",
+                           str(many)], preexec_fn=small_disk, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    assert f"cannot write to store {data / 'rotwatch.db'}" in done.stderr
+    assert "everything recorded before it is intact" in done.stderr
+    with Store(data / "rotwatch.db") as store:
+        assert [r["url"] for r in store.links()] == ["https://kept.example/1",
+                                                    "https://kept.example/2"]
+        assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_rotwatch_files_inside_a_seed_directory_are_not_seeds(tmp_path: Path) -> None:
+    _seed(tmp_path / "a.html", ["https://a.example/"])
+    for name in ("rotwatch.db-wal", "rotwatch.db-shm", "x.warc.gz", "y.warc.gz.open",
+                 "rotwatch.lock"):
+        (tmp_path / name).write_bytes(b"\x00binary")
+    messages: list[str] = []
+    with Store(tmp_path / "rotwatch.db") as store:
+        report = ingest_paths(store, [str(tmp_path)], now=NOW, max_seed_bytes=10_000_000,
+                              on_problem=messages.append)
+    assert [Path(o.path).name for o in report.outcomes] == ["a.html"]
+    assert messages == []
