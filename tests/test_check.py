@@ -206,3 +206,21 @@ def test_private_addresses_are_refused_by_default(crawl: dict[str, Any]) -> None
                        "t.id = c.target_id WHERE t.url = ? ORDER BY c.id DESC LIMIT 1",
                  crawl["urls"]["ok"])
     assert last[0][0] == "not-checkable" and "non-public address" in last[0][1]
+
+
+def test_run_ingests_checks_what_is_due_and_status_reports_it(mockserver: MockServer,
+                                                               tmp_path: Path) -> None:
+    seed = tmp_path / "article.md"
+    seed.write_text(f"Cites [a live page]({mockserver.url('/page/run-1')}) and "
+                    f"[a dead one]({mockserver.url('/status/404', host=2)}).\n")
+    data, config = tmp_path / "data", write_config(tmp_path / "c.toml")
+    first = rotwatch(data, "run", "--allow-private", str(seed), config=config)
+    assert first.returncode == 2, first.stderr  # a broken link was found
+    assert "checked 2 link(s)" in first.stdout and "broken=1" in first.stdout
+    again = rotwatch(data, "run", "--allow-private", str(seed), config=config)
+    assert again.returncode == 0, again.stderr  # nothing is due yet
+    assert "checked 0 link(s)" in again.stdout and "none due" in again.stdout
+    assert "1 unchanged" in again.stderr
+    status = rotwatch(data, "status", config=config)
+    assert "targets by state: alive=1, failing=1" in status.stdout
+    assert status.stdout.count(": check (run)") == 2
