@@ -11,6 +11,7 @@ from typing import Any
 from rotwatch.config import CrawlConfig
 
 _MW = "crawler.middlewares"
+MIN_DELAY = 0.001
 
 
 def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[str, Any]:
@@ -39,7 +40,11 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         "DOWNLOAD_VERIFY_CERTIFICATES": True,  # a bad certificate is a tls-error finding
         "CONCURRENT_REQUESTS": crawl.concurrency_total,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_host,
-        "DOWNLOAD_DELAY": crawl.delay_per_host,
+        # Never exactly 0: with no delay, Scrapy 2.19's downloader starts every request
+        # queued for a host in one go (its free-slot count is read before the scheduled
+        # downloads register), so CONCURRENT_REQUESTS_PER_DOMAIN is not enforced. Any
+        # delay makes it start one request per pass and re-check the free slots.
+        "DOWNLOAD_DELAY": max(crawl.delay_per_host, MIN_DELAY),
         "DOWNLOAD_DELAY_JITTER": 0.5,
         # Failures are findings, recorded as verdicts: not errors to shout on stderr.
         "RETRY_GIVE_UP_LOG_LEVEL": "DEBUG",

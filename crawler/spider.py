@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy import Request, signals
@@ -213,9 +213,14 @@ class CheckSpider(scrapy.Spider):
         hops: tuple[Hop, ...] = ()
         current = url
         for _ in range(self.max_redirects + 1):
+            # Its own download slot: in the host's slot the probe would queue behind every
+            # target already waiting there, and each of their verdicts waits for it. At most
+            # `concurrency_per_host` probes are in flight per host, one per path prefix.
             request = Request(current, dont_filter=True, meta={
                 PROBE: True, STARTED: 0.0, "handle_httpstatus_all": True,
-                "dont_redirect": True}, headers={"Accept-Encoding": accepted_encodings()})
+                "dont_redirect": True,
+                "download_slot": f"rotwatch-probe:{_netloc(current)}"},
+                headers={"Accept-Encoding": accepted_encodings()})
             try:
                 response = await self.crawler.engine.download_async(request)
             except Exception:
@@ -230,6 +235,10 @@ class CheckSpider(scrapy.Spider):
             if current in {h.url for h in hops}:
                 return None
         return None
+
+
+def _netloc(url: str) -> str:
+    return urlsplit(url).netloc
 
 
 def _elapsed(meta: dict[str, Any]) -> float:

@@ -37,6 +37,10 @@ def _die_with_parent() -> None:
 
 def _child(config: Config, selection: Selection, now: datetime, run_id: int,
            shard: tuple[int, int], events: Any, log_level: str) -> None:
+    # Out of the terminal's process group: Ctrl-C reaches only the parent, which passes
+    # one SIGTERM on (a second signal would make Scrapy stop without closing cleanly).
+    with contextlib.suppress(OSError):
+        os.setpgrp()
     _die_with_parent()
     try:
         result = crawl_shard(config, selection, now, run_id, shard,

@@ -224,3 +224,20 @@ def test_run_ingests_checks_what_is_due_and_status_reports_it(mockserver: MockSe
     status = rotwatch(data, "status", config=config)
     assert "targets by state: alive=1, failing=1" in status.stdout
     assert status.stdout.count(": check (run)") == 2
+
+
+def test_per_host_concurrency_holds_even_without_a_delay(mockserver: MockServer,
+                                                        tmp_path: Path) -> None:
+    mockserver.clear_log(2)
+    urls = [mockserver.url(f"/slow?delay=1&conc={i}", host=2) for i in range(6)]
+    seed = tmp_path / "seed.md"
+    seed.write_text("".join(f"- [x]({u})\n" for u in urls))
+    data = tmp_path / "data"
+    config = write_config(tmp_path / "c.toml", concurrency_per_host=2, delay_per_host=0,
+                          soft404_probe=False)
+    assert rotwatch(data, "ingest", str(seed), config=config).returncode == 0
+    assert rotwatch(data, "check", "--allow-private", config=config).returncode == 0
+    starts = sorted(e["time"] for e in mockserver.log(2) if "conc=" in e["path"])
+    assert len(starts) == 6
+    # each response takes 1 s: with 2 at a time, no 3 requests start within 0.5 s
+    assert all(starts[i + 2] - starts[i] >= 0.5 for i in range(len(starts) - 2)), starts

@@ -71,13 +71,16 @@ def test_crawl_killed_mid_write_is_recovered(mockserver: MockServer, tmp_path: P
          "check", "--allow-private"], cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
+    seen: list[tuple[float, int, int]] = []
     try:
         while time.monotonic() < deadline:
             recorded = query(data, "SELECT count(*) FROM checks")[0][0] if (
                 data / "rotwatch.db").exists() else 0
-            if recorded >= 10 and list((data / "warcs").glob("*.open")):
+            open_files = list((data / "warcs").glob("*.open"))
+            seen.append((round(time.monotonic(), 1), recorded, len(open_files)))
+            if recorded >= 10 and open_files:
                 break
-            assert child.poll() is None, f"crawl ended before the kill ({recorded} checks)"
+            assert child.poll() is None, f"crawl ended before the kill: {seen[-40:]}"
             time.sleep(0.1)
         assert child.poll() is None, "crawl still not mid-write after 60 s"
         child.send_signal(signal.SIGKILL)
@@ -85,7 +88,7 @@ def test_crawl_killed_mid_write_is_recovered(mockserver: MockServer, tmp_path: P
         child.wait(timeout=10)
     assert child.returncode == -signal.SIGKILL
     before = query(data, "SELECT count(*) FROM checks")[0][0]
-    assert 10 <= before < len(urls)
+    assert 10 <= before < len(urls), seen[-30:]
     assert list((data / "warcs").glob("*.open"))  # the crash left a file mid-write
     again = rotwatch(data, "check", "--allow-private", config=config)
     assert again.returncode == 0, again.stderr
@@ -101,3 +104,40 @@ def test_crawl_killed_mid_write_is_recovered(mockserver: MockServer, tmp_path: P
                        "(SELECT 1 FROM checks c WHERE c.target_id = t.id)")[0][0] == 0
     runs = query(data, "SELECT status FROM runs ORDER BY id")
     assert runs[0][0] == "interrupted" and runs[-1][0] == "ok"
+
+
+def test_ctrl_c_stops_every_crawl_process_cleanly(mockserver: MockServer, tmp_path: Path
+                                                  ) -> None:
+    import os
+
+    urls = [mockserver.url(f"/slow?delay=2&ctrlc={i}", host=1 + i % 3) for i in range(24)]
+    seed = tmp_path / "seed.md"
+    seed.write_text("\n".join(f"- [{i}]({u})" for i, u in enumerate(urls)) + "\n")
+    data = tmp_path / "data"
+    # few in flight: a graceful stop lets the downloader finish what it holds
+    config = write_config(tmp_path / "c.toml", batch_size=2, concurrency_per_host=1,
+                          concurrency_total=4, processes=2)
+    assert rotwatch(data, "ingest", str(seed), config=config).returncode == 0
+    child = subprocess.Popen(
+        [sys.executable, "-m", "rotwatch", "--data-dir", str(data), "--config", str(config),
+         "check", "--allow-private"], cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            db = data / "rotwatch.db"
+            if db.exists() and query(data, "SELECT count(*) FROM checks")[0][0] >= 2:
+                break
+            time.sleep(0.1)
+        os.killpg(child.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode in (0, 2), err[-2000:]  # a clean end, not a crash
+    assert "checked " in out
+    assert not list((data / "warcs").glob("*.open"))  # every WARC closed properly
+    run = query(data, "SELECT status, ended_at FROM runs ORDER BY id DESC LIMIT 1")[0]
+    assert run[0] == "ok" and run[1] is not None
+    recorded = query(data, "SELECT count(*) FROM checks")[0][0]
+    assert 2 <= recorded < len(urls)  # stopped early, and kept what it had
