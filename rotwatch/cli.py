@@ -14,15 +14,12 @@ from archive.due import Selection
 from archive.runs import recent_runs
 from archive.store import SeedChange, Store
 from crawler.documents import Role, SeedFormat
-from crawler.urls import resolve
 from rotwatch import __version__
 from rotwatch.config import Config, ConfigError, load_config
 from rotwatch.exitcodes import ExitCode
-from rotwatch.ingest import ingest_paths
 from rotwatch.lock import StoreBusy, WriterLock
 from rotwatch.output import write_rows
 from rotwatch.progress import check_with_progress, print_summary
-from scheduler.daemon import fire_times_text
 
 LINK_COLUMNS = ("seed", "role", "url", "anchor_text", "context", "checkable", "state")
 
@@ -85,6 +82,10 @@ def ingest(obj: Context, paths: tuple[str, ...], fmt: str | None) -> None:
 
 
 def run_ingest(obj: Context, paths: tuple[str, ...], fmt: str | None) -> ExitCode:
+    # Parsers are loaded only by the commands that parse seeds: a `check` parent process
+    # (which only starts crawl processes) stays small.
+    from rotwatch.ingest import ingest_paths
+
     cfg = obj.config
     try:
         with obj.store() as store:
@@ -154,6 +155,8 @@ def status(obj: Context) -> None:
     click.echo("  " + "  ".join(f"{name}={n}" for name, n in counts.items()))
     if states:
         click.echo("targets by state: " + ", ".join(f"{s}={n}" for s, n in sorted(states.items())))
+    from scheduler.daemon import fire_times_text
+
     for line in fire_times_text(obj.config, _now()):
         click.echo(line)
     for r in runs:
@@ -200,6 +203,8 @@ def check(obj: Context, every: bool, seeds: tuple[str, ...], urls: tuple[str, ..
     Example:
       rotwatch check --seed blinken --all
     """
+    from crawler.urls import resolve
+
     keys = tuple(resolve(u, None).key for u in urls)
     sys.exit(_check(obj, Selection(every=every, seeds=seeds, keys=keys), allow_private,
                     "manual"))

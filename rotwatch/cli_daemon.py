@@ -13,7 +13,6 @@ import click
 
 from rotwatch.config import Config
 from rotwatch.exitcodes import ExitCode
-from scheduler.daemon import Daemon, DaemonError, DaemonOptions, validate
 
 # Attributes every LogRecord has; anything else came in through `extra=` and is kept.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message",
@@ -75,6 +74,9 @@ def daemon(obj: _HasConfig, log_format: str, allow_private: bool, run_now: bool)
     """
     configure_logging(log_format)
     config = obj.config
+    # APScheduler is loaded only by the command that needs it.
+    from scheduler.daemon import Daemon, DaemonError, DaemonOptions, validate
+
     try:
         validate(config)
     except DaemonError as exc:
