@@ -7,7 +7,6 @@ they are (their caller knows where the original capture was indexed and resolves
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +15,12 @@ from pathlib import Path
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
 
+from crawler.content import decode_body
+
 LOGGER = logging.getLogger(__name__)
+# Largest payload handed back decoded: above the crawl's size cap (10 MB by default), far
+# below what a decompression bomb would inflate to.
+READ_LIMIT = 100_000_000
 
 
 # --------------------------------------------------------------------------- read
@@ -142,49 +146,12 @@ def parse_warc_date(value: str) -> datetime:
 def decode_content(raw: bytes, content_encoding: str | None) -> tuple[bytes, bool]:
     """Undo a Content-Encoding chain ("gzip", "br", "gzip, br", ...).
 
-    Returns (payload, decoded). A body cut at the size cap is a cut compressed stream,
-    so decoders must hand back what they could decode instead of raising. An encoding we
-    cannot undo (unknown, or corrupt) yields the raw bytes and decoded=False.
+    Returns (payload, decoded). Uses the crawl's decoder (crawler.content), bounded the
+    same way, so a stored gzip bomb cannot exhaust memory when read back. An encoding
+    that cannot be undone yields the raw bytes and decoded=False.
     """
-    codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
-    data = raw
-    # Codings are listed in the order they were applied, so undo them last-first.
-    for coding in reversed(codings):
-        if coding == "identity":
-            continue
-        try:
-            data = _decode_one(coding, data)
-        except (zlib.error, ValueError, OSError) as exc:
-            LOGGER.debug("cannot undo Content-Encoding %r: %s", coding, exc)
-            return raw, False
-    return data, True
-
-
-def _decode_one(coding: str, data: bytes) -> bytes:
-    if coding in ("gzip", "x-gzip"):
-        # Servers concatenate gzip members occasionally; keep going while input remains.
-        out = bytearray()
-        while data:
-            decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            out += decomp.decompress(data)
-            if not decomp.eof:
-                break
-            data = decomp.unused_data
-        return bytes(out)
-    if coding == "deflate":
-        # "deflate" should be zlib-wrapped, but many servers send a raw deflate stream.
-        try:
-            return zlib.decompressobj().decompress(data)
-        except zlib.error:
-            return zlib.decompressobj(-zlib.MAX_WBITS).decompress(data)
-    if coding == "br":
-        try:
-            import brotli
-        except ImportError as exc:  # optional dependency, as it is for Scrapy
-            raise ValueError("brotli is not installed") from exc
-        decomp = brotli.Decompressor()
-        try:
-            return bytes(decomp.process(data))
-        except brotli.error as exc:
-            raise ValueError(str(exc)) from exc
-    raise ValueError(f"unsupported Content-Encoding {coding!r}")
+    result = decode_body(raw, content_encoding, READ_LIMIT)
+    if result.error is not None:
+        LOGGER.debug("cannot undo Content-Encoding %r: %s", content_encoding, result.error)
+        return raw, False
+    return result.data, True

@@ -37,40 +37,58 @@ def accepted_encodings() -> str:
 
 
 def decode_body(body: bytes, content_encoding: str | None, limit: int) -> DecodedBody:
-    """Undo Content-Encoding, producing at most `limit` bytes."""
-    encodings = [e.strip().lower() for e in (content_encoding or "").split(",") if e.strip()]
+    """Undo a Content-Encoding chain ("gzip", "br", "gzip, br"…), producing at most `limit`
+    bytes. The one decoder of the project: the crawl and the WARC reader both use it.
+
+    A body cut at the size cap is a cut compressed stream: what can be decoded is kept.
+    An encoding that cannot be undone gives empty data and `error` says why.
+    """
+    codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
     data, truncated = body[:limit], len(body) > limit
-    for encoding in reversed(encodings):
-        if encoding in ("identity", ""):
+    # Codings are listed in the order they were applied: undo them last-first.
+    for coding in reversed(codings):
+        if coding == "identity":
             continue
         try:
-            if encoding in ("gzip", "x-gzip"):
-                data, cut = _inflate(data, zlib.MAX_WBITS | 16, limit)
-            elif encoding == "deflate":
-                try:
-                    data, cut = _inflate(data, zlib.MAX_WBITS, limit)
-                except zlib.error:  # raw deflate, as some servers send
-                    data, cut = _inflate(data, -zlib.MAX_WBITS, limit)
-            elif encoding == "br" and brotli is not None:
-                data = brotli.decompress(data)
-                cut = len(data) > limit
-                data = data[:limit]
-            else:
-                return DecodedBody(b"", truncated, f"unsupported Content-Encoding {encoding}")
-        except (zlib.error, OSError, ValueError) as exc:
-            return DecodedBody(b"", truncated, f"cannot decode {encoding} body: {exc}")
-        except Exception as exc:  # brotli.error is not an Exception subclass we can name
-            return DecodedBody(b"", truncated, f"cannot decode {encoding} body: {exc}")
+            data, cut = _decode_one(coding, data, limit)
+        except Exception as exc:  # zlib.error, brotli.error (no common base we can name)
+            return DecodedBody(b"", truncated, f"cannot decode {coding} body: {exc}")
         truncated = truncated or cut
     return DecodedBody(data, truncated)
+
+
+def _decode_one(coding: str, data: bytes, limit: int) -> tuple[bytes, bool]:
+    if coding in ("gzip", "x-gzip"):
+        # Servers occasionally send several gzip members back to back: keep going.
+        out = bytearray()
+        while data and len(out) < limit:
+            inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+            out += inflater.decompress(data, limit - len(out))
+            if inflater.unconsumed_tail:  # more output than the cap allows
+                return bytes(out), True
+            if not inflater.eof:
+                break  # a stream cut short: keep what it gave
+            data = inflater.unused_data
+        return bytes(out), bool(data) and len(out) >= limit
+    if coding == "deflate":
+        try:
+            return _inflate(data, zlib.MAX_WBITS, limit)
+        except zlib.error:  # "deflate" should be zlib-wrapped; many servers send it raw
+            return _inflate(data, -zlib.MAX_WBITS, limit)
+    if coding == "br":
+        if brotli is None:
+            raise ValueError("brotli is not installed")
+        # brotli cannot stop at a size, so a brotli bomb is only cut after inflating.
+        inflated = bytes(brotli.Decompressor().process(data))
+        return inflated[:limit], len(inflated) > limit
+    raise ValueError(f"unsupported Content-Encoding {coding!r}")
 
 
 def _inflate(data: bytes, wbits: int, limit: int) -> tuple[bytes, bool]:
     inflater = zlib.decompressobj(wbits)
     out = inflater.decompress(data, limit)
     # Anything left unconsumed means the inflated size is over the cap: stop there.
-    cut = bool(inflater.unconsumed_tail)
-    return out, cut
+    return out, bool(inflater.unconsumed_tail)
 
 
 @dataclass(frozen=True)

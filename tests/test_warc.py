@@ -500,3 +500,20 @@ def test_writer_memory_of_digests_is_bounded(tmp_path: Path, monkeypatch: pytest
         writer.write(exchange("http://a.example/6", b"six"))
         again = writer.write(exchange("http://a.example/7", b"one"))
         assert again.record_type == "revisit" and again.refers_to_uri == "http://a.example/1"
+
+
+def test_reading_back_a_stored_gzip_bomb_is_bounded(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import archive.warc_reader as reader
+
+    monkeypatch.setattr(reader, "READ_LIMIT", 1_000_000)
+    bomb = gzip.compress(b"\0" * 50_000_000)
+    moment = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    with SnapshotWriter(tmp_path) as writer:
+        record = writer.write(Exchange(
+            url="http://bomb.example/", method="GET", request_headers=(), status=200,
+            reason="OK", http_version="HTTP/1.1",
+            response_headers=(("Content-Encoding", "gzip"), ("Content-Type", "text/html")),
+            body=bomb, truncated=False, fetched_at=moment))
+    stored = read_response(tmp_path, record.warc_file, record.offset)
+    assert stored.decoded and len(stored.payload) == 1_000_000
