@@ -98,10 +98,24 @@ class PageFacts:
     text: str
 
 
+TEXT_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
+
+
+def media_type(content_type: str | None) -> str:
+    """"text/html; charset=utf-8" → "text/html" ("" when absent)."""
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def is_text(content_type: str | None) -> bool:
+    """A page with readable text. No Content-Type counts: browsers sniff such pages."""
+    kind = media_type(content_type)
+    return not kind or kind in TEXT_TYPES
+
+
 def page_facts(data: bytes, content_type: str | None, encoding: str | None) -> PageFacts:
     """Title, first heading and a sample of visible text of an HTML page (else empty)."""
-    kind = (content_type or "").split(";")[0].strip().lower()
-    if kind and kind not in ("text/html", "application/xhtml+xml", "text/plain"):
+    kind = media_type(content_type)
+    if not is_text(content_type):
         return PageFacts(None, None, "")
     if not data.strip():
         return PageFacts(None, None, "")

@@ -26,7 +26,7 @@ from twisted.python.failure import Failure
 
 from archive.due import DueTarget
 from archive.warc import Exchange
-from crawler.content import accepted_encodings, decode_body, page_facts
+from crawler.content import accepted_encodings, decode_body, is_text, page_facts
 from crawler.errors import classify
 from crawler.records import ErrorKind, Hop, Observation, Verdict
 from crawler.verdict import judge, needs_probe, probe_key, probe_url
@@ -188,7 +188,7 @@ class CheckSpider(scrapy.Spider):
         self.verdicts[judgement.verdict] += 1
         content_type = observation.content_type
         body = meta.get("rw_decoded") if response is not None else None
-        if body is not None and not _is_text(content_type):
+        if body is not None and not is_text(content_type):
             body = None  # only pages have main text to compare
         self.recorder.add(Outcome(
             target_id=target.id, key=target.key, host=target.host, observation=observation,
@@ -245,11 +245,6 @@ def _elapsed(meta: dict[str, Any]) -> float:
     """Seconds spent downloading this target over all its hops (queueing excluded)."""
     sent = meta.get("rw_sent")
     return float(meta.get(STARTED, 0.0)) + (time.monotonic() - sent if sent else 0.0)
-
-
-def _is_text(content_type: str | None) -> bool:
-    kind = (content_type or "").split(";")[0].strip().lower()
-    return kind in ("", "text/html", "application/xhtml+xml", "text/plain")
 
 
 def _charset(content_type: str | None) -> str | None:

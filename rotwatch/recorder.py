@@ -19,12 +19,12 @@ from archive.drift import MainText, compare, content_fingerprint
 from archive.results import CheckRow, SnapshotRow, TargetUpdate
 from archive.store import Store
 from archive.warc import ArchivedRecord, Exchange, SnapshotWriter
+from crawler.content import is_text, media_type
 from crawler.records import Judgement, Observation, Verdict
 from rotwatch.extraction import TextExtractor
 from scheduler.policy import HistoryEntry, PolicyConfig, judge, next_check_at
 
 LOG = logging.getLogger(__name__)
-_TEXT_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 SHORT_PAGE_CHARS = 400
 
 
@@ -133,9 +133,9 @@ class Recorder:
         if record is not None and record.record_type == "revisit":
             # Byte-identical to a page already archived: reuse its text, skip extraction.
             earlier = results.text_for_digest(db, record.payload_digest)
-        mime = (obs.content_type or "").split(";")[0].strip().lower() or None
+        mime = media_type(obs.content_type) or None
         text: Future[MainText] | None = None
-        if (earlier is None and outcome.body is not None and mime in _TEXT_TYPES
+        if (earlier is None and outcome.body is not None and is_text(obs.content_type)
                 and obs.status and obs.status < 300):
             if len(obs.text) < SHORT_PAGE_CHARS:
                 # A page this short has no boilerplate to strip: its visible text (read by
