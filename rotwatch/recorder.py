@@ -202,7 +202,7 @@ class Recorder:
 
     def _update(self, outcome: Outcome, history: list[results.PastCheck],
                 snapshot_id: int | None) -> TargetUpdate:
-        entries = [HistoryEntry(h.checked_at, _verdict(h.verdict), h.permanent_redirect,
+        entries = [HistoryEntry(h.checked_at, Verdict(h.verdict), h.permanent_redirect,
                                 h.drifted) for h in history]
         now = outcome.checked_at
         assessment = judge(entries, now, self.policy)
@@ -222,7 +222,3 @@ class Recorder:
             self._warc.close()
         if self._store is not None:
             self._store.close()
-
-
-def _verdict(value: str) -> Verdict:
-    return Verdict(value)
