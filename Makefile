@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= data
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test test-slow lint bench fuzz clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,10 @@ lint: setup
 
 test: lint
 	$(BIN)/pytest -q
+
+# Long hostile-input and kill-anywhere runs (not in CI's time budget).
+test-slow: setup
+	$(BIN)/pytest -q -m slow
 
 bench: setup
 	$(BIN)/python benchmarks/ingest.py
