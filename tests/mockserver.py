@@ -39,12 +39,15 @@ Routes (on every listener):
 ``/drop``                              closes the connection without any response
 ``/reset``                             closes with a TCP RST (SO_LINGER 0)
 ``/gzip-bomb``                         Content-Encoding: gzip, ~200 KB inflating to ~200 MB
+``/br-bomb?mb=N``                      Content-Encoding: br, inflating to N MiB (default 200)
+``/zstd-bomb?mb=N``                    Content-Encoding: zstd, the same
 ``/big?mb=N``                          N MiB HTML body, streamed (N ≤ 100, default 1)
 ``/retry-after/<code>?key&times&after``  ``code`` + Retry-After the first ``times``, then 200
 ``/flaky?key=K&times=T``               500 the first T times for key K, then 200
 ``/robots.txt``                        ``User-agent: *`` / ``Disallow: /private/``
 ``/challenge``                         403 Cloudflare-style "Just a moment...", cf-mitigated
 ``/challenge-200``                     200 captcha wall
+``/watch?v=ID``                        video page; ids not starting "live" get 200 "not available"
 ``/mutable/<name>``                    what ``POST /_set/<name>`` stored (404 until then)
 ``/bench/<status>/<id>?delay_ms=D``    small page after D ms; 3xx go to /bench/200/<id>-moved
 anything else                          honest 404, or 200 "Sorry..." on soft-404 hosts
@@ -67,6 +70,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import html
 import ipaddress
@@ -342,6 +346,30 @@ class BombCache:
 
     def get(self, timeout: float = 60.0) -> bytes | None:
         return self._data if self._ready.wait(timeout) else None
+
+
+MAX_CODED_BOMB_MB = 1024.0
+
+
+@functools.lru_cache(maxsize=8)
+def coded_bomb(coding: str, inflated_mb: int) -> bytes:
+    """A br or zstd body inflating to `inflated_mb` MiB of spaces: a few KB, built in
+    well under a second (brotli at quality 5, zstd at level 3), so it is made on demand."""
+    block = b" " * MIB
+    head = b"<!DOCTYPE html><html><head><title>Bomb</title></head><body>"
+    if coding == "br":
+        import brotli
+
+        br = brotli.Compressor(quality=5)
+        parts = [br.process(head), *(br.process(block) for _ in range(inflated_mb))]
+        return b"".join([*parts, br.finish()])
+    if sys.version_info >= (3, 14):
+        from compression import zstd
+    else:
+        from backports import zstd
+    zs = zstd.ZstdCompressor(level=3)
+    parts = [zs.compress(head), *(zs.compress(block) for _ in range(inflated_mb))]
+    return b"".join([*parts, zs.flush()])
 
 
 @dataclass
@@ -653,6 +681,16 @@ class MockHandler(BaseHTTPRequestHandler):
             return
         self._respond(200, data, headers=[("Content-Encoding", "gzip")])
 
+    def r_br_bomb(self, arg: str, q: dict[str, str], body: bytes) -> None:
+        self._coded_bomb("br", q)
+
+    def r_zstd_bomb(self, arg: str, q: dict[str, str], body: bytes) -> None:
+        self._coded_bomb("zstd", q)
+
+    def _coded_bomb(self, coding: str, q: dict[str, str]) -> None:
+        mb = int(_clamp_float(q.get("mb"), 200.0, 1.0, MAX_CODED_BOMB_MB))
+        self._respond(200, coded_bomb(coding, mb), headers=[("Content-Encoding", coding)])
+
     def r_big(self, arg: str, q: dict[str, str], body: bytes) -> None:
         total = int(_clamp_float(q.get("mb"), 1.0, 0.0, MAX_BIG_MB) * MIB)
         head = b"<!DOCTYPE html><html><head><title>Big</title></head><body><pre>\n"
@@ -726,6 +764,17 @@ class MockHandler(BaseHTTPRequestHandler):
         self._respond(200, CAPTCHA_HTML)
 
     # ---- mutable pages and benchmarks -------------------------------------------------------
+
+    def r_watch(self, arg: str, q: dict[str, str], body: bytes) -> None:
+        # A video site: the page is named by ?v=; a video that is gone (any id not starting
+        # with "live") still answers 200 with the same "not available" shell.
+        video = q.get("v", "")
+        if video.startswith("live"):
+            self._respond(200, _page(f"Video {video}", f"Video {video}", [
+                f"Engineers walked section {i} of the levee for video {video}." for i in range(8)]))
+        else:
+            self._respond(200, _page("Video", "Video", [
+                "This video isn't available anymore.", "Try searching for another."]))
 
     def r_mutable(self, arg: str, q: dict[str, str], body: bytes) -> None:
         state = self.server.state
@@ -804,11 +853,14 @@ _EXACT: dict[str, Route] = {
     "/drop": MockHandler.r_drop,
     "/reset": MockHandler.r_reset,
     "/gzip-bomb": MockHandler.r_gzip_bomb,
+    "/br-bomb": MockHandler.r_br_bomb,
+    "/zstd-bomb": MockHandler.r_zstd_bomb,
     "/big": MockHandler.r_big,
     "/flaky": MockHandler.r_flaky,
     "/robots.txt": MockHandler.r_robots,
     "/challenge": MockHandler.r_challenge,
     "/challenge-200": MockHandler.r_challenge_200,
+    "/watch": MockHandler.r_watch,
     "/_log": MockHandler.r_log,
     "/_reset": MockHandler.r_reset_state,
 }
