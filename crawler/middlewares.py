@@ -17,6 +17,7 @@ from scrapy.robotstxt import RobotParser
 from scrapy.utils.httpobj import urlparse_cached
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from crawler.download_handler import remaining
 from crawler.errors import PrivateAddressRefused, RobotsDisallowed
 from crawler.urls import is_public_address
 
@@ -94,6 +95,10 @@ class AddressGuardMiddleware:
         return addresses
 
 
+# A retry is only worth starting with at least this much of the target's budget left.
+MIN_ATTEMPT_SECONDS = 1.0
+
+
 class BackoffRetryMiddleware(RetryMiddleware):
     """Scrapy's retry, with exponential backoff before each retry.
 
@@ -110,19 +115,35 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     backoff: float = 1.0
 
-    async def _wait(self, result: Any) -> Any:
-        if isinstance(result, Request) and self.backoff > 0:
-            attempt = int(result.meta.get("retry_times", 1))
-            await asyncio.sleep(min(30.0, self.backoff * 2 ** (attempt - 1)))
-        return result
+    def _pause(self, retry: Request) -> float:
+        attempt = int(retry.meta.get("retry_times", 1))
+        return min(30.0, self.backoff * 2 ** (attempt - 1)) if self.backoff > 0 else 0.0
 
     async def process_response(self, request: Request, response: Response,  # type: ignore[override]
                                spider: Any = None) -> Any:
-        return await self._wait(super().process_response(request, response))
+        result = super().process_response(request, response)
+        if isinstance(result, Request):
+            pause = self._pause(result)
+            if not _fits_budget(request, pause):
+                return response  # no time left to retry: the answer we have is the finding
+            await asyncio.sleep(pause)
+        return result
 
     async def process_exception(self, request: Request, exception: Exception,  # type: ignore[override]
                                 spider: Any = None) -> Any:
-        return await self._wait(super().process_exception(request, exception))
+        result = super().process_exception(request, exception)
+        if isinstance(result, Request):
+            pause = self._pause(result)
+            if not _fits_budget(request, pause):
+                return None  # no time left to retry: the failure goes on to the errback
+            await asyncio.sleep(pause)
+        return result
+
+
+def _fits_budget(request: Request, wait: float) -> bool:
+    """Whether waiting `wait` seconds still leaves the target time for another attempt."""
+    left = remaining(request.meta)
+    return left is None or wait + MIN_ATTEMPT_SECONDS < left
 
 
 class RetryAfterMiddleware:
@@ -152,6 +173,8 @@ class RetryAfterMiddleware:
         if retries >= self.max_retries:
             return response
         delay = min(self.cap, parse_retry_after(header.decode("latin-1") if header else ""))
+        if not _fits_budget(request, delay):
+            return response  # the wait asked for outlasts the target's budget: it stays a 429
         await asyncio.sleep(delay)
         retry = request.replace(dont_filter=True)
         retry.meta["retry_times"] = retries + 1

@@ -49,6 +49,7 @@ class ErrorKind(StrEnum):
     REDIRECT_LOOP = "redirect-loop"
     TOO_MANY_REDIRECTS = "too-many-redirects"
     UNSUPPORTED = "unsupported"
+    INVALID_RESPONSE = "invalid-response"
     OTHER = "other"
 
 

@@ -32,6 +32,14 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         "REDIRECT_ENABLED": False,
         "METAREFRESH_ENABLED": False,
         "DOWNLOAD_TIMEOUT": crawl.timeout,
+        # Only http and https are ever fetched: Scrapy's file, data, ftp and s3 handlers
+        # would let a redirect read local files or reach other services. The HTTP handler
+        # adds a time budget per target and caps response headers.
+        "DOWNLOAD_HANDLERS": {
+            "http": "crawler.download_handler.CheckDownloadHandler",
+            "https": "crawler.download_handler.CheckDownloadHandler",
+            "file": None, "data": None, "ftp": None, "s3": None,
+        },
         # The size cap is enforced by the spider (bytes_received → StopDownload), which
         # keeps the truncated body instead of failing; Scrapy's own limit is disabled.
         "DOWNLOAD_MAXSIZE": 0,
@@ -75,6 +83,7 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         },
         "ROTWATCH_ALLOW_PRIVATE": crawl.allow_private_addresses,
         "ROTWATCH_RETRY_AFTER_CAP": crawl.retry_after_cap,
+        "ROTWATCH_TARGET_BUDGET": crawl.target_budget,
         "ROTWATCH_RETRY_TIMES": crawl.retry_times,
         "ROTWATCH_RETRY_BACKOFF": crawl.retry_backoff,
         "ROTWATCH_MAX_BYTES": int(crawl.max_mb * 1_000_000),

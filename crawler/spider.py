@@ -27,9 +27,12 @@ from twisted.python.failure import Failure
 from archive.due import DueTarget
 from archive.warc import Exchange
 from crawler.content import accepted_encodings, decode_body, is_text, page_facts
+from crawler.download_handler import DEADLINE, remaining
 from crawler.errors import classify
+from crawler.probes import probe_key, probe_url
 from crawler.records import ErrorKind, Hop, Observation, Verdict
-from crawler.verdict import judge, needs_probe, probe_key, probe_url
+from crawler.urls import CHECKABLE_SCHEMES
+from crawler.verdict import judge, needs_probe
 from rotwatch.recorder import Outcome, Recorder
 
 # Main-text extraction reads at most this much of a page: articles fit well inside it,
@@ -85,19 +88,20 @@ class CheckSpider(scrapy.Spider):
         for target in self.targets:
             while self._queued() >= QUEUE_AHEAD:
                 await asyncio.sleep(0.02)
-            yield self._request(target.url, target, ())
+            yield self._request(target.url, target, (), deadline=None)
 
     def _queued(self) -> int:
         scheduler = self.crawler.engine.scheduler if self.crawler.engine else None
         return len(scheduler) if scheduler is not None and hasattr(scheduler, "__len__") else 0
 
     def _request(self, url: str, target: DueTarget, hops: tuple[Hop, ...],
-                 spent: float = 0.0) -> Request:
-        return Request(
-            url, callback=self.parse, errback=self.failed, dont_filter=True,
-            headers={"Accept-Encoding": accepted_encodings()},
-            meta={TARGET: target, HOPS: hops, STARTED: spent,
-                  "handle_httpstatus_all": True, "dont_redirect": True})
+                 spent: float = 0.0, *, deadline: float | None) -> Request:
+        meta = {TARGET: target, HOPS: hops, STARTED: spent,
+                "handle_httpstatus_all": True, "dont_redirect": True}
+        if deadline is not None:  # a later hop: the target's clock is already running
+            meta[DEADLINE] = deadline
+        return Request(url, callback=self.parse, errback=self.failed, dont_filter=True,
+                       headers={"Accept-Encoding": accepted_encodings()}, meta=meta)
 
     # ---- signals (reactor thread; no blocking work here) -------------------------------
     def mark_sent(self, request: Request, spider: Any) -> None:
@@ -140,9 +144,18 @@ class CheckSpider(scrapy.Spider):
         hops = (*meta[HOPS], hop)
         if 300 <= response.status < 400 and response.status != 304 and location:
             following = urljoin(response.url, hop.location or "")
+            if not _fetchable(following):
+                # file:, data:, ftp:… would read local files or reach other services.
+                self._finish(target, Observation(
+                    url=target.url, hops=hops, error=ErrorKind.UNSUPPORTED,
+                    retries=meta.get("retry_times", 0), elapsed=_elapsed(meta),
+                    error_message=f"redirects to a {_scheme(following)}: URL; only http and "
+                                  "https are ever fetched"), meta)
+                return
             visited = {h.url for h in hops}
             if following not in visited and len(hops) <= self.max_redirects:
-                yield self._request(following, target, hops, _elapsed(meta))
+                yield self._request(following, target, hops, _elapsed(meta),
+                                    deadline=meta.get(DEADLINE))
                 return
             kind = (ErrorKind.REDIRECT_LOOP if following in visited
                     else ErrorKind.TOO_MANY_REDIRECTS)
@@ -153,8 +166,10 @@ class CheckSpider(scrapy.Spider):
             return
         observation = self._observe(target.url, response, hops)
         probe = None
-        if self.probing and needs_probe(observation):
-            probe = await self._probe(observation.url)
+        left = remaining(meta)
+        # A probe needs time of its own; without it the verdict rests on the cheap rules.
+        if self.probing and needs_probe(observation) and (left is None or left > 1.0):
+            probe = await self._probe(observation.url, meta.get(DEADLINE))
         self._finish(target, observation, meta, probe, response)
 
     async def failed(self, failure: Failure) -> None:
@@ -200,15 +215,16 @@ class CheckSpider(scrapy.Spider):
                                             url=target.url)
 
     # ---- soft-404 probes ---------------------------------------------------------------
-    async def _probe(self, url: str) -> Observation | None:
+    async def _probe(self, url: str, deadline: float | None) -> Observation | None:
         key = probe_key(url)
         future = self._probes.get(key)
         if future is None:
-            future = asyncio.ensure_future(self._fetch_probe(probe_url(url, self.probe_token)))
+            future = asyncio.ensure_future(
+                self._fetch_probe(probe_url(url, self.probe_token), deadline))
             self._probes[key] = future
         return await future
 
-    async def _fetch_probe(self, url: str) -> Observation | None:
+    async def _fetch_probe(self, url: str, deadline: float | None) -> Observation | None:
         """GET a surely-missing sibling, following redirects the same way (bounded)."""
         hops: tuple[Hop, ...] = ()
         current = url
@@ -216,11 +232,13 @@ class CheckSpider(scrapy.Spider):
             # Its own download slot: in the host's slot the probe would queue behind every
             # target already waiting there, and each of their verdicts waits for it. At most
             # `concurrency_per_host` probes are in flight per host, one per path prefix.
-            request = Request(current, dont_filter=True, meta={
+            meta: dict[str, Any] = {
                 PROBE: True, STARTED: 0.0, "handle_httpstatus_all": True,
-                "dont_redirect": True,
-                "download_slot": f"rotwatch-probe:{_netloc(current)}"},
-                headers={"Accept-Encoding": accepted_encodings()})
+                "dont_redirect": True, "download_slot": f"rotwatch-probe:{_netloc(current)}"}
+            if deadline is not None:  # the probe spends the budget of the target it serves
+                meta[DEADLINE] = deadline
+            request = Request(current, dont_filter=True, meta=meta,
+                              headers={"Accept-Encoding": accepted_encodings()})
             try:
                 response = await self.crawler.engine.download_async(request)
             except Exception:
@@ -232,9 +250,22 @@ class CheckSpider(scrapy.Spider):
             if not (300 <= response.status < 400 and location):
                 return self._observe(url, response, hops)
             current = urljoin(response.url, hop.location or "")
-            if current in {h.url for h in hops}:
+            if current in {h.url for h in hops} or not _fetchable(current):
                 return None
         return None
+
+
+def _scheme(url: str) -> str:
+    return urlsplit(url).scheme.lower() or "relative"
+
+
+def _fetchable(url: str) -> bool:
+    """Only http and https, on every hop of every request."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in CHECKABLE_SCHEMES and bool(parts.hostname)
 
 
 def _netloc(url: str) -> str:

@@ -8,19 +8,17 @@ then the soft-404 checks on 2xx.
 
 from __future__ import annotations
 
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
+from crawler.probes import canonical_url, identifying_parameter
 from crawler.records import ErrorKind, Judgement, Observation, Verdict
 from crawler.textsim import normalise_text, similarity
 from crawler.urls import host_of as _host
-from crawler.urls import normalise_key
 from crawler.verdict_patterns import (
     CHALLENGE_TEXT,
     CHALLENGE_TITLE,
-    EXTENSION,
     JS_SHELL,
     SHORTENERS,
-    TOKEN,
     is_not_found_phrase,
     is_root,
     title_candidates,
@@ -49,6 +47,8 @@ _ERRORS: dict[ErrorKind, tuple[Verdict, str]] = {
     ErrorKind.TLS: (Verdict.TLS_ERROR, "TLS handshake or certificate failed"),
     ErrorKind.PRIVATE_ADDRESS: (Verdict.NOT_CHECKABLE, "host resolves to a private address"),
     ErrorKind.UNSUPPORTED: (Verdict.NOT_CHECKABLE, "URL cannot be fetched over HTTP(S)"),
+    ErrorKind.INVALID_RESPONSE: (Verdict.CONNECTION_FAILED,
+                                 "the server's answer is not valid HTTP"),
     ErrorKind.ROBOTS: (Verdict.ROBOTS_DISALLOWED, "robots.txt disallows fetching"),
     ErrorKind.REDIRECT_LOOP: (Verdict.REDIRECT_LOOP, "redirects loop"),
     ErrorKind.TOO_MANY_REDIRECTS: (Verdict.REDIRECT_LOOP, "too many redirects"),
@@ -104,42 +104,10 @@ def looks_like_bot_challenge(observation: Observation) -> bool:
     return _challenge_evidence(observation) is not None
 
 
-# --- URLs ---------------------------------------------------------------------------------
-def _canonical(url: str) -> str:
-    try:
-        return normalise_key(url)[0]
-    except (ValueError, UnicodeError):
-        return url
-
-
-def _split_last(path: str) -> tuple[str, str, str]:
-    """(parent, last segment, suffix) where suffix is "/" for a directory-style path."""
-    trailing = "/" if path.endswith("/") and path.strip("/") else ""
-    body = path.rstrip("/") if trailing else path
-    parent, _, last = body.rpartition("/")
-    ext = EXTENSION.search(last)
-    suffix = trailing or (ext.group(0) if ext and ext.start() > 0 else "")
-    return (parent or "") + "/", last, suffix
-
-
-def probe_url(url: str, token: str) -> str:
-    """The surely-missing sibling of `url`: same scheme, host, port and parent path, last
-    segment replaced by `rotwatch-probe-<token>` (file extension or trailing slash kept).
-    Query and fragment are dropped. `token` must be 1-64 of [A-Za-z0-9-]."""
-    if not TOKEN.fullmatch(token):
-        raise ValueError(f"probe token must be 1-64 letters, digits or '-': {token!r}")
-    parts = urlsplit(_canonical(url))
-    parent, _, suffix = _split_last(parts.path or "/")
-    path = f"{parent}rotwatch-probe-{token}{suffix}"
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
-def probe_key(url: str) -> str:
-    """Cache key of the probe for `url`: scheme, host[:port], parent path and suffix, e.g.
-    "https://example.com/news/*.html". Two URLs share a key exactly when they share a probe URL."""
-    parts = urlsplit(_canonical(url))
-    parent, _, suffix = _split_last(parts.path or "/")
-    return f"{parts.scheme}://{parts.netloc}{parent}*{suffix}"
+# --- probing ------------------------------------------------------------------------
+def _is_site_root(url: str) -> bool:
+    """A root that is not an item page: `/?p=123` is WordPress's post 123, not the home."""
+    return is_root(url) and identifying_parameter(url) is None
 
 
 def needs_probe(observation: Observation) -> bool:
@@ -150,7 +118,7 @@ def needs_probe(observation: Observation) -> bool:
     status = observation.status
     if observation.error or status is None or not 200 <= status < 300:
         return False
-    if is_root(observation.url) or _challenge_evidence(observation):
+    if _is_site_root(observation.url) or _challenge_evidence(observation):
         return False
     return _cheap_soft_404(observation) is None
 
@@ -159,7 +127,7 @@ def needs_probe(observation: Observation) -> bool:
 def _revisit(observation: Observation) -> str | None:
     seen: set[str] = set()
     for hop in observation.hops:
-        key = _canonical(hop.url)
+        key = canonical_url(hop.url)
         if key in seen:
             return hop.url
         seen.add(key)
@@ -191,9 +159,9 @@ def _probe_soft_404(observation: Observation, probe: Observation) -> str | None:
     status = probe.status
     if probe.error or status is None or not 200 <= status < 300:
         return None  # an honest 404 (or anything else) says nothing about the target
-    if _host(probe.url) != _host(observation.url) or is_root(observation.url):
+    if _host(probe.url) != _host(observation.url) or _is_site_root(observation.url):
         return None
-    target_end, probe_end = _canonical(observation.final_url), _canonical(probe.final_url)
+    target_end, probe_end = canonical_url(observation.final_url), canonical_url(probe.final_url)
     if target_end == probe_end:
         if len(observation.hops) <= 1:
             return None  # the catch-all *is* this page, and it was reached as asked

@@ -43,6 +43,8 @@ class CrawlConfig:
     concurrency_total: int = 64
     delay_per_host: float = 0.5
     timeout: float = 30.0
+    # Seconds one target may take over all its hops, retries, waits and its soft-404 probe.
+    target_budget: float = 60.0
     max_redirects: int = 10
     max_mb: float = 10.0
     retry_times: int = 2

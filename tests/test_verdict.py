@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from crawler.probes import identifying_parameter, probe_key, probe_url
 from crawler.records import ErrorKind, Hop, Observation, Verdict
 from crawler.verdict import (
     judge,
     looks_like_bot_challenge,
     looks_like_not_found,
     needs_probe,
-    probe_key,
-    probe_url,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "soft404"
@@ -520,3 +520,56 @@ def test_needs_probe() -> None:
     assert not needs_probe(page("https://ex.com/news/story", title="Page not found"))
     assert not needs_probe(page("https://ex.com/news/story", title="Just a moment..."))
     assert not needs_probe(page("https://ex.com/", redirects=(("https://ex.com/news/x", 301),)))
+
+
+# --- probes by the identifying query parameter ---------------------------------------------
+@pytest.mark.parametrize(
+    ("url", "parameter"),
+    [
+        ("https://video.example/watch?v=dQw4w9WgXcQ", "v"),
+        ("https://shop.example/item.php?id=42", "id"),
+        ("https://blog.example/?p=123", "p"),
+        ("https://forum.example/view?lang=en&thread=88412", "thread"),  # id-shaped value
+        ("https://example.com/a/page.html?x=1", None),  # too short to be an id
+        ("https://example.com/search?q=climate", None),
+        ("https://example.com/news/story", None),
+    ],
+)
+def test_identifying_parameter(url: str, parameter: str | None) -> None:
+    assert identifying_parameter(url) == parameter
+
+
+def test_query_probe_replaces_only_the_id_value() -> None:
+    probe = probe_url("https://video.example/watch?v=dQw4w9WgXcQ&t=42", "t1")
+    parts = urlsplit(probe)
+    assert parts.path == "/watch"
+    values = dict(parse_qsl(parts.query))
+    assert values["t"] == "42" and values["v"] != "dQw4w9WgXcQ"
+    numeric = dict(parse_qsl(urlsplit(probe_url("https://s.example/item.php?id=42", "t1")).query))
+    assert numeric["id"].isdigit() and numeric["id"] != "42"
+
+
+def test_query_probe_keys_group_items_of_one_page_kind() -> None:
+    a, b = "https://video.example/watch?v=aaaa1111", "https://video.example/watch?v=bbbbbbbbbb22"
+    assert probe_key(a) == probe_key(b) == "https://video.example/watch?v=*"
+    assert probe_url(a, "t") == probe_url(b, "t")
+    assert probe_key("https://s.example/item.php?id=42") != probe_key("https://s.example/item.php?id=x42y")
+    assert probe_url("https://s.example/item.php?id=42", "t") != probe_url(
+        "https://s.example/item.php?id=x42y", "t")
+
+
+def test_video_page_that_is_gone_but_answers_200_is_a_soft_404() -> None:
+    unavailable = "This video isn't available anymore. Try searching for another. " * 3
+    target = page("https://video.example/watch?v=gone0001", title="Video", text=unavailable)
+    probe = page(probe_url(target.url, "t"), title="Video", text=unavailable)
+    assert needs_probe(target)
+    assert judge(target).verdict is Verdict.OK  # nothing but the probe can tell
+    assert judge(target, probe).verdict is Verdict.SOFT_404
+    live = page("https://video.example/watch?v=live0001", title="Levee holds | Video",
+                text="Engineers inspected the levee as the flood crest passed the town. " * 20)
+    assert judge(live, probe).verdict is Verdict.OK
+
+
+def test_root_with_an_item_id_is_probed() -> None:
+    assert needs_probe(page("https://blog.example/?p=123"))
+    assert not needs_probe(page("https://blog.example/"))
