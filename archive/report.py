@@ -21,6 +21,8 @@ from urllib.parse import quote
 from sqlite_utils import Database
 
 from archive.db import to_db
+from crawler.escaping import csv_cell, json_safe, one_line
+from crawler.escaping import markdown_text as _md
 
 # Severity order: what a reviewer must act on comes first. Anything else sorts last.
 PROBLEM_STATES: tuple[str, ...] = ("dead", "failing", "changed", "moved", "recovered", "blocked")
@@ -132,17 +134,13 @@ def _snapshot(db: Database, target_id: int) -> Snapshot | None:
 
 # --------------------------------------------------------------------------- renderers
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # incl. ESC: no terminal escapes
-
-
-def _plain(value: object) -> str:
-    """One line of safe text: control characters (ANSI escapes, NULs) and newlines removed."""
-    return "" if value is None else " ".join(_CONTROL.sub(" ", str(value)).split())
+# Every value from outside goes through crawler.escaping: one_line (terminal escapes, C1
+# and bidi controls, newlines) and, for Markdown, markdown_text (_md); html.escape on top for HTML.
 
 
 def _why(link: ReportLink) -> str:
     parts = (link.last_verdict, f"HTTP {link.status}" if link.status else "", link.reason)
-    return " · ".join(_plain(p) for p in parts if p)
+    return " · ".join(one_line(p) for p in parts if p)
 
 
 def _snap(link: ReportLink) -> str:
@@ -155,11 +153,11 @@ def render_text(report: Report) -> str:
     out = [f"rotwatch report {report.generated_at}: {len(report.links)} problem link(s)",
            f"targets by state: {report.summary}", ""]
     for seed in report.seeds:
-        out.append(f"{_plain(seed.title or seed.path)} ({_plain(seed.path)})")
+        out.append(f"{one_line(seed.title or seed.path)} ({one_line(seed.path)})")
         for link in seed.links:
-            out += [f"  [{link.state.upper()}] {_plain(link.target_url)}",
-                    f"      {_plain(link.role)}: “{_plain(link.anchor_text)}” — {_why(link)}"]
-            out += [f"      now at {_plain(link.final_url)}"] if link.final_url else []
+            out += [f"  [{link.state.upper()}] {one_line(link.target_url)}",
+                    f"      {one_line(link.role)}: “{one_line(link.anchor_text)}” — {_why(link)}"]
+            out += [f"      now at {one_line(link.final_url)}"] if link.final_url else []
             since = f"failing since {link.first_failure_at}, " if link.first_failure_at else ""
             out.append(f"      {since}{link.consecutive_failures} failure(s) in a row, "
                        f"last ok {link.last_ok_at or 'never'}, {_snap(link)}")
@@ -169,18 +167,11 @@ def render_text(report: Report) -> str:
 
 # Only web URLs become links: a `javascript:` href would run in the reader's browser.
 _WEB = re.compile(r"https?://", re.IGNORECASE)
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
-
-
-def _md(value: object) -> str:
-    # Backslash-escape Markdown syntax; < and & become entities so no raw HTML gets through.
-    text = _plain(value).replace("&", "&amp;").replace("<", "&lt;")
-    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 def _md_link(url: str) -> str:
     # Percent-encode what would end a Markdown link destination early.
-    target = quote(_plain(url), safe=":/?#@!$&'*+,;=%~[]")
+    target = quote(one_line(url), safe=":/?#@!$&'*+,;=%~[]")
     return f"[{_md(url)}]({target})" if _WEB.match(url or "") else _md(url)
 
 
@@ -190,7 +181,7 @@ def render_markdown(report: Report) -> str:
            f"{len(report.links)} problem link(s). Targets by state: {_md(report.summary)}.", ""]
     for seed in report.seeds:
         out += [f"## {_md(seed.title or seed.path)}", "",
-                f"Seed `{_plain(seed.path).replace('`', '')}`"
+                f"Seed `{one_line(seed.path).replace('`', '')}`"
                 + (f", {_md_link(seed.url)}" if seed.url else ""), "",
                 "| state | link | anchor text | role | why | since | last ok | snapshot |",
                 "| --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -206,7 +197,7 @@ def render_markdown(report: Report) -> str:
 
 
 def _a(url: str | None) -> str:
-    text = html.escape(_plain(url))
+    text = html.escape(one_line(url))
     return f'<a href="{html.escape(str(url))}" rel="noopener noreferrer">{text}</a>' \
         if _WEB.match(url or "") else text
 
@@ -226,15 +217,15 @@ def render_html(report: Report) -> str:
            f"report {when}</title><style>{_CSS}</style></head><body><h1>Link report, {when}</h1>"
            f"<p>{len(report.links)} problem link(s). Targets by state: {e(report.summary)}.</p>"]
     for seed in report.seeds:
-        out.append(f"<h2>{e(_plain(seed.title or seed.path))}</h2><p><small>"
-                   f"{e(_plain(seed.path))}</small> {_a(seed.url)}</p>{_HEAD}")
+        out.append(f"<h2>{e(one_line(seed.title or seed.path))}</h2><p><small>"
+                   f"{e(one_line(seed.path))}</small> {_a(seed.url)}</p>{_HEAD}")
         for link in seed.links:
             moved = f"<br>now at {_a(link.final_url)}" if link.final_url else ""
             out.append(
                 f'<tr class="{e(link.state)}"><td>{e(link.state)}</td>'
                 f"<td>{_a(link.target_url)}{moved}</td>"
-                f"<td>“{e(_plain(link.anchor_text))}” <small>({e(_plain(link.role))})</small>"
-                f"<br><small>{e(_plain(link.context))}</small></td><td>{e(_why(link))}</td>"
+                f"<td>“{e(one_line(link.anchor_text))}” <small>({e(one_line(link.role))})</small>"
+                f"<br><small>{e(one_line(link.context))}</small></td><td>{e(_why(link))}</td>"
                 f"<td>first failure {e(link.first_failure_at or '—')}, "
                 f"{link.consecutive_failures} in a row; last ok {e(link.last_ok_at or 'never')}"
                 f"</td><td>{e(_snap(link))}</td></tr>")
@@ -246,12 +237,6 @@ _LINK_FIELDS = tuple(f.name for f in fields(ReportLink) if f.name != "snapshot")
 CSV_COLUMNS = ("seed_path", "seed_url", "seed_title", *_LINK_FIELDS, "snapshot_id", "snapshot_at")
 
 
-def _cell(value: object) -> object:
-    # A spreadsheet runs a cell starting with = + - @ as a formula: quote hostile text.
-    hostile = isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r")
-    return f"'{value}" if hostile else value
-
-
 def render_csv(report: Report) -> str:
     """For spreadsheets: one row per problem link, one column per field."""
     buf = io.StringIO()
@@ -260,7 +245,7 @@ def render_csv(report: Report) -> str:
     for seed in report.seeds:
         for link in seed.links:
             snap = link.snapshot
-            writer.writerow([_cell(v) for v in (
+            writer.writerow([csv_cell(v) for v in (
                 seed.path, seed.url, seed.title, *(getattr(link, n) for n in _LINK_FIELDS),
                 snap.id if snap else None, snap.fetched_at if snap else None)])
     return buf.getvalue()
@@ -270,7 +255,7 @@ def render_json(report: Report) -> str:
     """For scripts: the whole report, nested as in the dataclasses."""
     data = asdict(report)
     data["totals"] = dict(report.totals)
-    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    return json_safe(json.dumps(data, ensure_ascii=False, indent=2)) + "\n"
 
 
 # ElementTree escapes markup but not the characters XML 1.0 forbids outright.
@@ -298,7 +283,7 @@ def render_junit(report: Report) -> str:
             if failed:
                 node.attrib.update(type=link.state, message=_x(f"{link.state}: {_why(link)}"))
             node.text = _x(f"state: {link.state}\nwhy: {_why(link)}\nanchor: "
-                           f"{_plain(link.anchor_text)}\nfirst failure: {link.first_failure_at}"
+                           f"{one_line(link.anchor_text)}\nfirst failure: {link.first_failure_at}"
                            f"\n{_snap(link)}")
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
