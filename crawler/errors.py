@@ -65,6 +65,10 @@ def iter_chain(exc: BaseException, limit: int = 32) -> Iterator[BaseException]:
             continue
         seen.add(id(value))
         yield value
+        # A Twisted Failure (an exception itself since Twisted 25) wraps the real one.
+        wrapped = getattr(value, "value", None)
+        if isinstance(wrapped, BaseException):
+            stack.append(wrapped)
         for reason in getattr(value, "reasons", None) or ():
             stack.append(reason)
         stack.extend(x for x in (value.__cause__, value.__context__) if x is not None)
