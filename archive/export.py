@@ -21,7 +21,14 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
 from archive.db import to_db
-from archive.warc import WARC_SUFFIX, payload_digest, scan_valid_records
+from archive.warc import (
+    OPEN_SUFFIX,
+    WARC_SUFFIX,
+    open_warc,
+    payload_digest,
+    scan_valid_records,
+    writer_holds,
+)
 
 
 @dataclass(frozen=True)
@@ -72,12 +79,17 @@ class RecordError(Exception):
     """The bytes at (file, offset) are not the record the store describes."""
 
 
+class MissingFile(RecordError):
+    """Neither the file a row names nor its `.open` form (still being written) exists."""
+
+
 def read_member(warc_dir: Path, row: _Row) -> tuple[bytes, str | None]:
     """The record's gzip member, checked against its row: (raw bytes, WARC-Target-URI)."""
-    path = warc_dir / row.warc_file
-    if not path.is_file():
-        raise RecordError("file is missing")
-    with open(path, "rb") as fh:
+    try:
+        fh = open_warc(warc_dir, row.warc_file)
+    except FileNotFoundError:
+        raise MissingFile("file is missing") from None
+    with fh:
         fh.seek(row.offset)
         data = fh.read(row.length)
     if len(data) != row.length:
@@ -133,7 +145,7 @@ def _latest(db: Database, seeds: tuple[str, ...], since: datetime | None) -> lis
 
 def _original(db: Database, warc_dir: Path, revisit: _Row) -> _Row | None:
     """The response record a revisit stands for: same payload, preferably the same URI."""
-    with open(warc_dir / revisit.warc_file, "rb") as fh:
+    with open_warc(warc_dir, revisit.warc_file) as fh:
         fh.seek(revisit.offset)
         record = next(iter(ArchiveIterator(fh)))
         uri = record.rec_headers.get_header("WARC-Refers-To-Target-URI")
@@ -190,30 +202,58 @@ def export_warc(db: Database, warc_dir: Path, out_path: Path, *, seeds: tuple[st
 
 def verify(db: Database, warc_dir: Path) -> VerifyResult:
     """Fixity: every snapshot row's record is where the store says and matches its digest;
-    every WARC file in `warc_dir` is whole (no cut record, no trailing garbage)."""
+    every WARC file in `warc_dir` is whole (no cut record, no trailing garbage).
+
+    Files still named `.open` are checked too: a live writer's (the end it is appending
+    may be half written, so only its whole records count) and a crashed writer's (its cut
+    end is a problem until `check` or the verify command recovers it).
+    """
     problems: list[Problem] = []
     rows = _rows(db, f"SELECT {_COLUMNS} FROM snapshots ORDER BY warc_file, warc_offset", [])
     missing: set[str] = set()
     for row in rows:
-        if not (warc_dir / row.warc_file).is_file():
-            missing.add(row.warc_file)  # one problem per file, not one per row
-            continue
+        if row.warc_file in missing:
+            continue  # one problem per file, not one per row
         try:
             read_member(warc_dir, row)
+        except MissingFile:
+            missing.add(row.warc_file)
         except RecordError as exc:
             problems.append(Problem(row.warc_file, row.offset, str(exc), row.id))
     for name in sorted(missing):
         count = sum(r.warc_file == name for r in rows)
         problems.append(Problem(name, None, f"file is missing ({count} snapshot(s) in it)"))
-    files = sorted(warc_dir.glob(f"*{WARC_SUFFIX}")) if warc_dir.is_dir() else []
-    for path in files:
-        try:
-            records, valid = scan_valid_records(path)
-        except OSError as exc:
-            problems.append(Problem(path.name, None, f"unreadable: {exc}"))
-            continue
+    if not warc_dir.is_dir():
+        return VerifyResult(len(rows), 0, tuple(problems))
+    files = 0
+    finished = {p.name for p in warc_dir.glob(f"*{WARC_SUFFIX}")}
+    for name in sorted(finished):
+        files += _scan_file(warc_dir / name, problems)
+    for path in sorted(warc_dir.glob(f"*{WARC_SUFFIX}{OPEN_SUFFIX}")):
+        scanned = _scan_file(path, problems)
+        final = path.with_name(path.name.removesuffix(OPEN_SUFFIX))
+        if not scanned and final.name not in finished:
+            scanned = _scan_file(final, problems)  # closed since the listing: check it now
+        files += scanned
+    return VerifyResult(len(rows), files, tuple(problems))
+
+
+def _scan_file(path: Path, problems: list[Problem]) -> int:
+    """Check that one file is whole; 1 when it was scanned, 0 when it is gone."""
+    live = path.name.endswith(OPEN_SUFFIX) and writer_holds(path)
+    try:
+        records, valid = scan_valid_records(path)
         size = path.stat().st_size
-        if valid < size:
-            problems.append(Problem(path.name, valid, f"{size - valid} byte(s) after the last "
-                                    f"intact record ({records} intact): corrupt or garbage"))
-    return VerifyResult(len(rows), len(files), tuple(problems))
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        problems.append(Problem(path.name, None, f"unreadable: {exc}"))
+        return 1
+    if valid < size and not live:
+        what = "corrupt or garbage"
+        if path.name.endswith(OPEN_SUFFIX):
+            what = ("left by an interrupted run; the next check (or verify, when no check "
+                    "is running) recovers it")
+        problems.append(Problem(path.name, valid, f"{size - valid} byte(s) after the last "
+                                f"intact record ({records} intact): {what}"))
+    return 1

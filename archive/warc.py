@@ -26,6 +26,7 @@ from archive.warc_reader import (
     StoredResponse,
     decode_content,
     iter_records,
+    open_warc,
     parse_warc_date,
     read_response,
 )
@@ -45,6 +46,7 @@ from archive.warc_recovery import (
     RecoveryReport,
     recover_open_files,
     scan_valid_records,
+    writer_holds,
 )
 
 try:  # see archive.warc_recovery: the lock is how recovery tells live files from dead ones
@@ -69,11 +71,13 @@ __all__ = [
     "decode_content",
     "format_warc_date",
     "iter_records",
+    "open_warc",
     "parse_warc_date",
     "payload_digest",
     "read_response",
     "recover_open_files",
     "scan_valid_records",
+    "writer_holds",
 ]
 
 DigestLookup = Callable[[str], tuple[str, datetime] | None]

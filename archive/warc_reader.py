@@ -2,6 +2,8 @@
 
 Payloads come back with their Content-Encoding undone; revisit records are returned as
 they are (their caller knows where the original capture was indexed and resolves them).
+A snapshot row names a file by its final name, but the file is `<name>.open` while its
+writer appends to it (and after a crash, until recovery): `open_warc` finds either.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
 
+from archive.warc_recovery import OPEN_SUFFIX
 from crawler.content import decode_body
 
 LOGGER = logging.getLogger(__name__)
@@ -66,9 +70,28 @@ class RecordInfo:
     refers_to_date: datetime | None
 
 
+def open_warc(directory: Path, warc_file: str) -> BinaryIO:
+    """Open the WARC file a snapshot row names, for reading, wherever it is now.
+
+    Tried in the order the file moves: the final name, then `<name>.open`, then the final
+    name again (the writer or a recovery may rename it between the two tries). Once open,
+    a rename no longer matters. Reading a live file is safe: records are appended whole
+    before their rows are committed, so a row's bytes are always complete.
+    Raises FileNotFoundError when it is under neither name.
+    """
+    final = directory / warc_file
+    for path in (final, final.with_name(final.name + OPEN_SUFFIX), final):
+        try:
+            return open(path, "rb")  # the caller closes it
+        except FileNotFoundError:
+            continue
+    raise FileNotFoundError(f"{warc_file} is missing (neither it nor {warc_file}{OPEN_SUFFIX} "
+                            f"is in {directory})")
+
+
 def read_response(directory: Path, warc_file: str, offset: int) -> StoredResponse:
     """Read the response or revisit record that starts at `offset` in `warc_file`."""
-    with open(directory / warc_file, "rb") as fh:
+    with open_warc(directory, warc_file) as fh:
         fh.seek(offset)
         record = next(iter(ArchiveIterator(fh)), None)
         if record is None or record.rec_type not in ("response", "revisit"):

@@ -1,9 +1,10 @@
 """Crash recovery and verification for rotwatch's gzipped WARC files.
 
 A writer names its file `<name>.warc.gz.open` while it appends to it and renames it on
-close; a file still called `.open` when no writer holds it was left by a crash.
-`recover_open_files` cuts such a file after its last intact record and gives it its final
-name. `scan_valid_records` is the check behind both recovery and a verify command.
+close; a file still called `.open` when no writer holds it was left by a crash
+(`writer_holds` tells which). `recover_open_files` cuts such a file after its last intact
+record and gives it its final name. `scan_valid_records` is the check behind both
+recovery and a verify command.
 Format assumed: gzipped WARC, exactly one gzip member per record (what `archive.warc`
 writes, and what random access by offset needs anyway).
 """
@@ -18,7 +19,7 @@ import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
 try:  # fcntl is POSIX-only; without it we cannot tell a live writer's file from a dead one.
     import fcntl
@@ -201,7 +202,11 @@ def recover_open_files(directory: Path) -> list[RecoveryReport]:
 
 def _recover_one(path: Path) -> RecoveryReport | None:
     final = path.with_name(path.name.removesuffix(OPEN_SUFFIX))
-    with open(path, "r+b") as fh:
+    try:
+        fh = open(path, "r+b")  # noqa: SIM115 - closed by the `with` below
+    except FileNotFoundError:
+        return None  # renamed by its writer or another recovery since the directory listing
+    with fh:
         if fcntl is not None:
             try:
                 # The writer holds this lock for the file's life; the kernel drops it when
@@ -210,6 +215,8 @@ def _recover_one(path: Path) -> RecoveryReport | None:
             except BlockingIOError:
                 LOGGER.info("%s is in use by a running writer; not recovering it", path.name)
                 return None
+        if not _same_file(fh, path):
+            return None  # another recovery finished it between our open and our lock
         if os.fstat(fh.fileno()).st_size == 0 and _pid_alive(path.name):
             # A writer creates its file, then locks it: an empty file of a live process
             # may be in that gap. Left alone; a dead process's empty file is cleaned up.
@@ -246,6 +253,38 @@ def _recover_one(path: Path) -> RecoveryReport | None:
         bytes_dropped=size - valid,
         partial_file=partial.name if partial else None,
     )
+
+
+def writer_holds(path: Path) -> bool:
+    """Whether a live writer is still appending to the `.open` file `path`.
+
+    Its flock says so; an empty file of a running process counts too (a writer creates its
+    file, then locks it). A file that is gone counts as not held.
+    """
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed by the `with` below
+    except FileNotFoundError:
+        return False
+    with fh:
+        if fcntl is not None:
+            try:
+                # Shared and released at once: never in a writer's way (it already holds
+                # its exclusive lock), only in a concurrent recovery's, which then retries
+                # at the next run.
+                fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return os.fstat(fh.fileno()).st_size == 0 and _pid_alive(path.name)
+
+
+def _same_file(fh: BinaryIO, path: Path) -> bool:
+    try:
+        on_disk = path.stat()
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fh.fileno())
+    return (mine.st_dev, mine.st_ino) == (on_disk.st_dev, on_disk.st_ino)
 
 
 def _pid_alive(name: str) -> bool:

@@ -18,7 +18,9 @@ from archive.export import export_warc
 from archive.export import verify as verify_store
 from archive.report import RENDERERS, build_report
 from archive.store import Store
+from archive.warc import OPEN_SUFFIX, WARC_SUFFIX, recover_open_files, writer_holds
 from rotwatch.exitcodes import ExitCode
+from rotwatch.lock import StoreBusy, WriterLock
 
 _SEED_HELP = "Only seeds whose path contains this text (repeatable)."
 
@@ -26,6 +28,35 @@ _SEED_HELP = "Only seeds whose path contains this text (repeatable)."
 def _fail(message: str) -> NoReturn:
     click.echo(f"rotwatch: {message}", err=True)
     sys.exit(ExitCode.ERROR)
+
+
+def _recover_open_warcs(config: Any) -> None:
+    """Finish the WARC files a crashed run left `.open`, as `check` does before it crawls.
+
+    Only under the store's writer lock, so never beside a running check (its files are
+    read where they are) nor beside another recovery. Recovery is best effort: when it
+    cannot run (a read-only archive, say) the files are read as they are.
+    """
+    warc_dir: Path = config.warc_dir
+    leftovers = [p for p in sorted(warc_dir.glob(f"*{WARC_SUFFIX}{OPEN_SUFFIX}"))
+                 if not writer_holds(p)] if warc_dir.is_dir() else []
+    if not leftovers:
+        return  # the common case: no lock taken, so no check is ever turned away for it
+    try:
+        with WriterLock(config.lock_path, "WARC recovery"):
+            reports = recover_open_files(warc_dir)
+    except StoreBusy:
+        return
+    except OSError as exc:
+        click.echo(f"rotwatch: cannot recover interrupted WARC files in {warc_dir}: {exc}; "
+                   "reading them as they are", err=True)
+        return
+    for r in reports:
+        kept = f"kept {r.records_kept} record(s)"
+        if r.partial_file:
+            kept += f", moved {r.bytes_dropped} cut byte(s) to {r.partial_file}"
+        click.echo(f"rotwatch: recovered {r.open_file} left by an interrupted run: {kept}",
+                   err=True)
 
 
 _EXTENSIONS = {"text": "txt", "markdown": "md", "html": "html", "csv": "csv",
@@ -129,6 +160,7 @@ def export(obj: Any, output: Path, seeds: tuple[str, ...], since: str | None) ->
       rotwatch export --output blinken.warc.gz --seed blinken --since 2024-07-01
     """
     moment = _since(since)
+    _recover_open_warcs(obj.config)
     try:
         with Store(obj.config.store_path) as store:
             result = export_warc(store.db, obj.config.warc_dir, output, seeds=seeds,
@@ -147,13 +179,16 @@ def export(obj: Any, output: Path, seeds: tuple[str, ...], since: str | None) ->
 def verify(obj: Any) -> None:
     """Check the fixity of every snapshot: its record is there and matches its digest.
 
-    Also reports WARC files that are missing, cut short or followed by garbage.
-    Exits 1 on any problem, 0 when everything checks out.
+    Also reports WARC files that are missing, cut short or followed by garbage. Files
+    still being written by a running check are read where they are; files an interrupted
+    run left behind are recovered first (cut after their last whole record), when no
+    check is running. Exits 1 on any problem, 0 when everything checks out.
 
     \b
     Example:
       rotwatch --data-dir ./data verify
     """
+    _recover_open_warcs(obj.config)
     try:
         with Store(obj.config.store_path) as store:
             result = verify_store(store.db, obj.config.warc_dir)
