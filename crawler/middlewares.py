@@ -4,7 +4,6 @@ guard, and Retry-After."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from typing import Any, Self
 
 from scrapy import Request
@@ -15,11 +14,11 @@ from scrapy.exceptions import CannotResolveHostError
 from scrapy.http import Response
 from scrapy.robotstxt import RobotParser
 from scrapy.utils.httpobj import urlparse_cached
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+from twisted.internet.error import DNSLookupError
 
 from crawler.download_handler import remaining
-from crawler.errors import PrivateAddressRefused, RobotsDisallowed
-from crawler.urls import is_public_address
+from crawler.errors import RobotsDisallowed
+from crawler.resolver import PublicOnlyResolver, installed_resolver
 
 
 class CompleteRobotsTxtMiddleware(RobotsTxtMiddleware):
@@ -45,54 +44,54 @@ class CompleteRobotsTxtMiddleware(RobotsTxtMiddleware):
             raise RobotsDisallowed(f"robots.txt disallows {request.url}") from exc
 
 
-def _lookup_failed_transiently(exc: BaseException) -> bool:
-    return isinstance(exc, socket.gaierror) and exc.errno == socket.EAI_AGAIN
-
-
 class AddressGuardMiddleware:
-    """Refuse targets that resolve to non-public addresses (checked on every hop).
+    """Refuse targets whose host is, or resolves to, a non-public address (every hop).
 
-    The check resolves the host itself (asynchronously, cached per run) and refuses the
-    request if *any* address is loopback, private, link-local or reserved, unless
-    `allow_private_addresses` is set. A temporary resolver failure is retried with
-    tenacity; a name that does not exist becomes a dns-failure.
+    The decision is the crawl's resolver's (crawler/resolver.py, installed as the reactor's
+    name resolver): it refuses a name if *any* address it answers is loopback, private,
+    link-local or reserved, unless `allow_private_addresses` is set, and the connection
+    then uses the very answer it checked. Asking it here, before the download, makes a
+    refusal a PrivateAddressRefused at once (not retried; a private-address verdict), for
+    robots.txt and soft-404 probes as for checks. A name that does not exist is a
+    dns-failure. Should the resolver refuse only when Twisted connects (the answer changed
+    after this check and fell out of its cache), Twisted reports "no results";
+    process_exception names that as the refusal it was.
     """
 
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, allow_private: bool, dns_timeout: float = 30.0,
+                 resolver: PublicOnlyResolver | None = None) -> None:
         self.allow_private = allow_private
-        self._cache: dict[str, tuple[str, ...]] = {}
+        self.dns_timeout = dns_timeout
+        self._chosen = resolver
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler.settings.getbool("ROTWATCH_ALLOW_PRIVATE"))
+        return cls(crawler.settings.getbool("ROTWATCH_ALLOW_PRIVATE"),
+                   crawler.settings.getfloat("DNS_TIMEOUT"))
+
+    def _resolver(self) -> PublicOnlyResolver:
+        # Looked up on use, not in from_crawler: Scrapy installs the reactor's resolver
+        # when the process starts, after the middlewares may have been built.
+        if self._chosen is None:
+            self._chosen = installed_resolver() or PublicOnlyResolver(
+                # Another resolver was configured: still refuse before connecting.
+                None, allow_private=self.allow_private, timeout=self.dns_timeout)
+        return self._chosen
 
     async def process_request(self, request: Request) -> None:
         host = urlparse_cached(request).hostname or ""
         if self.allow_private or not host:
             return
-        addresses = await self._resolve(host)
-        refused = [a for a in addresses if not is_public_address(a)]
-        if refused:
-            raise PrivateAddressRefused(
-                f"{host} resolves to non-public address {refused[0]}; "
-                "use --allow-private to check it")
+        await self._resolver().check(host)
 
-    async def _resolve(self, host: str) -> tuple[str, ...]:
-        if host in self._cache:
-            return self._cache[host]
-        loop = asyncio.get_running_loop()
-        try:
-            async for attempt in AsyncRetrying(
-                    retry=retry_if_exception(_lookup_failed_transiently),
-                    stop=stop_after_attempt(3), wait=wait_exponential(0.2, max=2),
-                    reraise=True):
-                with attempt:
-                    infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise CannotResolveHostError(f"cannot resolve {host}: {exc}") from exc
-        addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
-        self._cache[host] = addresses
-        return addresses
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        host = urlparse_cached(request).hostname or ""
+        if self.allow_private or not host:
+            return
+        if isinstance(exception, (CannotResolveHostError, DNSLookupError)):
+            refusal = self._resolver().refusal(host)
+            if refusal is not None:
+                raise refusal from exception
 
 
 # A retry is only worth starting with at least this much of the target's budget left.

@@ -63,6 +63,9 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         # that carries Retry-After (the middleware runs first).
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408],
         "DNS_TIMEOUT": min(crawl.timeout, 30),
+        # Every connection goes to an address this resolver checked (DNS rebinding);
+        # Scrapy 2.19 names it TWISTED_DNS_RESOLVER (DNS_RESOLVER is deprecated).
+        "TWISTED_DNS_RESOLVER": "crawler.resolver.PublicOnlyResolver",
         # Spider middlewares made for following links through a site; for a checker they
         # only cost time, and UrlLength would silently drop a redirect to a long URL.
         "SPIDER_MIDDLEWARES": {

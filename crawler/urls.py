@@ -100,14 +100,55 @@ def host_of(url: str) -> str:
         return ""
 
 
+# IPv6 ranges that embed an IPv4 address in their last 32 bits: NAT64 (RFC 6052, well-known
+# prefix; RFC 8215 local-use prefix, whose /96 form is what DNS64 resolvers synthesise),
+# IPv4-mapped and IPv4-translated (RFC 2765). A packet to one of these reaches the IPv4
+# address inside, so that address decides; `ipaddress` judges only the outer range and
+# calls 64:ff9b::127.0.0.1 global.
+_EMBEDS_LAST_32 = tuple(ipaddress.IPv6Network(net) for net in (
+    "64:ff9b::/96", "64:ff9b:1::/48", "::ffff:0:0/96", "::ffff:0:0:0/96"))
+# IPv4-compatible ::a.b.c.d (deprecated by RFC 4291 in 2006): no resolver answers it for a
+# real site, and old stacks tunnel it to the IPv4 address inside. Refused whatever it holds.
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+# Not globally reachable (IANA special-purpose registry), but global for Python 3.11's
+# table: site-local (RFC 3879), documentation (RFC 9637), SRv6 segment IDs (RFC 9602).
+_NOT_GLOBAL_V6 = tuple(ipaddress.IPv6Network(net) for net in (
+    "fec0::/10", "3fff::/20", "5f00::/16"))
+
+
 def is_public_address(address: str) -> bool:
-    """False for loopback, private, link-local, multicast, reserved and unspecified addresses."""
+    """False for loopback, private, link-local, multicast, reserved and unspecified addresses.
+
+    An IPv6 address that carries an IPv4 address (NAT64, 6to4, Teredo, IPv4-mapped) is
+    judged by the IPv4 address inside as well, since that is where its packets end up.
+    """
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv4Address):
+        return _is_global(ip)
+    return _is_public_v6(ip)
+
+
+def _is_public_v6(ip: ipaddress.IPv6Address) -> bool:
+    if any(ip in net for net in _EMBEDS_LAST_32):
+        return _is_global(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    if ip in _IPV4_COMPATIBLE or any(ip in net for net in _NOT_GLOBAL_V6):
+        return False
+    if ip.teredo is not None:
+        # Teredo (2001::/32) reaches the client through the server: both must be public.
+        # `ipaddress` already undoes the obfuscation of the client address.
+        server, client = ip.teredo
+        return _is_global(server) and _is_global(client)
+    if ip.sixtofour is not None and not _is_global(ip.sixtofour):
+        return False  # 6to4 (2002::/16): the tunnel ends at the IPv4 address inside
+    return _is_global(ip)
+
+
+def _is_global(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    # ipaddress calls global-scope multicast (224.0.1.0/24, ff0e::/16) global; no web
+    # server answers there.
     return ip.is_global and not ip.is_multicast
 
 
