@@ -229,7 +229,10 @@ def _recover_one(path: Path) -> RecoveryReport | None:
         if size > valid:
             partial = final.with_name(final.name + PARTIAL_SUFFIX)
             fh.seek(valid)
-            with open(partial, "xb") as out:  # "x": never overwrite earlier forensics
+            # A `.partial` here can only be left by a recovery of this same file killed
+            # before its truncation: a prefix of these same bytes, still all in `path`.
+            # Rewriting it loses nothing; refusing would stop every later run.
+            with open(partial, "wb") as out:
                 while block := fh.read(_CHUNK):
                     out.write(block)
                 out.flush()
