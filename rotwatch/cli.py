@@ -9,11 +9,12 @@ from pathlib import Path
 
 import click
 
-from archive.db import StoreError
+from archive.db import StoreBusyError, StoreError
 from archive.due import Selection
 from archive.runs import recent_runs
 from archive.store import SeedChange, Store
 from crawler.documents import Role, SeedFormat
+from crawler.escaping import one_line
 from rotwatch import __version__
 from rotwatch.config import Config, ConfigError, load_config
 from rotwatch.exitcodes import ExitCode
@@ -29,7 +30,14 @@ def _now() -> datetime:
 
 
 def _echo_err(message: str) -> None:
-    click.echo(message, err=True)
+    # Messages can quote seed paths and exception text: one safe line each.
+    click.echo(one_line(message), err=True)
+
+
+def _store_failed(exc: StoreError) -> ExitCode:
+    """Report a store problem in one line; a store held by another writer is BUSY (3)."""
+    _echo_err(f"rotwatch: {exc}")
+    return ExitCode.BUSY if isinstance(exc, StoreBusyError) else ExitCode.ERROR
 
 
 class Context:
@@ -95,8 +103,7 @@ def run_ingest(obj: Context, paths: tuple[str, ...], fmt: str | None) -> ExitCod
                 batch_size=cfg.ingest.batch_size,
                 fmt=SeedFormat(fmt) if fmt else None, on_problem=_echo_err)
     except StoreError as exc:
-        _echo_err(f"rotwatch: {exc}")
-        return ExitCode.ERROR
+        return _store_failed(exc)
     click.echo(
         f"ingested {len(report.outcomes)} seed(s): {report.count(SeedChange.NEW)} new, "
         f"{report.count(SeedChange.CHANGED)} changed, {report.count(SeedChange.UNCHANGED)} "
@@ -128,8 +135,7 @@ def links(obj: Context, seeds: tuple[str, ...], roles: tuple[str, ...], fmt: str
             rows = store.links(seeds=seeds, roles=roles, include_removed=removed)
             count = write_rows(rows, fmt, LINK_COLUMNS, title="links")
     except StoreError as exc:
-        _echo_err(f"rotwatch: {exc}")
-        sys.exit(ExitCode.ERROR)
+        sys.exit(_store_failed(exc))
     if fmt == "table":
         click.echo(f"{count} link(s)", err=True)
 
@@ -149,8 +155,7 @@ def status(obj: Context) -> None:
             states = store.target_states()
             runs = recent_runs(store.db, 5)
     except StoreError as exc:
-        _echo_err(f"rotwatch: {exc}")
-        sys.exit(ExitCode.ERROR)
+        sys.exit(_store_failed(exc))
     click.echo(f"store: {obj.config.store_path}")
     click.echo("  " + "  ".join(f"{name}={n}" for name, n in counts.items()))
     if states:
@@ -175,7 +180,9 @@ def _check(obj: Context, selection: Selection, allow_private: bool, trigger: str
     except StoreBusy as exc:
         _echo_err(f"rotwatch: {exc}; not starting a second crawl")
         return ExitCode.BUSY
-    except (StoreError, ValueError) as exc:
+    except StoreError as exc:
+        return _store_failed(exc)
+    except ValueError as exc:
         _echo_err(f"rotwatch: {exc}")
         return ExitCode.ERROR
     print_summary(summary)
