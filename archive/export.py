@@ -20,6 +20,7 @@ from sqlite_utils import Database
 from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
+from archive.atomic import atomic_output
 from archive.db import to_db
 from archive.warc import (
     OPEN_SUFFIX,
@@ -161,7 +162,8 @@ def export_warc(db: Database, warc_dir: Path, out_path: Path, *, seeds: tuple[st
 
     `seeds` selects targets cited by seeds whose path contains any of the texts; `since`
     keeps only targets whose latest snapshot was taken at or after it. The file is written
-    next to `out_path` and renamed into place, so a failed export leaves no half file.
+    through `archive.atomic`: a failed export (a full disk: `OutputError`, naming the file)
+    leaves no half file and whatever `out_path` held before.
     """
     latest = _latest(db, tuple(seeds), since)
     wanted: list[_Row] = []
@@ -180,9 +182,8 @@ def export_warc(db: Database, warc_dir: Path, out_path: Path, *, seeds: tuple[st
                 wanted.append(original)
                 originals += 1
         wanted.append(row)
-    tmp = out_path.with_name(out_path.name + ".partial")
     uris: list[str] = []
-    with open(tmp, "wb") as out:
+    with atomic_output(out_path) as out:
         writer = WARCWriter(out, gzip=True, warc_version="1.1")
         writer.write_record(writer.create_warcinfo_record(out_path.name, {
             "software": "rotwatch export", "format": "WARC File Format 1.1",
@@ -195,7 +196,6 @@ def export_warc(db: Database, warc_dir: Path, out_path: Path, *, seeds: tuple[st
                 continue
             out.write(data)
             uris.append(uri or row.url)
-    tmp.replace(out_path)
     return ExportResult(out_path, len(uris), len(latest), tuple(uris), originals,
                         tuple(problems))
 

@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 import click
 
+from archive.atomic import OutputError, write_text_atomic
 from archive.db import StoreError
 from archive.export import export_warc
 from archive.export import verify as verify_store
@@ -72,12 +73,9 @@ def _write_configured(config: Any, built: Any) -> None:
             _fail(f"[report] formats: unknown format {name!r} (known: {', '.join(RENDERERS)})")
         target = directory / f"rotwatch-report.{_EXTENSIONS[name]}"
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(target.name + ".partial")
-            partial.write_text(RENDERERS[name](built), encoding="utf-8")
-            partial.replace(target)  # readers never see half a report
-        except OSError as exc:
-            _fail(f"cannot write report {target}: {exc}")
+            write_text_atomic(target, RENDERERS[name](built))  # never half a report
+        except OutputError as exc:
+            _fail(str(exc))
         click.echo(f"wrote {len(built.links)} link(s) to {target}", err=True)
 
 
@@ -136,8 +134,10 @@ def report(obj: Any, fmt: str, output: Path | None, states: tuple[str, ...],
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        try:
+            write_text_atomic(output, text)
+        except OutputError as exc:
+            _fail(str(exc))
         click.echo(f"wrote {len(built.links)} link(s) to {output}", err=True)
     sys.exit(ExitCode.DEAD_LINKS if built.count("dead") else ExitCode.OK)
 
