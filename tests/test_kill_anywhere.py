@@ -41,6 +41,7 @@ def test_kills_during_a_crawl_of_1000_links(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # ~20 whole runs of 3,000 links on a small machine
 def test_twenty_kills_during_crawls_of_3000_links(tmp_path: Path) -> None:
     report = run_campaign(Campaign(links=3000, kills=20, seed=_seed()), tmp_path)
     _assert_survived(report, 20)
