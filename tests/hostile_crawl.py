@@ -24,6 +24,9 @@ import psutil
 from tests.helpers import REPO_ROOT, latest_checks, rotwatch, write_config
 
 SAMPLE_SECONDS = 0.05
+# Seconds one target may take over all hops, retries and waits (crawl.target_budget): under
+# the ~33 s that tests.hostile_server's slow_chain needs to reach the redirect limit.
+TARGET_BUDGET = 20.0
 MB = 1024 * 1024
 
 
@@ -149,7 +152,7 @@ def crawl(base: Path, urls: Sequence[str], timeout: float = 300.0) -> CrawlRun:
     seed.write_text("# Hostile\n\n" + "".join(f"- [link {i}]({url})\n"
                                              for i, url in enumerate(urls)), encoding="utf-8")
     config = write_config(base / "rotwatch.toml", max_mb=1, timeout=4, retry_times=1,
-                          retry_after_cap=3)
+                          retry_after_cap=3, target_budget=TARGET_BUDGET)
     ingest = rotwatch(base / "data", "ingest", str(seed), config=config)
     if ingest.returncode != 0:
         raise RuntimeError(f"ingest failed: {ingest.stderr}")

@@ -57,6 +57,8 @@ CASES: dict[str, str] = {name: f"/hostile/{name}" for name in (
     "short_length", "long_length", "huge_length", "lying_charset", "tls_stall",
     "retry_storm", "robots_huge", "robots_binary")}
 CASES["chain"] = "/hostile/chain/0"
+CASES["slow_chain"] = "/hostile/slow_chain/0"
+SLOW_HOP_SECONDS = 3.0  # under the test's 4 s timeout: only a deadline per target stops it
 CASES["loop"] = "/hostile/loop/a"
 
 
@@ -160,6 +162,11 @@ class Hostile:
     async def c_chain(self, path: str, w: Writer) -> None:
         step = path.rsplit("/", 1)[-1]
         w.write(redirect(f"/hostile/chain/{int(step) + 1 if step.isdigit() else 0}"))
+
+    async def c_slow_chain(self, path: str, w: Writer) -> None:
+        await asyncio.sleep(SLOW_HOP_SECONDS)
+        step = path.rsplit("/", 1)[-1]
+        w.write(redirect(f"/hostile/slow_chain/{int(step) + 1 if step.isdigit() else 0}"))
 
     async def c_loop(self, path: str, w: Writer) -> None:
         w.write(redirect("/hostile/loop/b" if path.endswith("/a") else "/hostile/loop/a"))
@@ -266,11 +273,12 @@ class Hostile:
         first = b"User-agent: *\nDisallow: /private/\n"
         w.write(first)
         await fill_rules(w, self.robots_cut - len(first))
-        await asyncio.sleep(0.5)
+        # Long enough for a busy client to read all of it, short of its 4 s timeout.
+        await asyncio.sleep(1.5)
         for piece in (b"Disallow: /", b"never/\n"):
             w.write(piece)
             await w.drain()
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(1.0)
         await fill_rules(w, self.robots_bytes - self.robots_cut - 18)
 
     # ---- connections -----------------------------------------------------------------------

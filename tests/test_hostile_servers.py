@@ -18,17 +18,18 @@ from warcio.archiveiterator import ArchiveIterator
 
 from tests.conftest import MockServer
 from tests.helpers import query
-from tests.hostile_crawl import CrawlRun, HostileServer, crawl, normal_urls
+from tests.hostile_crawl import TARGET_BUDGET, CrawlRun, HostileServer, crawl, normal_urls
 
 WALL_BUDGET = 120.0  # the whole crawl, on 2 shared cores
 RSS_BUDGET_MB = 400.0  # any one crawl process (a normal crawl of 20 pages: see the report)
-# timeout = 4 s and one retry: a stalled target costs ~8.5 s; past this, nothing bounds it.
-TARGET_BUDGET = 30.0
+# The crawl's target_budget plus slack for a busy machine (a stall without retries
+# costs ~8.5 s: timeout = 4 s, one retry).
+BUDGET_SLACK = 5.0
 RECORD_READ_LIMIT = 20 * 1024 * 1024
 
 NON_HTTP = ("redirect_file", "redirect_ftp", "redirect_data", "redirect_gopher")
 TRUNCATED_OK = ("gzip_bomb", "deflate_bomb", "br_bomb", "zstd_bomb", "endless_chunked")
-STALLS = ("drip", "endless_headers", "endless_continuation", "tls_stall")
+STALLS = ("drip", "endless_headers", "endless_continuation", "tls_stall", "slow_chain")
 MALFORMED = ("bad_status", "short_length", "long_length", "huge_length")
 
 
@@ -60,10 +61,12 @@ def _describe(check: dict[str, Any]) -> str:
 
 
 def _within_target_budget(hostile: dict[str, Any], check: dict[str, Any]) -> None:
-    assert check["elapsed"] is not None and check["elapsed"] <= TARGET_BUDGET, _describe(check)
+    budget = TARGET_BUDGET + BUDGET_SLACK
+    assert check["elapsed"] is not None and check["elapsed"] <= budget, _describe(check)
     run: CrawlRun = hostile["run"]
+    # Also from outside: the crawl's start-up (~5 s) and a queue are all that may come on top.
     wall = datetime.fromisoformat(check["checked_at"]).timestamp() - run.started
-    assert wall <= TARGET_BUDGET + 10, f"verdict {wall:.0f} s after the crawl began"
+    assert wall <= budget + 15, f"verdict {wall:.0f} s after the crawl began"
 
 
 def _warc_records(data: Path) -> list[tuple[Any, bytes]]:
@@ -160,7 +163,7 @@ def test_bombs_and_endless_bodies_are_cut_and_recorded(hostile: dict[str, Any],
     _within_target_budget(hostile, check)
 
 
-# ---- servers that stall -----------------------------------------------------------------------
+# ---- servers that stall (slow_chain: 3 s per hop, each under the timeout) ---------------------
 @pytest.mark.parametrize("case", STALLS)
 def test_stalls_time_out_within_the_target_budget(hostile: dict[str, Any], case: str) -> None:
     check = _check(hostile, case)
