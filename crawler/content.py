@@ -1,8 +1,8 @@
 """What a response body says, read within a size cap: decoding and page facts.
 
 HttpCompressionMiddleware is replaced by this bounded decoder so that (a) the WARC keeps
-the bytes exactly as sent and (b) a gzip bomb inflates to at most the cap, never into
-memory unbounded.
+the bytes exactly as sent and (b) a decompression bomb (gzip, deflate, br or zstd, alone or
+chained) inflates to at most the cap, never into memory unbounded.
 """
 
 from __future__ import annotations
