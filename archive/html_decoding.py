@@ -33,8 +33,10 @@ _ENCODING_SUPERSETS: Final = {
     "ascii": "cp1252",
     "us-ascii": "cp1252",
 }
+# Linear: the tag body excludes "<" so scans from two "<meta" never overlap, and the
+# optional quote takes its own trailing spaces, so no two \s* compete for the same run.
 _META_CHARSET: Final = re.compile(
-    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE
+    rb"""<meta[^<>]+?charset\s*=\s*(?:["']\s*)?([a-zA-Z0-9_.:-]+)""", re.IGNORECASE
 )
 _BOMS: Final = (
     (codecs.BOM_UTF8, "utf-8"),

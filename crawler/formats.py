@@ -15,16 +15,24 @@ from markdown_it import MarkdownIt
 from crawler.documents import SeedFormat
 
 # <!--1722218822000-->, then [title](url), then a setext underline, then the article HTML.
+# Linear: each line break is "spaces up to a newline, then any whitespace" ([^\S\n]*\n\s*),
+# never "\s*\n" whose two parts could both take the same newlines (quadratic backtracking).
 _NEWS_EXPORT = re.compile(
-    r"\A\s*<!--\s*(?P<ms>\d{10,13})\s*-->\s*\n"
-    r"\s*\[(?P<title>[^\]\n]*)\]\((?P<url>[^)\s]+)\)\s*\n"
+    r"\A\s*<!--\s*(?P<ms>\d{10,13})\s*-->[^\S\n]*\n"
+    r"\s*\[(?P<title>[^\]\n]*)\]\((?P<url>[^)\s]+)\)[^\S\n]*\n"
     r"\s*[-=]{2,}\s*\n?",
 )
 _HTML_START = re.compile(
     r"\A\s*(<!doctype html|<html|<head|<body|<!--|<meta|<article|<div|<p[\s>])", re.IGNORECASE)
 _HTML_TAGS = re.compile(r"<(a|p|div|section|article|img|br|span|h[1-6])[\s>/]", re.IGNORECASE)
-_MD_LINK = re.compile(r"\[[^\]\n]*\]\([^)\s]+[^)]*\)|^\s{0,3}\[[^\]]+\]:\s*\S+|<https?://[^>]+>",
-                      re.MULTILINE)
+# Markdown's look: an inline link "[text](dest)", a reference definition "[label]: dest" at
+# a line start, or an autolink "<https://...>". Linear on any input: no bracket class
+# contains the character that opens the next attempt ("[" or "<"), so the scans started at
+# different positions never cover the same text; for the inline form only the opening
+# "[text](d" is matched and the closing ")" is looked for once, after the first such opening.
+_MD_INLINE_OPEN = re.compile(r"\[[^\[\]\n]*\]\([^)\s]")
+_MD_REFERENCE_OR_AUTOLINK = re.compile(r"^[^\S\n]{0,3}\[[^\[\]]+\]:\s*\S|<https?://[^<>\s]+>",
+                                       re.MULTILINE)
 
 _EXTENSIONS = {
     ".html": SeedFormat.HTML, ".htm": SeedFormat.HTML, ".xhtml": SeedFormat.HTML,
@@ -62,9 +70,18 @@ def detect_format(text: str, path: str) -> SeedFormat:
     head = text[:65536]
     if _HTML_START.match(head) or len(_HTML_TAGS.findall(head)) >= 3:
         return SeedFormat.HTML
-    if _MD_LINK.search(head):
+    if looks_like_markdown(head):
         return SeedFormat.MARKDOWN
     return SeedFormat.TEXT
+
+
+def looks_like_markdown(text: str) -> bool:
+    """An inline link, a reference definition or an autolink, in time linear in the text."""
+    opening = _MD_INLINE_OPEN.search(text)
+    # Any ")" after the first opening closes it; none after it means none after a later one.
+    if opening is not None and ")" in text[opening.end():]:
+        return True
+    return _MD_REFERENCE_OR_AUTOLINK.search(text) is not None
 
 
 _markdown = MarkdownIt("commonmark", {"html": True, "linkify": True}).enable("linkify")
@@ -105,12 +122,17 @@ def find_bare_urls(text: str) -> list[TextURL]:
 
 
 def _trim(url: str) -> str:
-    while url:
-        last = url[-1]
+    # One pass from the end with running bracket counts: slicing or re-counting per
+    # character would be quadratic on a URL followed by thousands of ")" or ".".
+    counts = {ch: url.count(ch) for pair in _CLOSERS.items() for ch in pair}
+    end = len(url)
+    while end:
+        last = url[end - 1]
         if last in _TRAILING:
-            url = url[:-1]
-        elif last in _CLOSERS and url.count(_CLOSERS[last]) < url.count(last):
-            url = url[:-1]  # "(see https://x.org/a)" — the paren belongs to the prose
+            end -= 1
+        elif last in _CLOSERS and counts[_CLOSERS[last]] < counts[last]:
+            counts[last] -= 1
+            end -= 1  # "(see https://x.org/a)" — the paren belongs to the prose
         else:
             break
-    return url
+    return url[:end]

@@ -74,7 +74,12 @@ JS_SHELL = re.compile(
 )
 # A separator only splits a title where sites put their name: pipes, dashes with spaces,
 # underscores (common on Chinese sites), bullets. Never a colon: "404: This page..." stays whole.
-TITLE_SEPARATOR = re.compile(r"\s+[-:]{1,2}\s+|\s*[|｜_–—·•»«]+\s*")
+# Linear: a match may only start where whitespace starts ((?<!\s)), so a long run of spaces is
+# scanned once, not once per space; the last branch is a pipe right after a previous match
+# that ended in whitespace ("a | | b"), the one place the unguarded pattern could start.
+TITLE_SEPARATOR = re.compile(
+    r"(?<!\s)\s+[-:]{1,2}\s+|(?<!\s)\s*[|｜_–—·•»«]+\s*|(?<=\s)[|｜_–—·•»«]+\s*"
+)
 
 
 def is_not_found_phrase(text: str) -> bool:

@@ -1,0 +1,119 @@
+"""Every regex that sees untrusted text (seeds, pages, headers) runs in linear time.
+
+For each pattern, adversarial inputs are built at two sizes, n and 8n. A linear matcher
+costs ~8x more on the larger one; a quadratic one ~64x, a cubic one ~512x. The budget is
+generous (30x, CPU time, best of three, with a 1 ms floor so timer noise cannot fail it)
+and there is an absolute ceiling per call. Sizes are chosen so that each pattern as it was
+before being made linear costs well over the floor at n, so the ratio check can fail.
+A last check runs each case at seed-scale (~64k characters) against the ceiling.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from archive import html_decoding
+from crawler import extract, formats, roles, textsim, verdict_patterns
+
+RATIO_BUDGET = 30.0  # for 8x the input; linear is ~8, quadratic ~64
+FLOOR_S = 0.001
+CEILING_S = 2.0
+SEED_SCALE = 65_536
+
+
+def _cpu(func: Callable[[Any], object], arg: Any) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        func(arg)
+        best = min(best, time.process_time() - start)
+    return best
+
+
+# (name, call, build(n) -> input, n). `build` gets a repeat count or a length.
+Case = tuple[str, Callable[[Any], object], Callable[[int], Any], int]
+
+
+def _detect(text: str) -> object:
+    return formats.detect_format(text, "x.txt")
+
+
+def _text(prefix: str, unit: str, suffix: str = "") -> Callable[[int], str]:
+    return lambda n: prefix + unit * n + suffix
+
+
+CASES: list[Case] = [
+    # crawler/formats.py: format detection runs on the first 64 KB of any seed
+    ("md-link open brackets", _detect, _text("", "[]("), 150),
+    ("md-link label no close", _detect, _text("", "["), 2000),
+    ("md-link dest no close", _detect, _text("[a](", "x"), 4000),
+    ("md-link reference lines", _detect, _text("", "[a\n"), 2000),
+    ("md-link autolink no close", _detect,
+     _text("", "<http://"), 1000),
+    ("md-link spaces", _detect, _text("[", " "), 4000),
+    ("news-export newlines", formats._NEWS_EXPORT.match,
+     _text("<!--1234567890-->", "\n", "x"), 1000),
+    ("news-export after title", formats._NEWS_EXPORT.match,
+     _text("<!--1234567890-->\n[t](https://a.example/)", " \n", "x"), 1000),
+    ("news-export no header", formats._NEWS_EXPORT.match, _text("", " \n"), 2000),
+    ("html-start spaces", formats._HTML_START.match, _text("", " ", "x"), 4000),
+    ("html-tags", formats._HTML_TAGS.findall, _text("", "<a"), 4000),
+    ("bare-url schemes", formats.find_bare_urls, _text("", "http://"), 2000),
+    ("bare-url www", formats.find_bare_urls, _text("", "www."), 2000),
+    ("bare-url trailing parens", formats.find_bare_urls, _text("http://x.example/", ")"), 4000),
+    ("bare-url trailing dots", formats.find_bare_urls, _text("http://x.example/", "."), 4000),
+    ("bare-url balanced parens", formats.find_bare_urls, _text("http://x.example/", "()"), 4000),
+    # crawler/extract.py
+    ("sentence-end blank runs", lambda s: extract.sentence_around(s, "x", s),
+     _text("\n", " "), 4000),
+    ("sentence-end dots", lambda s: extract.sentence_around(s, "x", s), _text("", ". "), 4000),
+    ("spaces", extract._clean, _text("a", " \t"), 4000),
+    ("srcset separators", extract._srcset_urls, _text("a.png", ",  "), 4000),
+    # crawler/roles.py: anchor text, URLs and hosts of every link
+    ("role original", roles._ORIGINAL_TEXT.search, _text("", "read this in englis"), 1000),
+    ("role author text", roles._AUTHOR_TEXT.search, _text("", "more about the autho"), 1000),
+    ("role author path", roles._AUTHOR_PATH.search, _text("", "/by/author"), 1000),
+    ("role primary text", roles._PRIMARY_TEXT.search, _text("", "joint declaratio"), 1000),
+    ("role primary host", roles._PRIMARY_HOST.search, _text("", "gov.gov."), 1000),
+    # crawler/textsim.py: every page text compared
+    ("non-word", textsim.normalise_text, _text("", "!_a"), 4000),
+    # crawler/verdict_patterns.py: titles, headings and body text of every page
+    ("not-found words", verdict_patterns.NOT_FOUND.search, _text("", "not be "), 1000),
+    ("not-found spaces", verdict_patterns.NOT_FOUND.search, _text("not", " ", "x"), 4000),
+    ("challenge title", verdict_patterns.CHALLENGE_TITLE.search, _text("", "are you a "), 1000),
+    ("challenge text", verdict_patterns.CHALLENGE_TEXT.search, _text("", "verifying you are "),
+     1000),
+    ("js shell", verdict_patterns.JS_SHELL.search, _text("", "javascript is "), 1000),
+    ("title separator spaces", verdict_patterns.TITLE_SEPARATOR.split, _text("a", " ", "b"), 2000),
+    ("title separator dashes", verdict_patterns.TITLE_SEPARATOR.split, _text("a", " - "), 1000),
+    ("title candidates", verdict_patterns.title_candidates, _text("a", " \t", "b"), 2000),
+    ("root path", verdict_patterns.ROOT_PATH.fullmatch, _text("", "/en-us"), 1000),
+    ("extension", verdict_patterns.EXTENSION.search, _text("", ".abcd"), 2000),
+    ("token", verdict_patterns.TOKEN.fullmatch, _text("", "a-"), 4000),
+    # archive/html_decoding.py: the first 4 KB of every page, repeated for the test
+    ("meta charset opens", html_decoding._META_CHARSET.search, lambda n: b"<meta" * n, 400),
+    ("meta charset spaces", html_decoding._META_CHARSET.search,
+     lambda n: b"<meta charset=" + b" " * n + b"!", 1000),
+    ("meta charset no equals", html_decoding._META_CHARSET.search,
+     lambda n: b"<meta " + b"charset " * n, 500),
+]
+
+
+@pytest.mark.parametrize(("name", "call", "build", "n"), CASES, ids=[c[0] for c in CASES])
+def test_pattern_is_linear(name: str, call: Callable[[Any], object],
+                           build: Callable[[int], Any], n: int) -> None:
+    small = _cpu(call, build(n))
+    assert small < CEILING_S, f"{name}: {small:.3f} s at n={n}"
+    large = _cpu(call, build(8 * n))
+    ratio = large / max(small, FLOOR_S)
+    assert ratio < RATIO_BUDGET, (
+        f"{name}: 8x input cost {ratio:.0f}x ({small:.4f} s -> {large:.4f} s)")
+    assert large < CEILING_S, f"{name}: {large:.3f} s at n={8 * n}"
+    # Seed scale: as long as a whole detection head, or a long page title.
+    unit_len = max(1, len(build(1)) - len(build(0)))
+    huge = _cpu(call, build(SEED_SCALE // unit_len))
+    assert huge < CEILING_S, f"{name}: {huge:.3f} s at ~{SEED_SCALE} characters"
