@@ -283,6 +283,7 @@ def test_name_resolving_to_loopback_is_refused_unless_allowed(
     refused = rotwatch(data, "check", "--all", config=config)
     assert "Traceback" not in refused.stderr, refused.stderr
     checks = latest_checks(data)
+    assert set(checks) == {by_name, literal}, (refused.stdout, refused.stderr)
     for url in (by_name, literal):
         assert checks[url]["verdict"] == "not-checkable", checks[url]
         assert checks[url]["error_kind"] == "private-address", checks[url]
