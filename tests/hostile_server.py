@@ -34,21 +34,16 @@ import sys
 import tempfile
 import threading
 import uuid
-import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import brotli
-from backports import zstd
-
+from tests.hostile_payloads import MIB, Bombs, fill_rules, head, page, redirect
 from tests.mockserver import _stdin_is_watchable, article_html, zh_article_html
 
 CONNECTION_LIFETIME = 60.0  # seconds; bounds every endless case on the server side
 HEAD_LIMIT = 65536
-MIB = 1024 * 1024
 CANARY_ADDRESS = "127.0.7.250"
 ROBOTS_BINARY_BYTES = 256 * 1024
-BOMB_CODINGS = ("gzip", "deflate", "br", "zstd")
 # Case name → the path its URL starts at (most are /hostile/<name>).
 CASES: dict[str, str] = {name: f"/hostile/{name}" for name in (
     "redirect_file", "redirect_ftp", "redirect_data", "redirect_gopher", "loop",
@@ -62,73 +57,7 @@ SLOW_HOP_SECONDS = 3.0  # under the test's 4 s timeout: only a deadline per targ
 CASES["loop"] = "/hostile/loop/a"
 
 
-class Bombs:
-    """The four bombs, each BOMB_MB of one page inflated, compressed once in a thread."""
-
-    def __init__(self, mb: int) -> None:
-        self.mb = mb
-        self.done = threading.Event()
-        self.data: dict[str, bytes] = {}
-
-    def build(self) -> None:
-        # Compressed piece by piece, so the server never holds the inflated size itself.
-        raw = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
-        br = brotli.Compressor(quality=5)
-        zs = zstd.ZstdCompressor(level=3)
-        parts: dict[str, list[bytes]] = {c: [] for c in ("raw", "br", "zstd")}
-        crc, adler, size = 0, 1, 0
-        pieces = [b"<!doctype html><title>bomb</title><p>"] + [b" " * MIB] * self.mb
-        for piece in pieces:
-            crc, adler, size = zlib.crc32(piece, crc), zlib.adler32(piece, adler), size + len(piece)
-            parts["raw"].append(raw.compress(piece))
-            parts["br"].append(br.process(piece))
-            parts["zstd"].append(zs.compress(piece))
-        deflated = b"".join(parts["raw"]) + raw.flush()
-        self.data["gzip"] = (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + deflated
-                             + crc.to_bytes(4, "little") + (size % 2**32).to_bytes(4, "little"))
-        self.data["deflate"] = b"\x78\xda" + deflated + adler.to_bytes(4, "big")
-        self.data["br"] = b"".join(parts["br"]) + br.finish()
-        self.data["zstd"] = b"".join(parts["zstd"]) + zs.flush()
-        self.done.set()
-
-    async def get(self, coding: str) -> bytes:
-        while not self.done.is_set():
-            await asyncio.sleep(0.05)
-        return self.data[coding]
-
-
-def head(status: str, *headers: tuple[str, str | int]) -> bytes:
-    lines = [f"HTTP/1.1 {status}", *(f"{k}: {v}" for k, v in headers), "", ""]
-    return "\r\n".join(lines).encode("latin-1")
-
-
-def page(body: bytes, content_type: str = "text/html; charset=utf-8",
-         status: str = "200 OK") -> bytes:
-    return head(status, ("Content-Type", content_type), ("Content-Length", len(body)),
-                ("Connection", "close")) + body
-
-
-def redirect(location: str) -> bytes:
-    return head("302 Found", ("Location", location), ("Content-Length", 0),
-                ("Connection", "close"))
-
-
 Writer = asyncio.StreamWriter
-Handler = Callable[["Hostile", str, Writer], Awaitable[None]]
-
-
-async def fill_rules(w: Writer, size: int) -> None:
-    """Exactly `size` bytes of whole robots.txt lines: many rules, then a comment to fit."""
-    n = 0
-    while size > 64:
-        block = b"".join(b"Disallow: /never/%d/\n" % i for i in range(n, n + 4000))
-        block = block[: block.rfind(b"\n", 0, size - 64) + 1]
-        if not block:
-            break
-        w.write(block)
-        await w.drain()
-        size, n = size - len(block), n + 4000
-    w.write(b"#" + b"-" * (size - 2) + b"\n" if size >= 2 else b"\n" * size)
 
 
 class Hostile:
@@ -171,22 +100,13 @@ class Hostile:
     async def c_loop(self, path: str, w: Writer) -> None:
         w.write(redirect("/hostile/loop/b" if path.endswith("/a") else "/hostile/loop/a"))
 
-    async def _bomb(self, coding: str, w: Writer) -> None:
+    async def c_gzip_bomb(self, path: str, w: Writer) -> None:
+        coding = path.split("/")[2].removesuffix("_bomb")  # the same for every coding
         body = await self.bombs.get(coding)
         w.write(head("200 OK", ("Content-Type", "text/html"), ("Content-Encoding", coding),
                      ("Content-Length", len(body)), ("Connection", "close")) + body)
 
-    async def c_gzip_bomb(self, path: str, w: Writer) -> None:
-        await self._bomb("gzip", w)
-
-    async def c_deflate_bomb(self, path: str, w: Writer) -> None:
-        await self._bomb("deflate", w)
-
-    async def c_br_bomb(self, path: str, w: Writer) -> None:
-        await self._bomb("br", w)
-
-    async def c_zstd_bomb(self, path: str, w: Writer) -> None:
-        await self._bomb("zstd", w)
+    c_deflate_bomb = c_br_bomb = c_zstd_bomb = c_gzip_bomb
 
     async def c_endless_chunked(self, path: str, w: Writer) -> None:
         w.write(head("200 OK", ("Content-Type", "text/html"), ("Transfer-Encoding", "chunked")))
@@ -204,7 +124,9 @@ class Hostile:
 
     async def c_endless_headers(self, path: str, w: Writer) -> None:
         w.write(b"HTTP/1.1 200 OK\r\n")
-        for n in range(10**9):
+        n = 0
+        while True:  # like every endless case: until the client goes or the lifetime ends
+            n += 1
             w.write(b"X-Never-Ends-%d: %d\r\n" % (n, n))
             await w.drain()
             await asyncio.sleep(0.005)
