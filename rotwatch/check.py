@@ -23,7 +23,7 @@ from archive.store import Store
 from archive.warc import recover_open_files
 from crawler.records import Verdict
 from rotwatch.config import Config
-from scheduler.policy import PolicyConfig, spread_per_host
+from scheduler.policy import spread_per_host
 
 LOG = logging.getLogger(__name__)
 BAD_VERDICTS = frozenset({Verdict.BROKEN, Verdict.SOFT_404, Verdict.DNS_FAILURE,
@@ -102,7 +102,7 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
         os.environ["SSL_CERT_FILE"] = crawl.ca_bundle
     warc_dir = config.warc_dir if crawl.snapshots else None
     recorder = Recorder(config.store_path, warc_dir, run_id=run_id,
-                        policy=PolicyConfig.from_mapping(config.policy),
+                        policy=config.policy,
                         batch_size=crawl.batch_size,
                         warc_max_bytes=int(crawl.warc_max_file_mb * 1_000_000))
     targets = stream_targets(config.store_path, now, selection, crawl.max_per_host_per_run,

@@ -1,24 +1,56 @@
 """Typed configuration, loaded once from TOML (+ environment), validated up front.
 
-Every section maps to a frozen dataclass; an unknown key, a wrong type or an impossible
-value is a ConfigError naming the file, the key and the problem.
+Every section maps to a frozen dataclass; an unknown key, a wrong type, a number that is
+not finite, not whole where a count is meant or outside its range, a string with control
+characters, or a cron expression that does not parse is a ConfigError naming the file,
+the section, the key and the problem, before anything runs. Ranges: docs/config.md.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from scheduler.policy_config import DEFAULT_CONFIG, PolicyConfig
+
 ENV_DATA_DIR = "ROTWATCH_DATA_DIR"
 REPORT_FORMATS = ("text", "markdown", "html", "csv", "json", "junit")
+_MAX_TEXT = 4096  # characters in one string setting
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # a single class: linear
 
 
 class ConfigError(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The range a numeric setting must lie in: [low, high], or (low, high] if `above`."""
+
+    low: float
+    high: float
+    above: bool = False  # the value must be greater than low, not equal to it
+
+    def __contains__(self, value: float) -> bool:
+        return (value > self.low if self.above else value >= self.low) and value <= self.high
+
+    def __str__(self) -> str:
+        return f"{'(' if self.above else '['}{self.low:g}, {self.high:g}]"
+
+
+_NOT_NEGATIVE = Bounds(0, math.inf)  # for a number without a range of its own
+
+
+def _within(default: float, low: float, high: float, *, above: bool = False) -> Any:
+    """A dataclass field with its allowed range, checked by load_config."""
+    return field(default=default, metadata={"bounds": Bounds(low, high, above)})
 
 
 def default_data_dir() -> Path:
@@ -32,33 +64,35 @@ def default_data_dir() -> Path:
 @dataclass(frozen=True)
 class IngestConfig:
     seeds: tuple[str, ...] = ("seeds",)
-    max_seed_mb: float = 32.0
-    batch_size: int = 200
+    max_seed_mb: float = _within(32.0, 0, 1024, above=True)
+    batch_size: int = _within(200, 1, 100_000)
 
 
 @dataclass(frozen=True)
 class CrawlConfig:
     user_agent: str = "rotwatch/0.1 (+https://github.com/rotwatch/rotwatch; link-rot checker)"
-    concurrency_per_host: int = 2
-    concurrency_total: int = 64
-    delay_per_host: float = 0.5
-    timeout: float = 30.0
+    concurrency_per_host: int = _within(2, 1, 100)
+    concurrency_total: int = _within(64, 1, 1000)
+    delay_per_host: float = _within(0.5, 0, 3600)
+    timeout: float = _within(30.0, 0, 3600, above=True)
     # Seconds one target may take over all its hops, retries, waits and its soft-404 probe.
-    target_budget: float = 60.0
-    max_redirects: int = 10
-    max_mb: float = 10.0
-    retry_times: int = 2
-    retry_backoff: float = 1.0  # seconds before the first retry, doubling each time
-    retry_after_cap: float = 120.0
+    target_budget: float = _within(60.0, 0, 21_600, above=True)
+    max_redirects: int = _within(10, 0, 30)
+    max_mb: float = _within(10.0, 0, 1024, above=True)
+    retry_times: int = _within(2, 0, 10)
+    # Seconds before the first retry, doubling each time.
+    retry_backoff: float = _within(1.0, 0, 3600)
+    retry_after_cap: float = _within(120.0, 0, 3600)
     obey_robots: bool = True
     allow_private_addresses: bool = False
     ca_bundle: str | None = None
     snapshots: bool = True
-    warc_max_file_mb: float = 1000.0
+    warc_max_file_mb: float = _within(1000.0, 0, 100_000, above=True)
     soft404_probe: bool = True
-    max_per_host_per_run: int = 0  # 0 = no cap
-    batch_size: int = 100
-    processes: int = 0  # crawl processes, hosts split between them; 0 = one per core
+    max_per_host_per_run: int = _within(0, 0, 10_000_000)  # 0 = no cap
+    batch_size: int = _within(100, 1, 100_000)
+    # Crawl processes, hosts split between them; 0 = one per core.
+    processes: int = _within(0, 0, 256)
 
 
 @dataclass(frozen=True)
@@ -67,11 +101,11 @@ class DaemonConfig:
     check_cron: str = "*/10 * * * *"
     report_cron: str = "15 6 * * *"
     maintenance_cron: str = "30 3 * * 0"
-    check_timeout_minutes: float = 120.0
-    misfire_grace_hours: float = 6.0
-    crash_retries: int = 3
+    check_timeout_minutes: float = _within(120.0, 0, 10_080)  # 0 = no limit; at most a week
+    misfire_grace_hours: float = _within(6.0, 0, 168)
+    crash_retries: int = _within(3, 0, 10)
     vacuum: bool = False
-    shutdown_grace_seconds: float = 30.0
+    shutdown_grace_seconds: float = _within(30.0, 0, 3600)
 
 
 @dataclass(frozen=True)
@@ -87,7 +121,7 @@ class Config:
     crawl: CrawlConfig = CrawlConfig()
     daemon: DaemonConfig = DaemonConfig()
     report: ReportConfig = ReportConfig()
-    policy: dict[str, Any] = field(default_factory=dict)
+    policy: PolicyConfig = DEFAULT_CONFIG
     source: str | None = None
 
     @property
@@ -126,21 +160,21 @@ def load_config(path: Path | None, data_dir: Path | None = None) -> Config:
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: [{key}] must be a table")
             values[key] = _build(_SECTIONS[key], value, f"{where}: [{key}]")
-            if key == "report":
-                unknown = set(values[key].formats) - set(REPORT_FORMATS)
-                if unknown:
-                    raise ConfigError(f"{where}: [report] formats: unknown {sorted(unknown)} "
-                                      f"(known: {', '.join(REPORT_FORMATS)})")
         elif key == "policy":
-            if not isinstance(value, dict):
-                raise ConfigError(f"{where}: [policy] must be a table")
-            _validate_policy(value, where)
-            values["policy"] = value
+            values["policy"] = _policy(value, f"{where}: [policy]")
         elif key == "data_dir":
-            values["data_dir"] = Path(str(value)).expanduser()
+            text = _text(value, f"{where}: data_dir")
+            values["data_dir"] = Path(text).expanduser()
         else:
             known = ", ".join(["data_dir", "policy", *_SECTIONS])
             raise ConfigError(f"{where}: unknown key {key!r} (known: {known})")
+    if "report" in values:
+        unknown = set(values["report"].formats) - set(REPORT_FORMATS)
+        if unknown:
+            raise ConfigError(f"{where}: [report] formats: unknown {sorted(unknown)} "
+                              f"(known: {', '.join(REPORT_FORMATS)})")
+    if isinstance(raw.get("daemon"), dict):
+        _check_schedules(raw["daemon"], f"{where}: [daemon]")
     if data_dir is not None:
         values["data_dir"] = data_dir
     elif "data_dir" not in values or os.environ.get(ENV_DATA_DIR):
@@ -148,23 +182,44 @@ def load_config(path: Path | None, data_dir: Path | None = None) -> Config:
     return Config(**values)
 
 
-def _validate_policy(table: dict[str, Any], where: str) -> None:
-    from scheduler.policy import PolicyConfig
-
+def _policy(table: object, where: str) -> PolicyConfig:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
     try:
-        PolicyConfig.from_mapping(table)
-    except ValueError as exc:
-        raise ConfigError(f"{where}: [policy] {exc}") from exc
+        return PolicyConfig.from_mapping(table)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{where} {exc}") from exc
+
+
+def _check_schedules(table: dict[str, Any], where: str) -> None:
+    """Only the schedules the file sets (the defaults are known good); parsed by the same
+    code as the daemon's, loaded here only then: APScheduler costs ~60 ms at start."""
+    given = {key: value for key, value in table.items() if key.endswith("_cron")}
+    if not given:
+        return
+    from scheduler.cron import check_cron
+
+    now = datetime.now(UTC)
+    for key, expression in given.items():
+        try:
+            check_cron(expression, now)
+        except ValueError as exc:
+            raise ConfigError(f"{where} {key} = {expression!r} is not a valid cron "
+                              f"expression: {exc}") from None
 
 
 def _build(cls: type, table: dict[str, Any], where: str) -> Any:
     hints = get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    known = {f.name: f for f in dataclasses.fields(cls)}
     kwargs: dict[str, Any] = {}
     for key, value in table.items():
-        if key not in names:
-            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(names))})")
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
         kwargs[key] = _coerce(value, hints[key], f"{where} {key}")
+        if hints[key] in (int, float):
+            bounds = known[key].metadata.get("bounds", _NOT_NEGATIVE)
+            if kwargs[key] not in bounds:
+                raise ConfigError(f"{where} {key}: must be in {bounds}, got {value!r}")
     return cls(**kwargs)
 
 
@@ -175,15 +230,39 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected true or false, got {value!r}")
         return value
     if hint is int or hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        if value < 0:
-            raise ConfigError(f"{where}: must not be negative, got {value!r}")
-        return hint(value)
+        return _number(value, hint, where)
     if text.startswith("tuple"):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
-        return tuple(value)
+        return tuple(_text(v, where) for v in value)
+    return _text(value, where)
+
+
+def _number(value: Any, hint: type, where: str) -> int | float:
+    """A finite number; for a count (int), a whole one: 2.9 is refused, not cut to 2."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{where}: must be a finite number, got {value!r}")
+    if hint is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+        if isinstance(value, float) and abs(value) > 2**53:
+            raise ConfigError(f"{where}: expected a whole number, got {value!r} (too large "
+                              "to be exact)")
+        return int(value)
+    return float(value)
+
+
+def _text(value: Any, where: str) -> str:
+    """A non-empty string without control characters (a CR/LF in the user agent would
+    split a request header; a NUL in a path fails deep inside the OS calls)."""
     if not isinstance(value, str):
         raise ConfigError(f"{where}: expected a string, got {value!r}")
+    if not value:
+        raise ConfigError(f"{where}: must not be empty")
+    if _CONTROL.search(value):
+        raise ConfigError(f"{where}: contains a control character: {value!r}")
+    if len(value) > _MAX_TEXT:
+        raise ConfigError(f"{where}: longer than {_MAX_TEXT} characters")
     return value

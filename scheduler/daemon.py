@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import signal
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from archive.db import StoreError, open_database
 from rotwatch.config import Config
 from rotwatch.exitcodes import ExitCode
 from rotwatch.lock import StoreBusy
+from scheduler.cron import parse_cron
 from scheduler.jobs import (
     ChildRunner,
     RetryPolicy,
@@ -42,53 +42,16 @@ from scheduler.jobs import (
 
 LOG = logging.getLogger("rotwatch.daemon")
 JOBS = ("ingest", "check", "report", "maintenance")  # also the order --run-now uses
-_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
 
 
 class DaemonError(Exception):
     """A configuration or environment problem found at start; the message says which."""
 
 
-def _standard_day_of_week(weekday: str) -> str:
-    """Numeric cron weekdays (0/7 = Sunday) → names, which APScheduler 3 reads the same way.
-
-    APScheduler 3's from_crontab counts 0 as Monday, so "30 3 * * 0" would run on Mondays;
-    names and explicit lists side-step that (its `*/2` also starts on Monday, hence the
-    expansion of steps too).
-    """
-    out: list[str] = []
-    for part in weekday.split(","):
-        base, _, step_text = part.partition("/")
-        step = int(step_text) if step_text.isdigit() else None
-        if (step_text and step is None) or step == 0:
-            raise ValueError(f"bad step in {part!r}")
-        if base == "*":
-            if step is None:
-                return "*"
-            low, high = 0, 6
-        else:
-            match = _RANGE.match(base)
-            if match is None:
-                out.append(part)  # names ("mon-fri"): APScheduler agrees with cron there
-                continue
-            low = int(match.group(1))
-            high = int(match.group(2)) if match.group(2) else (6 if step else low)
-        if not 0 <= low <= high <= 7:
-            raise ValueError(f"day of week {part!r} is outside 0-7")
-        out.extend(_DAY_NAMES[d % 7] for d in range(low, high + 1, step or 1))
-    return ",".join(dict.fromkeys(out))
-
-
 def cron_trigger(expression: str, key: str, tz: tzinfo | None = None) -> CronTrigger:
     """A trigger from a standard 5-field crontab expression; DaemonError names the key."""
-    fields = expression.split()
     try:
-        if len(fields) != 5:
-            raise ValueError(f"expected 5 fields (minute hour day month weekday), "
-                             f"got {len(fields)}")
-        fields[4] = _standard_day_of_week(fields[4])
-        return CronTrigger.from_crontab(" ".join(fields), timezone=tz)
+        return parse_cron(expression, tz)
     except ValueError as exc:
         raise DaemonError(f"[daemon] {key} = {expression!r} is not a valid cron "
                           f"expression: {exc}") from None

@@ -14,6 +14,11 @@ from datetime import timedelta
 from typing import Any
 
 _DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([hd])\s*$", re.IGNORECASE)
+# Ten years: longer is surely a typo, and next_check_at would overflow datetime (year 9999)
+# near 2.9 million days, in the middle of a check rather than at start-up.
+MAX_INTERVAL = timedelta(days=3650)
+MAX_COUNT = 1000  # dead_after_failures, recovered_checks
+MAX_GROWTH = 100.0
 
 
 def _grown(first: timedelta, growth: float, n: int, cap: timedelta) -> timedelta:
@@ -26,9 +31,11 @@ def _grown(first: timedelta, growth: float, n: int, cap: timedelta) -> timedelta
 
 
 def _number(
-    value: object, name: str, low: float, high: float = math.inf, *, whole: bool = False
+    value: object, name: str, low: float, high: float = math.inf, *, whole: bool = False,
+    cap: float = math.inf,
 ) -> float:
-    """Check a numeric knob: a real number (bool is not one), whole if asked, in [low, high]."""
+    """Check a numeric knob: a real number (bool is not one), whole if asked, in [low, high],
+    and not above `cap`."""
     kinds = int if whole else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value):
         kind = "an integer" if whole else "a finite number"
@@ -36,6 +43,8 @@ def _number(
     if not low <= value <= high:
         bounds = f"at least {low:g}" if high == math.inf else f"within [{low:g}, {high:g}]"
         raise ValueError(f"policy.{name} must be {bounds}, got {value!r}")
+    if value > cap:  # a sanity limit on top of the meaningful range
+        raise ValueError(f"policy.{name} must be at most {cap:g}, got {value!r}")
     return float(value)
 
 
@@ -87,11 +96,14 @@ class PolicyConfig:
                 raise ValueError(f"policy.{name} must not be negative, got {value}")
             if name not in _MAY_BE_ZERO and value == timedelta(0):
                 raise ValueError(f"policy.{name} must be greater than zero")
-        _number(self.dead_after_failures, "dead_after_failures", 1, whole=True)
-        _number(self.recovered_checks, "recovered_checks", 0, whole=True)
+            if value > MAX_INTERVAL:
+                raise ValueError(f"policy.{name} must be at most {MAX_INTERVAL.days} days "
+                                 f"(ten years), got {value}")
+        _number(self.dead_after_failures, "dead_after_failures", 1, whole=True, cap=MAX_COUNT)
+        _number(self.recovered_checks, "recovered_checks", 0, whole=True, cap=MAX_COUNT)
         # A growth below 1 would shrink the interval as failures pile up.
-        _number(self.failing_growth, "failing_growth", 1)
-        _number(self.blocked_growth, "blocked_growth", 1)
+        _number(self.failing_growth, "failing_growth", 1, cap=MAX_GROWTH)
+        _number(self.blocked_growth, "blocked_growth", 1, cap=MAX_GROWTH)
         # Above one half, jitter could pull a check to (almost) right after the last one.
         _number(self.jitter_fraction, "jitter_fraction", 0, 0.5)
         if self.failing_max_interval < self.failing_first_retry:
