@@ -29,7 +29,9 @@ _NOT_CELL_TEXT = re.compile(
 )
 # JSON output keeps every character (it is data), but as a \\u escape for those that
 # json.dumps leaves raw: DEL, C1, bidi controls and the Unicode line separators.
-_JSON_RAW = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+_JSON_RAW = (*range(0x7F, 0xA0), 0x61C, 0x200E, 0x200F, *range(0x202A, 0x202F),
+             *range(0x2066, 0x206A), 0x2028, 0x2029)
+_JSON_ESCAPES = {code: f"\\u{code:04x}" for code in _JSON_RAW}
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
@@ -63,7 +65,7 @@ def json_safe(dumped: str) -> str:
     JSON syntax outside strings is ASCII, so every such character is inside a string,
     where a \\u escape means exactly that character.
     """
-    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped)
+    return dumped.translate(_JSON_ESCAPES)
 
 
 def markdown_text(value: object) -> str:
