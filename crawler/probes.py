@@ -22,11 +22,8 @@ ID_PARAMETERS = frozenset({
     "v", "id", "p", "page_id", "pid", "item", "itemid", "item_id", "article", "articleid",
     "article_id", "story", "storyid", "story_id", "sid", "aid", "vid", "video", "video_id",
     "post", "postid", "post_id", "doc", "docid", "doc_id", "nid", "tid", "cid", "showtopic",
+    "thread", "topic",
 })
-# Other parameters count as identifying when their value looks like an id: at least this
-# many characters, letters, digits, '-' or '_', and at least one digit.
-MIN_ID_LENGTH = 4
-_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
@@ -39,20 +36,28 @@ def canonical_url(url: str) -> str:
 
 
 def identifying_parameter(url: str) -> str | None:
-    """The query parameter that names the page (`v` in `watch?v=ID`), if there is one."""
+    """The query parameter that names the page (`v` in `watch?v=ID`), if there is one.
+
+    Only well-known id names count: guessing from the value's shape took tracking and
+    session parameters for ids. Even a well-known name may be ignored by a site, which is
+    why the verdict also looks at the page without it (`without_parameter`).
+    """
     pairs = parse_qsl(urlsplit(canonical_url(url)).query, keep_blank_values=True)
     for name, value in pairs:
         if name.lower() in ID_PARAMETERS and value:
             return name
-    for name, value in pairs:
-        if _looks_like_id(value):
-            return name
     return None
 
 
-def _looks_like_id(value: str) -> bool:
-    return (len(value) >= MIN_ID_LENGTH and set(value) <= _ID_CHARS
-            and any(ch.isdigit() for ch in value))
+def without_parameter(url: str) -> str | None:
+    """`url` without its identifying parameter (None when it has none): what the site serves
+    when the parameter is missing tells whether it names the page at all."""
+    name = identifying_parameter(url)
+    if name is None:
+        return None
+    parts = urlsplit(canonical_url(url))
+    pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(pairs), ""))
 
 
 def probe_url(url: str, token: str) -> str:

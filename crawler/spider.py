@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
@@ -29,7 +29,7 @@ from archive.warc import Exchange
 from crawler.content import accepted_encodings, decode_body, is_text, page_facts
 from crawler.download_handler import DEADLINE, remaining
 from crawler.errors import classify
-from crawler.probes import probe_key, probe_url
+from crawler.probes import probe_key, probe_url, without_parameter
 from crawler.records import ErrorKind, Hop, Observation, Verdict
 from crawler.urls import CHECKABLE_SCHEMES
 from crawler.verdict import judge, needs_probe
@@ -62,7 +62,7 @@ class CheckSpider(scrapy.Spider):
         self.recorder = recorder
         self.probe_token = probe_token
         self.verdicts: Counter[Verdict] = Counter()
-        self._probes: dict[str, asyncio.Future[Observation | None]] = {}
+        self._probes: dict[str, asyncio.Future[Probes]] = {}
         # Set from the crawler's settings in from_crawler.
         self.max_bytes = 10_000_000
         self.max_redirects = 10
@@ -165,12 +165,12 @@ class CheckSpider(scrapy.Spider):
                 elapsed=_elapsed(meta)), meta)
             return
         observation = self._observe(target.url, response, hops)
-        probe = None
+        probes = Probes(None, None)
         left = remaining(meta)
         # A probe needs time of its own; without it the verdict rests on the cheap rules.
         if self.probing and needs_probe(observation) and (left is None or left > 1.0):
-            probe = await self._probe(observation.url, meta.get(DEADLINE))
-        self._finish(target, observation, meta, probe, response)
+            probes = await self._probe(observation.url, meta.get(DEADLINE))
+        self._finish(target, observation, meta, probes, response)
 
     async def failed(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
@@ -198,8 +198,9 @@ class CheckSpider(scrapy.Spider):
             length=len(response.body))
 
     def _finish(self, target: DueTarget, observation: Observation, meta: dict[str, Any],
-                probe: Observation | None = None, response: Response | None = None) -> None:
-        judgement = judge(observation, probe)
+                probes: Probes | None = None, response: Response | None = None) -> None:
+        probe, unnamed = probes or (None, None)
+        judgement = judge(observation, probe, unnamed)
         self.verdicts[judgement.verdict] += 1
         content_type = observation.content_type
         body = meta.get("rw_decoded") if response is not None else None
@@ -215,14 +216,25 @@ class CheckSpider(scrapy.Spider):
                                             url=target.url)
 
     # ---- soft-404 probes ---------------------------------------------------------------
-    async def _probe(self, url: str, deadline: float | None) -> Observation | None:
+    async def _probe(self, url: str, deadline: float | None) -> Probes:
+        """The probe(s) for `url`, fetched once per probe key and shared."""
         key = probe_key(url)
         future = self._probes.get(key)
         if future is None:
-            future = asyncio.ensure_future(
-                self._fetch_probe(probe_url(url, self.probe_token), deadline))
+            future = asyncio.ensure_future(self._fetch_probes(url, deadline))
             self._probes[key] = future
         return await future
+
+    async def _fetch_probes(self, url: str, deadline: float | None) -> Probes:
+        sibling = await self._fetch_probe(probe_url(url, self.probe_token), deadline)
+        # Only for pages named by a query parameter, and only when the sibling could be
+        # evidence: the same URL without the parameter tells whether the site reads it.
+        bare = without_parameter(url)
+        unnamed = None
+        if bare is not None and sibling is not None and sibling.status is not None \
+                and 200 <= sibling.status < 300:
+            unnamed = await self._fetch_probe(bare, deadline)
+        return Probes(sibling, unnamed)
 
     async def _fetch_probe(self, url: str, deadline: float | None) -> Observation | None:
         """GET a surely-missing sibling, following redirects the same way (bounded)."""
@@ -266,6 +278,14 @@ def _fetchable(url: str) -> bool:
     except ValueError:
         return False
     return parts.scheme.lower() in CHECKABLE_SCHEMES and bool(parts.hostname)
+
+
+class Probes(NamedTuple):
+    """A target's missing sibling and, for a page named by a query parameter, the page
+    without that parameter (None when not fetched or when the fetch failed)."""
+
+    sibling: Observation | None
+    unnamed: Observation | None
 
 
 def _netloc(url: str) -> str:

@@ -154,8 +154,25 @@ def _cheap_soft_404(observation: Observation) -> str | None:
     return None
 
 
-def _probe_soft_404(observation: Observation, probe: Observation) -> str | None:
-    """Rule (c): the target looks like what the site answers for a surely-missing sibling."""
+def _probe_soft_404(observation: Observation, probe: Observation,
+                    unnamed: Observation | None) -> str | None:
+    """Rule (c): the target looks like what the site answers for a surely-missing sibling.
+
+    For a page named by a query parameter the sibling has a made-up value for it. A site
+    that ignores the parameter (a tracking `?id=` on an article) answers the made-up value
+    with the same live page, so the evidence only counts when the URL *without* the
+    parameter (`unnamed`) was fetched and looks different from the target.
+    """
+    evidence = _same_page(observation, probe)
+    if evidence is None or identifying_parameter(observation.url) is None:
+        return evidence
+    if unnamed is None or unnamed.error is not None or _same_page(observation, unnamed):
+        return None  # the parameter may not name the page at all: no evidence
+    return evidence
+
+
+def _same_page(observation: Observation, probe: Observation) -> str | None:
+    """Why the target looks like `probe`, a page the site served for another URL."""
     status = probe.status
     if probe.error or status is None or not 200 <= status < 300:
         return None  # an honest 404 (or anything else) says nothing about the target
@@ -202,11 +219,13 @@ def _judge_redirect_stop(observation: Observation, status: int) -> Judgement:
     return Judgement(Verdict.NOT_CHECKABLE, f"{status} redirect to {target} was not followed")
 
 
-def judge(observation: Observation, probe: Observation | None = None) -> Judgement:
+def judge(observation: Observation, probe: Observation | None = None,
+          unnamed: Observation | None = None) -> Judgement:
     """The verdict on one target, with a human-readable reason and the evidence used.
 
     `probe` is the observation of `probe_url(observation.url, token)`; pass it whenever
-    `needs_probe(observation)` was true and the probe was fetched.
+    `needs_probe(observation)` was true and the probe was fetched. For a URL with an
+    identifying query parameter, `unnamed` is the observation of `without_parameter(url)`.
     """
     if observation.error is not None:
         return _judge_error(observation.error, observation.error_message)
@@ -233,7 +252,7 @@ def judge(observation: Observation, probe: Observation | None = None) -> Judgeme
         return Judgement(Verdict.NOT_CHECKABLE, f"unexpected status {status}")
     soft = _cheap_soft_404(observation)
     if soft is None and probe is not None:
-        soft = _probe_soft_404(observation, probe)
+        soft = _probe_soft_404(observation, probe, unnamed)
     if soft:
         return Judgement(Verdict.SOFT_404, f"{status}, but {soft}", evidence=(soft,))
     if len(observation.hops) > 1:

@@ -768,8 +768,10 @@ class MockHandler(BaseHTTPRequestHandler):
     def r_watch(self, arg: str, q: dict[str, str], body: bytes) -> None:
         # A video site: the page is named by ?v=; a video that is gone (any id not starting
         # with "live") still answers 200 with the same "not available" shell.
-        video = q.get("v", "")
-        if video.startswith("live"):
+        video = q.get("v")
+        if video is None:
+            self._redirect(302, "/")  # as video sites do: no id, no video page
+        elif video.startswith("live"):
             self._respond(200, _page(f"Video {video}", f"Video {video}", [
                 f"Engineers walked section {i} of the levee for video {video}." for i in range(8)]))
         else:

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from crawler.probes import identifying_parameter, probe_key, probe_url
+from crawler.probes import identifying_parameter, probe_key, probe_url, without_parameter
 from crawler.records import ErrorKind, Hop, Observation, Verdict
 from crawler.verdict import (
     judge,
@@ -529,8 +529,9 @@ def test_needs_probe() -> None:
         ("https://video.example/watch?v=dQw4w9WgXcQ", "v"),
         ("https://shop.example/item.php?id=42", "id"),
         ("https://blog.example/?p=123", "p"),
-        ("https://forum.example/view?lang=en&thread=88412", "thread"),  # id-shaped value
-        ("https://example.com/a/page.html?x=1", None),  # too short to be an id
+        ("https://forum.example/view?lang=en&thread=88412", "thread"),
+        ("https://example.com/a/page.html?x=1", None),
+        ("https://example.com/a/page.html?utm_campaign=spring2024", None),  # not an id name
         ("https://example.com/search?q=climate", None),
         ("https://example.com/news/story", None),
     ],
@@ -551,6 +552,7 @@ def test_query_probe_replaces_only_the_id_value() -> None:
 
 def test_query_probe_keys_group_items_of_one_page_kind() -> None:
     a, b = "https://video.example/watch?v=aaaa1111", "https://video.example/watch?v=bbbbbbbbbb22"
+    assert without_parameter(a) == without_parameter(b) == "https://video.example/watch"
     assert probe_key(a) == probe_key(b) == "https://video.example/watch?v=*"
     assert probe_url(a, "t") == probe_url(b, "t")
     assert probe_key("https://s.example/item.php?id=42") != probe_key("https://s.example/item.php?id=x42y")
@@ -562,12 +564,25 @@ def test_video_page_that_is_gone_but_answers_200_is_a_soft_404() -> None:
     unavailable = "This video isn't available anymore. Try searching for another. " * 3
     target = page("https://video.example/watch?v=gone0001", title="Video", text=unavailable)
     probe = page(probe_url(target.url, "t"), title="Video", text=unavailable)
+    home = page("https://video.example/", title="Video home", text="Trending now. " * 40,
+                redirects=(("https://video.example/watch", 302),))
     assert needs_probe(target)
     assert judge(target).verdict is Verdict.OK  # nothing but the probe can tell
-    assert judge(target, probe).verdict is Verdict.SOFT_404
+    assert judge(target, probe, home).verdict is Verdict.SOFT_404
+    # The page without the parameter could not be fetched: no evidence either way.
+    assert judge(target, probe).verdict is Verdict.OK
     live = page("https://video.example/watch?v=live0001", title="Levee holds | Video",
                 text="Engineers inspected the levee as the flood crest passed the town. " * 20)
-    assert judge(live, probe).verdict is Verdict.OK
+    assert judge(live, probe, home).verdict is Verdict.OK
+
+
+def test_a_parameter_the_site_ignores_is_no_evidence() -> None:
+    article = "The levee held as the flood crest passed the town overnight. " * 30
+    target = page("https://news.example/story?id=123", title="Levee holds", text=article)
+    # The site ignores ?id=: a made-up id and no id at all give the same live article.
+    probe = page(probe_url(target.url, "t"), title="Levee holds", text=article)
+    unnamed = page("https://news.example/story", title="Levee holds", text=article)
+    assert judge(target, probe, unnamed).verdict is Verdict.OK
 
 
 def test_root_with_an_item_id_is_probed() -> None:
