@@ -24,7 +24,8 @@ def _as_scrapy_delivers_it(cause: Exception) -> Exception:
 
 
 def test_invalid_status_line_is_an_invalid_response() -> None:
-    kind, message = classify(_as_scrapy_delivers_it(ParseError("non-integer status code", b"HTTP/1.1 OK-ish")))
+    bad_line = ParseError("non-integer status code", b"HTTP/1.1 OK-ish")
+    kind, message = classify(_as_scrapy_delivers_it(bad_line))
     assert kind is ErrorKind.INVALID_RESPONSE
     assert message.startswith("ParseError")
 
