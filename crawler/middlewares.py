@@ -22,7 +22,7 @@ from crawler.resolver import PublicOnlyResolver, installed_resolver
 
 
 class CompleteRobotsTxtMiddleware(RobotsTxtMiddleware):
-    """Scrapy's robots middleware, with two fixes.
+    """Scrapy's robots middleware, with three fixes.
 
     1. Scrapy 2.14–2.19 hands the *same* Deferred to every request that arrives while
        robots.txt is loading; after the first two waiters the Deferred's result has been
@@ -30,12 +30,21 @@ class CompleteRobotsTxtMiddleware(RobotsTxtMiddleware):
        waiter re-reads the settled parser once the wait is over, so no disallowed URL is
        ever fetched, however many requests wait.
     2. A disallowed URL raises RobotsDisallowed, so the verdict can say so precisely.
+    3. A robots.txt cut at the size cap is read up to its last whole line.
     """
 
     async def robot_parser(self, request: Request) -> RobotParser | None:
         await super().robot_parser(request)
         settled = self._parsers.get(urlparse_cached(request).netloc)
         return settled if isinstance(settled, RobotParser) else None
+
+    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+        if "download_stopped" in response.flags:
+            # Cut at the size cap: the last line may be half a rule ("Disallow: /" of
+            # "Disallow: /private/"). Keep whole lines only.
+            body = response.body
+            response = response.replace(body=body[: body.rfind(b"\n") + 1])
+        await super()._parse_robots(response, netloc, request)
 
     def process_request_2(self, rp: RobotParser | None, request: Request) -> None:
         try:
