@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import click
 
+from crawler.escaping import json_safe
 from rotwatch.config import Config
 from rotwatch.exitcodes import ExitCode
 
@@ -34,7 +35,8 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        # Messages quote URLs and page text: no raw C1 or bidi characters in the journal.
+        return json_safe(json.dumps(entry, default=str, ensure_ascii=False))
 
 
 def configure_logging(fmt: str) -> None:

@@ -14,21 +14,23 @@ from typing import Any, NoReturn
 import click
 
 from archive.atomic import OutputError, write_text_atomic
-from archive.db import StoreError
+from archive.db import StoreBusyError, StoreError
 from archive.export import export_warc
 from archive.export import verify as verify_store
 from archive.report import RENDERERS, build_report
 from archive.store import Store
 from archive.warc import OPEN_SUFFIX, WARC_SUFFIX, recover_open_files, writer_holds
+from crawler.escaping import one_line
 from rotwatch.exitcodes import ExitCode
 from rotwatch.lock import StoreBusy, WriterLock
 
 _SEED_HELP = "Only seeds whose path contains this text (repeatable)."
 
 
-def _fail(message: str) -> NoReturn:
-    click.echo(f"rotwatch: {message}", err=True)
-    sys.exit(ExitCode.ERROR)
+def _fail(problem: str | Exception) -> NoReturn:
+    """One line on stderr; exit 3 when the store was busy, else 1."""
+    click.echo(f"rotwatch: {one_line(str(problem))}", err=True)
+    sys.exit(ExitCode.BUSY if isinstance(problem, StoreBusyError) else ExitCode.ERROR)
 
 
 def _recover_open_warcs(config: Any) -> None:
@@ -75,7 +77,7 @@ def _write_configured(config: Any, built: Any) -> None:
         try:
             write_text_atomic(target, RENDERERS[name](built))  # never half a report
         except OutputError as exc:
-            _fail(str(exc))
+            _fail(exc)
         click.echo(f"wrote {len(built.links)} link(s) to {target}", err=True)
 
 
@@ -126,7 +128,7 @@ def report(obj: Any, fmt: str, output: Path | None, states: tuple[str, ...],
             built = build_report(store.db, datetime.now(UTC), states=states or None,
                                  seeds=seeds)
     except StoreError as exc:
-        _fail(str(exc))
+        _fail(exc)
     if configured:
         _write_configured(obj.config, built)
         sys.exit(ExitCode.DEAD_LINKS if built.count("dead") else ExitCode.OK)
@@ -137,7 +139,7 @@ def report(obj: Any, fmt: str, output: Path | None, states: tuple[str, ...],
         try:
             write_text_atomic(output, text)
         except OutputError as exc:
-            _fail(str(exc))
+            _fail(exc)
         click.echo(f"wrote {len(built.links)} link(s) to {output}", err=True)
     sys.exit(ExitCode.DEAD_LINKS if built.count("dead") else ExitCode.OK)
 
@@ -166,7 +168,7 @@ def export(obj: Any, output: Path, seeds: tuple[str, ...], since: str | None) ->
             result = export_warc(store.db, obj.config.warc_dir, output, seeds=seeds,
                                  since=moment)
     except (StoreError, OSError) as exc:
-        _fail(str(exc))
+        _fail(exc)
     for problem in result.problems:
         click.echo(f"rotwatch: {problem}", err=True)
     click.echo(f"wrote {result.records} record(s) for {result.targets} target(s) "
@@ -193,7 +195,7 @@ def verify(obj: Any) -> None:
         with Store(obj.config.store_path) as store:
             result = verify_store(store.db, obj.config.warc_dir)
     except StoreError as exc:
-        _fail(str(exc))
+        _fail(exc)
     for p in result.problems:
         where = f"{p.warc_file}@{p.offset}" if p.offset is not None else p.warc_file
         snap = f" (snapshot {p.snapshot_id})" if p.snapshot_id is not None else ""
