@@ -120,17 +120,21 @@ def refresh_pages(server: MockServer, links: int, hosts: int, run: int) -> None:
         server.set_page(f"kill-{i}", article_html(f"/kill-{i}/run-{run}"), host=1 + i % hosts)
 
 
-def _start_check(data: Path, config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "rotwatch", "--data-dir", str(data), "--config", str(config),
-         "check", "--all", "--allow-private"], cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _start_check(data: Path, config: Path, log: Path) -> subprocess.Popen[bytes]:
+    # Output to a file, not a pipe: nobody reads while the run goes, and a frozen reader
+    # must not be what stops it.
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "rotwatch", "--data-dir", str(data), "--config",
+             str(config), "check", "--all", "--allow-private"], cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
 
 
 def _kill_round(index: int, moment: float, data: Path, config: Path,
                 auditor: Auditor) -> Round:
     before = auditor.committed()
-    child = _start_check(data, config)
+    log = data.parent / f"round-{index}.log"
+    child = _start_check(data, config, log)
     started = time.monotonic()
     killed, processes = False, 0
     try:
@@ -151,7 +155,10 @@ def _kill_round(index: int, moment: float, data: Path, config: Path,
     snap_problems, in_open = auditor.snapshot_problems()
     problems += snap_problems
     if not killed and child.returncode not in (0, 2):
-        problems.append(f"the run ended by itself with exit code {child.returncode}")
+        message = query(data, "SELECT message FROM runs ORDER BY id DESC LIMIT 1")[0][0]
+        problems.append(f"the run ended by itself with exit code {child.returncode}: "
+                        f"run message {message!r}; output "
+                        f"{log.read_text(errors='replace')[-3000:]!r}")
     checks_after, snapshots_after = query(
         data, "SELECT (SELECT count(*) FROM checks), (SELECT count(*) FROM snapshots)")[0]
     return Round(index, round(moment, 3), killed, round(ran, 2),
