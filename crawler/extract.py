@@ -7,18 +7,20 @@ and walking directories is the caller's job (crawler/seeds.py).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from collections.abc import Iterator
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup, Tag
-from bs4.element import NavigableString
 
 from crawler.decoding import decode_seed
 from crawler.documents import ExtractedSeed, OutboundLink, Role, SeedDocument, SeedFormat
 from crawler.formats import detect_format, find_bare_urls, markdown_to_html, parse_news_export
+from crawler.link_context import CONTEXT_LIMIT, DocumentIndex, clean, sentence_around
 from crawler.roles import LinkFacts, assign_role
-from crawler.urls import resolve
+from crawler.urls import ResolvedURL, normalise_key, resolve
 
 # (tag, attribute) pairs that point at another resource, in the order they are read.
 _LINK_ATTRIBUTES: dict[str, tuple[str, ...]] = {
@@ -26,12 +28,13 @@ _LINK_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "video": ("src", "poster"), "audio": ("src",), "iframe": ("src",), "embed": ("src",),
     "track": ("src",), "link": ("href",),
 }
-_BLOCKS = frozenset({"p", "li", "td", "th", "dd", "dt", "blockquote", "figcaption", "figure",
-                     "h1", "h2", "h3", "h4", "h5", "h6", "pre", "caption", "address",
-                     "footer", "section", "article", "div", "body", "header", "nav", "aside"})
-_SENTENCE_END = re.compile(r"[。！？!?]|\.(?=\s)|\n\s*\n")
-_SPACES = re.compile(r"\s+")
-_CONTEXT_LIMIT = 400
+# Still importable from here: the context helpers moved to crawler.link_context.
+__all__ = ["extract", "sentence_around"]
+_LINK_TAGS = frozenset(_LINK_ATTRIBUTES)
+# A URL that will be requested: printable ASCII only (resolve() percent-encodes the rest),
+# host labels of letters, digits, "-" and "_" (seen in real subdomains).
+_NOT_URL_CHARACTER = re.compile(r"[^\x21-\x7e]")
+_HOST_LABEL = re.compile(r"[a-z0-9_-]{1,63}")
 
 
 def extract(data: bytes, path: str, fmt: SeedFormat | None = None) -> ExtractedSeed:
@@ -56,7 +59,7 @@ def extract(data: bytes, path: str, fmt: SeedFormat | None = None) -> ExtractedS
     links: list[OutboundLink] = []
     self_key: str | None = None
     if doc.url:
-        resolved = resolve(doc.url, None)
+        resolved = _fetchable(resolve(doc.url, None))
         self_key = resolved.key
         if header:
             links.append(OutboundLink(
@@ -65,8 +68,9 @@ def extract(data: bytes, path: str, fmt: SeedFormat | None = None) -> ExtractedS
                 context=header.title, position=0, checkable=resolved.checkable,
                 reason=resolved.reason))
     base = _base_url(soup, doc.url)
+    index = DocumentIndex(soup, _LINK_TAGS)
     for element, attribute, href in _iter_hrefs(soup):
-        links.append(_link(element, attribute, href, base, self_key, len(links)))
+        links.append(_link(index, element, attribute, href, base, self_key, len(links)))
     return ExtractedSeed(doc, tuple(links), tuple(warnings))
 
 
@@ -76,7 +80,7 @@ def _describe(soup: BeautifulSoup, path: str, fmt: SeedFormat, encoding: str, di
 
     if isinstance(header, NewsExportHeader):
         address = soup.find("address")
-        author = _clean(address.get_text(" ")) if isinstance(address, Tag) else None
+        author = clean(address.get_text(" ")) if isinstance(address, Tag) else None
         return SeedDocument(path, fmt, encoding, digest, header.url, header.title,
                             author or None, header.published_at)
     canonical = soup.find("link", rel="canonical", href=True)
@@ -87,7 +91,7 @@ def _describe(soup: BeautifulSoup, path: str, fmt: SeedFormat, encoding: str, di
     elif isinstance(og_url, Tag):
         url = str(og_url["content"]).strip()
     title_tag = soup.find("title") or soup.find("h1")
-    title = _clean(title_tag.get_text(" ")) if isinstance(title_tag, Tag) else None
+    title = clean(title_tag.get_text(" ")) if isinstance(title_tag, Tag) else None
     author_meta = soup.find("meta", attrs={"name": "author"}, content=True)
     author = str(author_meta["content"]).strip() if isinstance(author_meta, Tag) else None
     return SeedDocument(path, fmt, encoding, digest, url, title or None, author,
@@ -145,90 +149,70 @@ def _srcset_urls(srcset: str) -> list[str]:
     return [part.strip().split()[0] for part in re.split(r",\s+", srcset) if part.strip()]
 
 
-def _link(element: Tag, attribute: str, href: str, base: str | None, self_key: str | None,
-          position: int) -> OutboundLink:
-    resolved = resolve(href, base)
+def _fetchable(resolved: ResolvedURL) -> ResolvedURL:
+    """resolve()'s answer, also refused when no request could be made to the URL: hosts
+    such as "a b.example" or "%41.com", port 0. Kept, marked not checkable with the reason."""
+    if not resolved.checkable:
+        return resolved
+    reason = _fetch_problem(resolved.url)
+    if reason is None:
+        return resolved
+    return ResolvedURL(resolved.url, resolved.key, False, reason, resolved.host)
+
+
+def _fetch_problem(url: str) -> str | None:
+    if _NOT_URL_CHARACTER.search(url):
+        return "URL has whitespace, control or non-ASCII characters"
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+        normalise_key(url)
+    except ValueError as exc:
+        return f"unparseable URL: {exc}"
+    if port == 0:
+        return "port 0 cannot be connected to"
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return f"invalid IPv6 host {host!r}"
+        return None
+    labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
+    if not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        return f"invalid host name {host!r}"
+    return None
+
+
+def _link(index: DocumentIndex, element: Tag, attribute: str, href: str, base: str | None,
+          self_key: str | None, position: int) -> OutboundLink:
+    resolved = _fetchable(resolve(href, base))
     rel_value: list[str] | str = element.get("rel") or []
     rel = tuple(rel_value) if isinstance(rel_value, list) else (str(rel_value),)
     name = "link/canonical" if element.name == "link" and "canonical" in rel else (
         f"{element.name}/{attribute}")
-    anchor = _clean(element.get_text(" ")) if element.name in ("a", "area") else _clean(
+    anchor = index.anchor_text(element) if element.name in ("a", "area") else clean(
         str(element.get("alt") or ""))
     hreflang = element.get("hreflang")
     facts = LinkFacts(
         key=resolved.key, host=resolved.host, element=name, anchor_text=anchor, rel=rel,
         hreflang=str(hreflang) if hreflang else None,
-        sections=tuple(parent.name for parent in element.parents if parent.name),
+        sections=index.sections(element),
         self_key=self_key)
     title = element.get("title")
     return OutboundLink(
         href=href, url=resolved.url, key=resolved.key, host=resolved.host,
         role=assign_role(facts), element=name, anchor_text=anchor,
-        title=str(title) if title else None, context=_context(element),
+        title=str(title) if title else None, context=index.context(element),
         position=position, checkable=resolved.checkable, reason=resolved.reason)
-
-
-def _context(element: Tag) -> str:
-    """The sentence around the link, from its enclosing block (works for Chinese too)."""
-    block = next((p for p in element.parents if p.name in _BLOCKS), None)
-    if block is None:
-        return ""
-    before: list[str] = []
-    for node in element.previous_elements:
-        if node is block:
-            break
-        if isinstance(node, NavigableString) and not _is_inside(node, element):
-            before.append(str(node))
-    prefix = "".join(reversed(before))
-    if block.name in ("body", "section", "article", "div"):
-        prefix = prefix[-_CONTEXT_LIMIT:]
-    own = element.get_text() if element.name in ("a", "area") else ""
-    following: list[str] = []
-    size = 0
-    for node in element.next_elements:
-        if isinstance(node, NavigableString) and not _is_inside(node, element):
-            if not _is_inside(node, block):
-                break
-            following.append(str(node))
-            size += len(node)
-            if size > _CONTEXT_LIMIT:
-                break
-    return sentence_around(prefix, own, "".join(following))
-
-
-def _is_inside(node: object, ancestor: Tag) -> bool:
-    parent = getattr(node, "parent", None)
-    while parent is not None:
-        if parent is ancestor:
-            return True
-        parent = parent.parent
-    return False
-
-
-def sentence_around(before: str, own: str, after: str) -> str:
-    """The sentence containing `own`, given the text before and after it."""
-    start = 0
-    for match in _SENTENCE_END.finditer(before):
-        start = match.end()
-    end_match = _SENTENCE_END.search(after)
-    tail = after[: end_match.end()] if end_match else after
-    sentence = _clean(before[start:] + own + tail)
-    if len(sentence) > _CONTEXT_LIMIT:
-        sentence = sentence[: _CONTEXT_LIMIT - 1] + "…"
-    return sentence
-
-
-def _clean(text: str) -> str:
-    return _SPACES.sub(" ", text).strip()
 
 
 def _text_links(text: str) -> list[OutboundLink]:
     links = []
     for position, found in enumerate(find_bare_urls(text)):
-        resolved = resolve(found.url, None)
-        context = sentence_around(text[max(0, found.start - _CONTEXT_LIMIT):found.start],
+        resolved = _fetchable(resolve(found.url, None))
+        context = sentence_around(text[max(0, found.start - CONTEXT_LIMIT):found.start],
                                   text[found.start:found.end],
-                                  text[found.end:found.end + _CONTEXT_LIMIT])
+                                  text[found.end:found.end + CONTEXT_LIMIT])
         facts = LinkFacts(resolved.key, resolved.host, "text/url", "", (), None, (), None)
         links.append(OutboundLink(
             href=text[found.start:found.end], url=resolved.url, key=resolved.key,

@@ -15,10 +15,11 @@ from markdown_it import MarkdownIt
 from crawler.documents import SeedFormat
 
 # <!--1722218822000-->, then [title](url), then a setext underline, then the article HTML.
+# Stray bytes in front (a BOM, replacement characters) do not hide the header.
 # Linear: each line break is "spaces up to a newline, then any whitespace" ([^\S\n]*\n\s*),
 # never "\s*\n" whose two parts could both take the same newlines (quadratic backtracking).
 _NEWS_EXPORT = re.compile(
-    r"\A\s*<!--\s*(?P<ms>\d{10,13})\s*-->[^\S\n]*\n"
+    r"\A[\s\ufeff\ufffd]*<!--\s*(?P<ms>\d{10,13})\s*-->[^\S\n]*\n"
     r"\s*\[(?P<title>[^\]\n]*)\]\((?P<url>[^)\s]+)\)[^\S\n]*\n"
     r"\s*[-=]{2,}\s*\n?",
 )

@@ -22,7 +22,7 @@ class LinkFacts:
     anchor_text: str
     rel: tuple[str, ...]
     hreflang: str | None
-    sections: tuple[str, ...]  # enclosing tag names, innermost first: ("p", "section", ...)
+    sections: tuple[str, ...]  # enclosing SECTION_NAMES, innermost first: ("footer", "nav")
     self_key: str | None
 
 
@@ -52,6 +52,9 @@ _PRIMARY_HOST = re.compile(
 _MEDIA_ELEMENTS = ("video/", "audio/", "iframe/", "embed/", "object/", "track/")
 _IMAGE_ELEMENTS = ("img/", "source/", "picture/")
 _CHROME_SECTIONS = frozenset({"nav", "header", "aside", "menu"})
+# The only enclosing elements a rule looks at; extraction records just these (each once),
+# so a link 10,000 elements deep carries a handful of names, not 10,000.
+SECTION_NAMES = _CHROME_SECTIONS | {"address", "footer"}
 
 
 def _is_self(f: LinkFacts) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from archive import html_decoding
-from crawler import extract, formats, roles, textsim, verdict_patterns
+from crawler import extract, formats, link_context, roles, textsim, verdict_patterns
 
 RATIO_BUDGET = 30.0  # for 8x the input; linear is ~8, quadratic ~64
 FLOOR_S = 0.001
@@ -71,7 +71,7 @@ CASES: list[Case] = [
     ("sentence-end blank runs", lambda s: extract.sentence_around(s, "x", s),
      _text("\n", " "), 4000),
     ("sentence-end dots", lambda s: extract.sentence_around(s, "x", s), _text("", ". "), 4000),
-    ("spaces", extract._clean, _text("a", " \t"), 4000),
+    ("spaces", link_context.clean, _text("a", " \t"), 4000),
     ("srcset separators", extract._srcset_urls, _text("a.png", ",  "), 4000),
     # crawler/roles.py: anchor text, URLs and hosts of every link
     ("role original", roles._ORIGINAL_TEXT.search, _text("", "read this in englis"), 1000),
