@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -19,7 +20,9 @@ from pathlib import Path
 import pytest
 
 from archive.warc import OPEN_SUFFIX, Exchange, SnapshotWriter, iter_records
-from tests.helpers import REPO_ROOT, rotwatch, write_config
+from tests.conftest import MockServer
+from tests.helpers import REPO_ROOT, query, rotwatch, write_config
+from tests.scripts.crash_audit import Auditor
 from tests.scripts.kill_anywhere import Campaign, Report, kill_tree, run_campaign
 
 
@@ -33,6 +36,8 @@ def _assert_survived(report: Report, kills: int) -> None:
     assert report.tried == kills, f"only {report.tried} of {kills} kills landed ({replay})"
     assert report.failures() == [], f"{replay}: {report.failures()}"
     assert report.final_exit in (0, 2)
+    # at least one kill while checks were being committed (not only during start-up)
+    assert any(r.killed and r.phase == "crawl" for r in report.rounds), replay
 
 
 def test_kills_during_a_crawl_of_1000_links(tmp_path: Path) -> None:
@@ -101,3 +106,31 @@ def test_a_recovery_killed_mid_copy_is_finished_by_the_next_run(tmp_path: Path) 
     assert sum(r.record_type == "response" for r in iter_records(final)) == 20
     verified = rotwatch(data, "verify", config=config)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_the_audit_sees_what_a_kill_could_break(mockserver: MockServer, tmp_path: Path
+                                                ) -> None:
+    # The campaign above passes only if the audit finds nothing: show it finds each breach.
+    seed = tmp_path / "seed.md"
+    seed.write_text("".join(f"- [p]({mockserver.url(f'/bench/200/audit-{i}', 1 + i % 2)})\n"
+                            for i in range(12)))
+    data, config = tmp_path / "data", write_config(tmp_path / "c.toml", processes=1)
+    assert rotwatch(data, "ingest", str(seed), config=config).returncode == 0
+    assert rotwatch(data, "check", "--allow-private", config=config).returncode == 0
+    auditor = Auditor(data)
+    before = auditor.committed()
+    assert auditor.store_problems(before) == []
+    assert auditor.snapshot_problems() == ([], 0)
+    (name,) = {r[0] for r in query(data, "SELECT warc_file FROM snapshots")}
+    conn = sqlite3.connect(data / "rotwatch.db")
+    with conn:
+        conn.execute("DELETE FROM checks WHERE id = (SELECT max(id) FROM checks)")
+        conn.execute("UPDATE snapshots SET warc_offset = warc_offset + 1 WHERE id = 1")
+    conn.close()
+    assert "checks: rows committed before the run changed" in " ".join(
+        auditor.store_problems(before))
+    problems, _ = Auditor(data).snapshot_problems()
+    assert len(problems) == 1 and problems[0].startswith("snapshot 1:")
+    (data / "warcs" / name).rename(data / "warcs" / "elsewhere")
+    problems, _ = Auditor(data).snapshot_problems()
+    assert len(problems) == 12 and all("is missing" in p for p in problems)

@@ -6,7 +6,8 @@ One mock server (tests.mockserver) answers on 10 loopback hosts; one Markdown se
 ``--links`` pages there (mostly 200s, some 404/301/500 and longer articles that go through
 text extraction). A first uninterrupted ``check --all`` fills the archive and times a whole
 run; then each round starts ``rotwatch check --all`` (snapshots on, two crawl processes) and
-SIGKILLs its whole process tree at a moment drawn from the seeded RNG within that time.
+SIGKILLs its whole process tree at a moment drawn from the seeded RNG within that time
+(the k-th kill within the k-th of ``--kills`` equal slices of it).
 After every kill:
 
 * ``PRAGMA integrity_check`` is "ok" and ``PRAGMA foreign_key_check`` finds nothing;
@@ -222,7 +223,10 @@ def run_campaign(campaign: Campaign, workdir: Path,
         # window (the machine may be faster now than during the first run).
         while sum(r.killed for r in rounds) < campaign.kills and len(rounds) < 3 * campaign.kills:
             index = len(rounds) + 1
-            moment = rng.random() * horizon
+            # Stratified: the k-th kill falls at a random point of the k-th slice of the
+            # run, so even a few kills cover start-up, crawl and shutdown.
+            landed = sum(r.killed for r in rounds)
+            moment = (landed + rng.random()) / campaign.kills * horizon
             refresh_pages(server, campaign.links, campaign.hosts, index)
             done = _kill_round(index, moment, data, config, auditor)
             rounds.append(done)
