@@ -55,6 +55,8 @@ CASES: list[Case] = [
     ("md-link autolink no close", _detect,
      _text("", "<http://"), 1000),
     ("md-link spaces", _detect, _text("[", " "), 4000),
+    # markdown-it-py's inline linkify rule ran a scheme regex over all pending text
+    ("markdown linkify schemes", formats.markdown_to_html, _text("x\n\n", "<http://"), 500),
     ("news-export newlines", formats._NEWS_EXPORT.match,
      _text("<!--1234567890-->", "\n", "x"), 1000),
     ("news-export after title", formats._NEWS_EXPORT.match,
