@@ -87,9 +87,14 @@ def read_seed(path: Path, max_bytes: int, fmt: SeedFormat | None = None,
             return SeedProblem(name, f"{name}: {size / 1e6:.1f} MB is over the seed size "
                                      f"limit of {max_bytes / 1e6:.1f} MB (max_seed_mb); skipped")
         with open(path, "rb") as handle:
-            data = handle.read()
+            # Never more than the limit: a file can grow after stat(), and /proc files
+            # report a size of 0 whatever they hold.
+            data = handle.read(max_bytes + 1)
     except OSError as exc:
         return SeedProblem(name, f"{name}: cannot read: {os.strerror(exc.errno or 0) or exc}")
+    if len(data) > max_bytes:
+        return SeedProblem(name, f"{name}: over the seed size limit of {max_bytes / 1e6:.1f} MB "
+                                 "(max_seed_mb); skipped")
     if not data.strip():
         return SeedProblem(name, f"{name}: empty file; skipped")
     if known_sha256 is not None and hashlib.sha256(data).hexdigest() == known_sha256:
