@@ -48,7 +48,7 @@ class _Span:
     spaced_end: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Open:
     """An element whose end the walk has not reached yet (the stack is as deep as the tree)."""
 
