@@ -105,9 +105,12 @@ def _report(log: str, artifacts: Path, corpus: Path) -> int:
     found = sorted(p for p in artifacts.iterdir() if p.is_file())
     for artifact in found:
         print(f"FOUND {artifact.name.split('-')[0]}: {artifact} ({artifact.stat().st_size} bytes)")
-    crash = re.search(r"(Uncaught Python exception:.*?)(?:==\d+==|\Z)", log, re.S)
-    if crash:
-        print(crash.group(1).strip()[:4000])
+    lines = log.splitlines()
+    starts = [i for i, line in enumerate(lines) if "Uncaught Python exception" in line]
+    for start in starts[:1]:  # the traceback, up to libFuzzer's own lines
+        end = next((i for i in range(start + 1, len(lines))
+                    if lines[i].startswith(("INFO:", "==", "MS:", "artifact_prefix"))), len(lines))
+        print("\n".join(lines[start:end]).strip()[:4000])
     if "fuzzer did not stop" in log:
         print(log.splitlines()[-1])
     if not found:
