@@ -116,18 +116,34 @@ def trafilatura_extract(html: str, url: str | None = None) -> MainText:
     return MainText(_tidy(title), _tidy(text), EXTRACTOR_TRAFILATURA)
 
 
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"<[^>]+>")
+# Stops at the next "<": "<" after "<" with no ">" is then linear, not quadratic.
+_TAG = re.compile(r"<[^<>]+>")
+
+
+def _element_text(html: str, lowered: str, name: str) -> str | None:
+    """Inner HTML of the first <name …>…</name>, found with str.find only: a regex with a
+    lazy body backtracks quadratically on pages full of unclosed tags."""
+    start = lowered.find(f"<{name}")
+    while start != -1:
+        after = lowered[start + len(name) + 1: start + len(name) + 2]
+        if after in (">", "/", " ", "\t", "\n", "\r"):
+            opened = lowered.find(">", start)
+            if opened == -1:
+                return None
+            closed = lowered.find(f"</{name}", opened)
+            return html[opened + 1: closed] if closed != -1 else None
+        start = lowered.find(f"<{name}", start + 1)
+    return None
 
 
 def _html_title(html: str) -> str:
     """The article's headline: its first <h1> (no site-name suffix), else <title>."""
     head = html[:500_000]
-    for pattern in (_H1, _TITLE):
-        match = pattern.search(head)
-        if match:
-            text = " ".join(unescape(_TAG.sub(" ", match.group(1))).split())
+    lowered = head.lower()
+    for name in ("h1", "title"):
+        inner = _element_text(head, lowered, name)
+        if inner:
+            text = " ".join(unescape(_TAG.sub(" ", inner)).split())
             if text:
                 return text
     return ""

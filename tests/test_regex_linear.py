@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from archive import html_decoding
+from archive import drift, html_decoding
 from crawler import extract, formats, link_context, roles, textsim, verdict_patterns
 
 RATIO_BUDGET = 30.0  # for 8x the input; linear is ~8, quadratic ~64
@@ -102,6 +102,10 @@ CASES: list[Case] = [
      lambda n: b"<meta charset=" + b" " * n + b"!", 1000),
     ("meta charset no equals", html_decoding._META_CHARSET.search,
      lambda n: b"<meta " + b"charset " * n, 500),
+    # archive/drift.py: the headline of every archived page
+    ("drift title unclosed", drift._html_title, lambda n: "<title>" * n, 1000),
+    ("drift h1 unclosed", drift._html_title, lambda n: "<h1>x" * n, 1000),
+    ("drift tag opens", lambda text: drift._TAG.sub(" ", text), lambda n: "<a" * n, 1000),
 ]
 
 
