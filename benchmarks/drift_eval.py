@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from archive.drift import (  # noqa: E402 - needs the path tweak above
+from core.textsim import similarity  # noqa: E402
+from rotwatch.drift import (  # noqa: E402 - needs the path tweak above
     DEFAULT_THRESHOLD,
     DRIFT_NGRAM,
     MainText,
@@ -32,7 +33,6 @@ from archive.drift import (  # noqa: E402 - needs the path tweak above
     fallback_extract,
     trafilatura_extract,
 )
-from crawler.textsim import similarity  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "drift"
 # Pairs where only page furniture changed: the false-drift rate that matters most.

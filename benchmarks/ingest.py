@@ -69,7 +69,7 @@ def generate(directory: Path, count: int) -> int:
 
 def child(seeds: str, data_dir: str, batch_size: int) -> dict[str, Any]:
     """Runs in the measured process: open the store, ingest, report."""
-    from archive.store import SeedChange, Store
+    from archive.store.store import SeedChange, Store
     from rotwatch.ingest import ingest_paths
 
     start = time.perf_counter()

@@ -2,7 +2,7 @@
 
 Builds stores of 10,000 and 1,000,000 targets (1,000 of them due), then times what a
 check run does before its first request: open the store and stream every due target
-(archive.due pages over the (checkable, next_check_at) index). Prints a Markdown table.
+(archive.store.due pages over the (checkable, next_check_at) index). Prints a Markdown table.
 
     python -m benchmarks.schedule [--sizes 10000 1000000] [--due 1000] [--repeat 7]
 """
@@ -16,8 +16,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from archive.db import open_database, to_db
-from archive.due import Selection
+from archive.store.db import open_database, to_db
+from archive.store.due import Selection
 from rotwatch.check import stream_targets
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from archive.db import open_database
-from archive.due import DueTarget, Selection, due_page
-from archive.runs import finish_run, mark_interrupted, start_run
-from archive.store import Store
-from archive.warc import recover_open_files
-from crawler.records import Verdict
+from archive.store.db import open_database
+from archive.store.due import DueTarget, Selection, due_page
+from archive.store.runs import finish_run, mark_interrupted, start_run
+from archive.store.store import Store
+from archive.warc.writer import recover_open_files
+from core.policy import spread_per_host
+from core.records import Verdict
 from rotwatch.config import Config
-from scheduler.policy import spread_per_host
 
 LOG = logging.getLogger(__name__)
 BAD_VERDICTS = frozenset({Verdict.BROKEN, Verdict.SOFT_404, Verdict.DNS_FAILURE,
@@ -92,8 +92,8 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
     # Imported here: a parent that only starts crawl processes need not load Scrapy.
     from scrapy.crawler import AsyncCrawlerProcess
 
-    from crawler.settings import scrapy_settings
-    from crawler.spider import CheckSpider, target_checked
+    from crawler.fetch.settings import scrapy_settings
+    from crawler.fetch.spider import CheckSpider, target_checked
     from rotwatch.recorder import Recorder
 
     crawl = config.crawl

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import click
 
-from archive.db import StoreBusyError, StoreError
-from archive.due import Selection
-from archive.runs import recent_runs
-from archive.store import SeedChange, Store
-from crawler.documents import Role, SeedFormat
-from crawler.escaping import one_line
+from archive.store.db import StoreBusyError, StoreError
+from archive.store.due import Selection
+from archive.store.lock import StoreBusy, WriterLock
+from archive.store.runs import recent_runs
+from archive.store.store import SeedChange, Store
+from core.documents import Role, SeedFormat
+from core.escaping import one_line
+from core.exitcodes import ExitCode
 from rotwatch import __version__
 from rotwatch.config import Config, ConfigError, load_config
-from rotwatch.exitcodes import ExitCode
-from rotwatch.lock import StoreBusy, WriterLock
 from rotwatch.output import write_rows
 from rotwatch.progress import check_with_progress, print_summary
 
@@ -210,7 +210,7 @@ def check(obj: Context, every: bool, seeds: tuple[str, ...], urls: tuple[str, ..
     Example:
       rotwatch check --seed blinken --all
     """
-    from crawler.urls import resolve
+    from core.urls import resolve
 
     keys = tuple(resolve(u, None).key for u in urls)
     sys.exit(_check(obj, Selection(every=every, seeds=seeds, keys=keys), allow_private,

@@ -11,9 +11,9 @@ from typing import Any, Protocol
 
 import click
 
-from crawler.escaping import json_safe
+from core.escaping import json_safe
+from core.exitcodes import ExitCode
 from rotwatch.config import Config
-from rotwatch.exitcodes import ExitCode
 
 # Attributes every LogRecord has; anything else came in through `extra=` and is kept.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message",

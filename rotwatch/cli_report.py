@@ -1,7 +1,7 @@
 """`rotwatch report`, `export` and `verify`: read-only commands over the store.
 
 Kept apart from rotwatch/cli.py so that module stays about crawling; the lead registers
-these with `cli.add_command(...)`. Exit codes follow rotwatch.exitcodes.
+these with `cli.add_command(...)`. Exit codes follow core.exitcodes.
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from typing import Any, NoReturn
 
 import click
 
-from archive.atomic import OutputError, write_text_atomic
-from archive.db import StoreBusyError, StoreError
-from archive.export import export_warc
-from archive.export import verify as verify_store
-from archive.report import RENDERERS, build_report
-from archive.store import Store
-from archive.warc import OPEN_SUFFIX, WARC_SUFFIX, recover_open_files, writer_holds
-from crawler.escaping import one_line
-from rotwatch.exitcodes import ExitCode
-from rotwatch.lock import StoreBusy, WriterLock
+from archive.store.db import StoreBusyError, StoreError
+from archive.store.lock import StoreBusy, WriterLock
+from archive.store.store import Store
+from archive.warc.atomic import OutputError, write_text_atomic
+from archive.warc.writer import OPEN_SUFFIX, WARC_SUFFIX, recover_open_files, writer_holds
+from core.escaping import one_line
+from core.exitcodes import ExitCode
+from rotwatch.export import export_warc
+from rotwatch.export import verify as verify_store
+from rotwatch.report import RENDERERS, build_report
 
 _SEED_HELP = "Only seeds whose path contains this text (repeatable)."
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from scheduler.policy_config import DEFAULT_CONFIG, PolicyConfig
+from core.policy_config import DEFAULT_CONFIG, PolicyConfig
 
 ENV_DATA_DIR = "ROTWATCH_DATA_DIR"
 REPORT_FORMATS = ("text", "markdown", "html", "csv", "json", "junit")
@@ -134,7 +134,7 @@ class Config:
 
     @property
     def lock_path(self) -> Path:
-        return self.data_dir / "rotwatch.lock"
+        return self.data_dir / "archive.store.lock"
 
 
 _SECTIONS: dict[str, type] = {"ingest": IngestConfig, "crawl": CrawlConfig,

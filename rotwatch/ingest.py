@@ -7,9 +7,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from archive.store import IngestOutcome, SeedChange, Store
-from crawler.collect import SeedProblem, UnchangedSeed, find_seed_files, read_seeds
-from crawler.documents import ExtractedSeed, SeedFormat
+from archive.store.store import IngestOutcome, SeedChange, Store
+from core.documents import ExtractedSeed, SeedFormat
+from crawler.extract.collect import SeedProblem, UnchangedSeed, find_seed_files, read_seeds
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Writing rows as a terminal table, JSON or CSV (shared by several commands).
 
-Row values come from seeds and servers: each format escapes them with crawler.escaping
+Row values come from seeds and servers: each format escapes them with core.escaping
 (the table shows them as literal text, never as rich markup or terminal escapes; CSV
 cells never start a formula; JSON keeps the data but escapes every control character).
 """
@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from crawler.escaping import csv_cell, json_safe, one_line
+from core.escaping import csv_cell, json_safe, one_line
 
 
 def write_rows(rows: Iterable[dict[str, Any]], fmt: str, columns: Sequence[str],

@@ -9,8 +9,8 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from archive.due import Selection
-from crawler.records import Verdict
+from archive.store.due import Selection
+from core.records import Verdict
 from rotwatch.check import CheckSummary, run_check
 from rotwatch.config import Config
 

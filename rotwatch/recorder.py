@@ -13,16 +13,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from archive import results
-from archive.db import write_transaction
-from archive.drift import MainText, compare, content_fingerprint
-from archive.results import CheckRow, SnapshotRow, TargetUpdate
-from archive.store import Store
-from archive.warc import ArchivedRecord, Exchange, SnapshotWriter
-from crawler.content import is_text, media_type
-from crawler.records import Judgement, Observation, Verdict
-from rotwatch.extraction import TextExtractor
-from scheduler.policy import HistoryEntry, PolicyConfig, judge, next_check_at
+from archive.store import results
+from archive.store.db import write_transaction
+from archive.store.results import CheckRow, SnapshotRow, TargetUpdate
+from archive.store.store import Store
+from archive.warc.writer import ArchivedRecord, Exchange, SnapshotWriter
+from core.policy import HistoryEntry, PolicyConfig, judge, next_check_at
+from core.records import Judgement, Observation, Verdict
+from crawler.fetch.content import is_text, media_type
+from rotwatch.drift import MainText, compare, content_fingerprint
+from rotwatch.main_text_worker import TextExtractor
 
 LOG = logging.getLogger(__name__)
 SHORT_PAGE_CHARS = 400

@@ -21,8 +21,8 @@ from datetime import datetime
 from types import FrameType
 from typing import Any
 
-from archive.due import Selection
-from crawler.records import Verdict
+from archive.store.due import Selection
+from core.records import Verdict
 from rotwatch.check import ShardResult, crawl_shard
 from rotwatch.config import Config
 

@@ -26,10 +26,10 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from archive.db import StoreError, open_database
+from archive.store.db import StoreError, open_database
+from archive.store.lock import StoreBusy
+from core.exitcodes import ExitCode
 from rotwatch.config import Config
-from rotwatch.exitcodes import ExitCode
-from rotwatch.lock import StoreBusy
 from scheduler.cron import parse_cron
 from scheduler.jobs import (
     ChildRunner,

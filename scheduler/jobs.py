@@ -28,10 +28,10 @@ from tenacity import (
     wait_exponential,
 )
 
-from archive.db import open_database, retry_locked
-from archive.runs import finish_run, start_run
-from rotwatch.exitcodes import ExitCode
-from rotwatch.lock import StoreBusy, WriterLock
+from archive.store.db import open_database, retry_locked
+from archive.store.lock import StoreBusy, WriterLock
+from archive.store.runs import finish_run, start_run
+from core.exitcodes import ExitCode
 
 LOG = logging.getLogger("rotwatch.daemon")
 OUTPUT_TAIL = 2000  # characters of a child's output kept in logs and in runs.message

@@ -1,7 +1,7 @@
 """The address guard: no check reaches a non-public address, however the name answers.
 
 Unit level: `is_public_address` on every IPv6 form that embeds an IPv4 address, and the
-crawl's resolver (`crawler.resolver`) given a scripted lookup that rebinds (public first,
+crawl's resolver (`crawler.fetch.resolver`) given a scripted lookup that rebinds (public first,
 private afterwards). End to end: real `rotwatch check` child processes against a loopback
 mock server, whose request log must show that nothing refused was ever sent.
 """
@@ -23,11 +23,11 @@ from scrapy import Request
 from scrapy.exceptions import CannotResolveHostError
 from twisted.internet.address import IPv4Address, IPv6Address
 
-from crawler.errors import PrivateAddressRefused, classify
-from crawler.middlewares import AddressGuardMiddleware
-from crawler.records import ErrorKind
-from crawler.resolver import PublicOnlyResolver
-from crawler.urls import is_public_address
+from core.records import ErrorKind
+from core.urls import is_public_address
+from crawler.fetch.errors import PrivateAddressRefused, classify
+from crawler.fetch.middlewares import AddressGuardMiddleware
+from crawler.fetch.resolver import PublicOnlyResolver
 from tests.conftest import REPO_ROOT, MockServer
 from tests.helpers import latest_checks, rotwatch, write_config
 

@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive import results
-from archive.atomic import OutputError, atomic_output, write_text_atomic
-from archive.db import write_transaction
-from archive.results import CheckRow, SnapshotRow
-from archive.store import Store
-from archive.warc import Exchange, SnapshotWriter
-from crawler.records import Hop, Judgement, Observation, Verdict
+from archive.store import results
+from archive.store.db import write_transaction
+from archive.store.results import CheckRow, SnapshotRow
+from archive.store.store import Store
+from archive.warc.atomic import OutputError, atomic_output, write_text_atomic
+from archive.warc.writer import Exchange, SnapshotWriter
+from core.records import Hop, Judgement, Observation, Verdict
 from tests.helpers import REPO_ROOT, rotwatch
 
 WHEN = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from archive.db import BUSY_TIMEOUT_ENV, DEFAULT_BUSY_TIMEOUT, StoreError, busy_timeout
-from rotwatch.exitcodes import ExitCode
+from archive.store.db import BUSY_TIMEOUT_ENV, DEFAULT_BUSY_TIMEOUT, StoreError, busy_timeout
+from core.exitcodes import ExitCode
 from tests.helpers import REPO_ROOT, query
 
 WAIT = 2.0  # the budget the child gets: short, so the test is quick

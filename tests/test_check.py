@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from archive.warc import iter_records, read_response
+from archive.warc.writer import iter_records, read_response
 from tests.conftest import MockServer
 from tests.helpers import latest_checks, query, rotwatch, write_config
 

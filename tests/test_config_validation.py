@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from core.policy_config import PolicyConfig
 from rotwatch.config import Config, ConfigError, load_config
-from scheduler.policy_config import PolicyConfig
 from tests.helpers import REPO_ROOT
 
 # (section, key, TOML value, a word the message must contain)

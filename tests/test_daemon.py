@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from archive.store.lock import WriterLock
 from rotwatch.cli import cli
 from rotwatch.cli_daemon import daemon
 from rotwatch.config import Config, DaemonConfig, load_config
-from rotwatch.lock import WriterLock
 from scheduler.daemon import (
     Daemon,
     DaemonError,

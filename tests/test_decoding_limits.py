@@ -23,8 +23,8 @@ from pathlib import Path
 import brotli
 import pytest
 
-from archive.warc import Exchange, SnapshotWriter, read_response
-from crawler.content import accepted_encodings, decode_body
+from archive.warc.writer import Exchange, SnapshotWriter, read_response
+from crawler.fetch.content import accepted_encodings, decode_body
 from tests.conftest import MockServer
 from tests.helpers import REPO_ROOT, latest_checks, query, rotwatch, write_config
 
@@ -193,7 +193,7 @@ def _store(directory: Path, coding: str, body: bytes) -> tuple[str, int]:
 def test_reading_back_a_stored_bomb_is_bounded(tmp_path: Path, bombs: dict[str, bytes],
                                                coding: str,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    import archive.warc_reader as reader
+    import archive.warc.reader as reader
 
     monkeypatch.setattr(reader, "READ_LIMIT", LIMIT)
     warc_file, offset = _store(tmp_path, coding, bombs[coding])
@@ -256,7 +256,7 @@ def bomb_crawl(mockserver: MockServer, tmp_path_factory: pytest.TempPathFactory)
 
 def test_a_crawl_of_bombs_records_truncated_verdicts(bomb_crawl: BombCrawl,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    import archive.warc_reader as reader
+    import archive.warc.reader as reader
 
     checks = latest_checks(bomb_crawl.data)
     assert bomb_crawl.code == 0, checks

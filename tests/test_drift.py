@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from archive import drift
-from archive.drift import (
+from rotwatch import drift
+from rotwatch.drift import (
     DEFAULT_THRESHOLD,
     EXTRACTOR_FALLBACK,
     EXTRACTOR_NONE,

@@ -6,8 +6,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from archive.db import open_database, to_db
-from archive.due import Selection
+from archive.store.db import open_database, to_db
+from archive.store.due import Selection
 from rotwatch.check import stream_targets
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

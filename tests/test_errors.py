@@ -6,9 +6,9 @@ from scrapy.exceptions import DownloadFailedError
 from twisted.python.failure import Failure
 from twisted.web._newclient import ParseError, ResponseFailed
 
-from crawler.download_handler import ResponseHeadersTooLarge, TargetDeadlineExceeded
-from crawler.errors import classify
-from crawler.records import ErrorKind
+from core.records import ErrorKind
+from crawler.fetch.download_handler import ResponseHeadersTooLarge, TargetDeadlineExceeded
+from crawler.fetch.errors import classify
 
 
 def _as_scrapy_delivers_it(cause: Exception) -> Exception:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.escaping import csv_cell, json_safe, markdown_text, one_line
+from core.escaping import csv_cell, json_safe, markdown_text, one_line
 from tests.helpers import REPO_ROOT
 
 # Every character that must never reach a terminal raw: C0 (but newline, which output

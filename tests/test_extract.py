@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from crawler.documents import Role, SeedError, SeedFormat
-from crawler.extract import extract
-from crawler.formats import detect_format, find_bare_urls
-from crawler.urls import resolve
+from core.documents import Role, SeedError, SeedFormat
+from core.urls import resolve
+from crawler.extract.formats import detect_format, find_bare_urls
+from crawler.extract.links import extract
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "seeds"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
-from rotwatch.extraction import TextExtractor
+from rotwatch.main_text_worker import TextExtractor
 
 PAGE = ("<html><head><title>Floods</title></head><body><nav>Home News</nav><article>"
         "<h1>River breaks its banks</h1>"

@@ -24,12 +24,12 @@ from bs4.element import NavigableString
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crawler.collect import SeedProblem, read_seed
-from crawler.decoding import decode_seed
-from crawler.documents import ExtractedSeed, SeedError
-from crawler.extract import extract
-from crawler.link_context import BLOCKS, DocumentIndex, clean, sentence_around
-from crawler.urls import normalise_key
+from core.documents import ExtractedSeed, SeedError
+from core.urls import normalise_key
+from crawler.extract.collect import SeedProblem, read_seed
+from crawler.extract.decoding import decode_seed
+from crawler.extract.link_context import BLOCKS, DocumentIndex, clean, sentence_around
+from crawler.extract.links import extract
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "nyt-cn-20240729-blinken-wang-yi.txt"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.warc import OPEN_SUFFIX, Exchange, SnapshotWriter, iter_records
+from archive.warc.writer import OPEN_SUFFIX, Exchange, SnapshotWriter, iter_records
 from tests.conftest import MockServer
 from tests.helpers import REPO_ROOT, query, rotwatch, write_config
 from tests.scripts.crash_audit import Auditor

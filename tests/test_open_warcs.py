@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.export import verify
-from archive.store import Store
-from archive.warc import OPEN_SUFFIX, Exchange, SnapshotWriter, iter_records, read_response
-from rotwatch.lock import WriterLock
+from archive.store.lock import WriterLock
+from archive.store.store import Store
+from archive.warc.writer import OPEN_SUFFIX, Exchange, SnapshotWriter, iter_records, read_response
+from rotwatch.export import verify
 from tests.conftest import MockServer
 from tests.helpers import REPO_ROOT, query, rotwatch, write_config
 
@@ -207,7 +207,7 @@ def test_while_a_check_holds_the_store_a_dead_file_is_read_not_recovered(
     with open(leftover, "ab") as fh:
         fh.write(b"\x1f\x8b\x08\x00cut short")  # the record the kill interrupted
     config = write_config(tmp_path / "rotwatch.toml")
-    with WriterLock(data / "rotwatch.lock", "check"):  # as a running check holds it
+    with WriterLock(data / "archive.store.lock", "check"):  # as a running check holds it
         done = rotwatch(data, "verify", config=config)
     assert leftover.exists()  # left for the next check, which recovers it under the lock
     assert "missing" not in done.stdout and "Traceback" not in done.stderr

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crawler.records import Verdict
-from scheduler.policy import (
+from core.policy import (
     Assessment,
     HistoryEntry,
     PolicyConfig,
@@ -17,6 +16,7 @@ from scheduler.policy import (
     next_check_at,
     spread_per_host,
 )
+from core.records import Verdict
 
 T0 = datetime(2024, 7, 29, 12, 0, tzinfo=UTC)
 NOW = T0 + timedelta(days=400)

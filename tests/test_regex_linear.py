@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 
-from archive import drift, html_decoding
-from crawler import extract, formats, link_context, roles, textsim, verdict_patterns
+from core import roles, textsim, verdict_patterns
+from crawler.extract import formats, html_decoding, link_context
+from crawler.extract import links as extract
+from rotwatch import drift
 
 RATIO_BUDGET = 30.0  # for 8x the input; linear is ~8, quadratic ~64
 FLOOR_S = 0.001

@@ -16,18 +16,18 @@ import pytest
 from click.testing import CliRunner
 from warcio.archiveiterator import ArchiveIterator
 
-from archive import results
-from archive.db import write_transaction
-from archive.export import export_warc, verify
-from archive.report import RENDERERS, build_report, render_csv, render_html, render_junit
-from archive.results import CheckRow, SnapshotRow, TargetUpdate
-from archive.store import Store
-from archive.warc import ArchivedRecord, Exchange, SnapshotWriter
-from crawler.records import Hop, Judgement, Observation, Verdict
+from archive.store import results
+from archive.store.db import write_transaction
+from archive.store.results import CheckRow, SnapshotRow, TargetUpdate
+from archive.store.store import Store
+from archive.warc.writer import ArchivedRecord, Exchange, SnapshotWriter
+from core.records import Hop, Judgement, Observation, Verdict
 from rotwatch.cli import cli
 from rotwatch.cli_report import export, report
 from rotwatch.cli_report import verify as verify_command
+from rotwatch.export import export_warc, verify
 from rotwatch.ingest import ingest_paths
+from rotwatch.report import RENDERERS, build_report, render_csv, render_html, render_junit
 
 for _command in (report, export, verify_command):
     cli.add_command(_command)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from archive.db import StoreError, write_transaction
-from archive.store import SeedChange, Store
-from crawler.extract import extract
+from archive.store.db import StoreError, write_transaction
+from archive.store.store import SeedChange, Store
+from crawler.extract.links import extract
 from rotwatch.ingest import ingest_paths
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -223,7 +223,7 @@ def test_full_disk_names_the_store_and_keeps_what_was_recorded(tmp_path: Path) -
 def test_rotwatch_files_inside_a_seed_directory_are_not_seeds(tmp_path: Path) -> None:
     _seed(tmp_path / "a.html", ["https://a.example/"])
     for name in ("rotwatch.db-wal", "rotwatch.db-shm", "x.warc.gz", "y.warc.gz.open",
-                 "rotwatch.lock"):
+                 "archive.store.lock"):
         (tmp_path / name).write_bytes(b"\x00binary")
     messages: list[str] = []
     with Store(tmp_path / "rotwatch.db") as store:

@@ -1,4 +1,4 @@
-"""Tests for crawler.verdict: the labelled soft-404 fixture set, then every rule and edge."""
+"""Tests for core.verdict: the labelled soft-404 fixture set, then every rule and edge."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from crawler.probes import identifying_parameter, probe_key, probe_url, without_parameter
-from crawler.records import ErrorKind, Hop, Observation, Verdict
-from crawler.verdict import (
+from core.probes import identifying_parameter, probe_key, probe_url, without_parameter
+from core.records import ErrorKind, Hop, Observation, Verdict
+from core.verdict import (
     judge,
     looks_like_bot_challenge,
     looks_like_not_found,

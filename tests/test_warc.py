@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive import warc_recovery
-from archive.warc import (
+from archive.warc import recovery as warc_recovery
+from archive.warc.writer import (
     OPEN_SUFFIX,
     ArchivedRecord,
     Exchange,
@@ -311,7 +311,7 @@ CHILD = textwrap.dedent(
     import os, sys, time
     from datetime import datetime, timezone
     from pathlib import Path
-    from archive.warc import Exchange, SnapshotWriter
+    from archive.warc.writer import Exchange, SnapshotWriter
 
     COMPLETE = int(sys.argv[2])
 
@@ -478,7 +478,7 @@ def test_empty_open_file_of_a_live_process_is_left_alone(tmp_path: Path) -> None
 
 def test_writer_memory_of_digests_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                              ) -> None:
-    import archive.warc as warc_module
+    import archive.warc.writer as warc_module
 
     monkeypatch.setattr(warc_module, "SEEN_LIMIT", 2)
     known: dict[str, tuple[str, datetime]] = {}
@@ -504,7 +504,7 @@ def test_writer_memory_of_digests_is_bounded(tmp_path: Path, monkeypatch: pytest
 
 def test_reading_back_a_stored_gzip_bomb_is_bounded(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    import archive.warc_reader as reader
+    import archive.warc.reader as reader
 
     monkeypatch.setattr(reader, "READ_LIMIT", 1_000_000)
     bomb = gzip.compress(b"\0" * 50_000_000)

@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import crawler.resolver
-from crawler.resolver import PublicOnlyResolver, system_lookup
+import crawler.fetch.resolver
+from crawler.fetch.resolver import PublicOnlyResolver, system_lookup
 
 LOOKUPS: Counter[str] = Counter()
 
@@ -50,22 +50,22 @@ async def _rebinding_lookup(host: str) -> Sequence[str]:
 
 
 def main() -> None:
-    import crawler.settings as crawl_settings
+    import crawler.fetch.settings as crawl_settings
     import rotwatch.check as check
-    from archive.due import Selection
-    from archive.runs import start_run
-    from archive.store import Store
+    from archive.store.due import Selection
+    from archive.store.runs import start_run
+    from archive.store.store import Store
     from rotwatch.config import load_config
 
     # The resolver decides for literal addresses and names alike.
-    crawler.resolver.is_public_address = _public_in_this_test
+    crawler.fetch.resolver.is_public_address = _public_in_this_test
     ours = crawl_settings.scrapy_settings
 
     def rebinding_settings(crawl: Any, **kwargs: Any) -> dict[str, Any]:
         settings = ours(crawl, **kwargs)
         middlewares = dict(settings["DOWNLOADER_MIDDLEWARES"])
         if mode == "no-guard":
-            del middlewares["crawler.middlewares.AddressGuardMiddleware"]
+            del middlewares["crawler.fetch.middlewares.AddressGuardMiddleware"]
         return {**settings, "DOWNLOADER_MIDDLEWARES": middlewares,
                 "TWISTED_DNS_RESOLVER": f"{__name__}.RebindingResolver"}
 

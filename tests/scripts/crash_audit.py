@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psutil
 
-from archive.warc import OPEN_SUFFIX, read_response
+from archive.warc.writer import OPEN_SUFFIX, read_response
 from tests.helpers import query
 
 

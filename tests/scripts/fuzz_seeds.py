@@ -32,9 +32,9 @@ def _child() -> None:
     import atheris
 
     with atheris.instrument_imports(include=["crawler", "markdown_it", "linkify_it"]):
-        from crawler.documents import SeedError
-        from crawler.extract import extract
-        from crawler.urls import normalise_key
+        from core.documents import SeedError
+        from core.urls import normalise_key
+        from crawler.extract.links import extract
 
     def one_input(data: bytes) -> None:
         if not data:

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from archive.warc import OPEN_SUFFIX
+from archive.warc.writer import OPEN_SUFFIX
 from tests.conftest import MockServer
 from tests.helpers import REPO_ROOT, query, rotwatch, write_config
 from tests.mockserver import article_html

@@ -17,11 +17,11 @@ from typing import Any
 
 
 def main() -> None:
-    import crawler.settings as crawl_settings
+    import crawler.fetch.settings as crawl_settings
     import rotwatch.check as check
-    from archive.due import Selection
-    from archive.runs import start_run
-    from archive.store import Store
+    from archive.store.due import Selection
+    from archive.store.runs import start_run
+    from archive.store.store import Store
     from rotwatch.config import load_config
 
     data, variant = Path(sys.argv[1]), sys.argv[2]
@@ -35,7 +35,7 @@ def main() -> None:
         def stock_settings(crawl: Any, **kwargs: Any) -> dict[str, Any]:
             settings = ours(crawl, **kwargs)
             middlewares = dict(settings["DOWNLOADER_MIDDLEWARES"])
-            del middlewares["crawler.middlewares.CompleteRobotsTxtMiddleware"]
+            del middlewares["crawler.fetch.middlewares.CompleteRobotsTxtMiddleware"]
             middlewares["scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware"] = 100
             return {**settings, "DOWNLOADER_MIDDLEWARES": middlewares}
 

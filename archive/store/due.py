@@ -1,0 +1,66 @@
+"""Finding the targets a check run should visit, page by page, from the index.
+
+Keyset pagination on (next_check_at, id) over the `targets_due` index: the cost of one
+page depends on the page size, not on how many targets the store holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from archive.store.db import to_db
+
+
+@dataclass(frozen=True)
+class DueTarget:
+    id: int
+    key: str
+    url: str
+    host: str
+    next_check_at: str
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which targets a run visits: the due ones, or all, or those of some seeds / URLs."""
+
+    every: bool = False
+    seeds: tuple[str, ...] = field(default_factory=tuple)
+    keys: tuple[str, ...] = field(default_factory=tuple)
+
+
+def due_page(db: Database, now: datetime, selection: Selection, *,
+             after: tuple[str, int] | None = None, limit: int = 500) -> list[DueTarget]:
+    where = ["t.checkable = 1"]
+    params: list[object] = []
+    by_due_time = not (selection.every or selection.seeds or selection.keys)
+    if by_due_time:
+        where.append("t.next_check_at <= ?")
+        params.append(to_db(now))
+    if selection.seeds:
+        where.append(
+            "t.id IN (SELECT l.target_id FROM links l JOIN seeds s ON s.id = l.seed_id "
+            "WHERE l.removed_at IS NULL AND ("
+            + " OR ".join("s.path LIKE ?" for _ in selection.seeds) + "))")
+        params += [f"%{s}%" for s in selection.seeds]
+    if selection.keys:
+        where.append(f"t.key IN ({','.join('?' for _ in selection.keys)})")
+        params += list(selection.keys)
+    # Checks made during the run move next_check_at into the future: paging by due time
+    # is stable for due runs (checked rows leave the filter), by id for explicit ones.
+    order = "t.next_check_at, t.id" if by_due_time else "t.id"
+    if after is not None and by_due_time:
+        where.append("(t.next_check_at, t.id) > (?, ?)")
+        params += [after[0], after[1]]
+    elif after is not None:
+        where.append("t.id > ?")
+        params.append(after[1])
+    # Checkable targets always have next_check_at (set on insert), so the index serves
+    # both the filter and the order.
+    sql = ("SELECT t.id, t.key, t.url, t.host, t.next_check_at FROM targets t "
+           f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?")
+    rows = db.conn.execute(sql, [*params, limit]).fetchall()
+    return [DueTarget(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]

@@ -1,0 +1,235 @@
+"""How one HTTP exchange becomes WARC 1.1 records (pure: bytes in, gzip members out).
+
+`archive.warc.writer.SnapshotWriter` decides where the bytes go (which file, revisit or not);
+this module decides what they are. Public names are re-exported by `archive.warc.writer`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final, Literal
+from urllib.parse import urlsplit
+
+from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
+from warcio.warcwriter import WARCWriter
+
+Headers = tuple[tuple[str, str], ...]
+
+ORIG_PREFIX: Final = "X-Archive-Orig-"
+WARC_1_1_SPEC: Final = (
+    "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
+)
+# Responses that never carry a body: their Content-Length describes something else
+# (the GET entity for HEAD, the cached entity for 304), so it is kept as sent.
+_BODYLESS_STATUS: Final = frozenset({204, 304})
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP request/response pair as Scrapy saw it (body de-chunked, not decoded)."""
+
+    url: str
+    method: str
+    request_headers: Headers
+    status: int
+    reason: str
+    http_version: str
+    response_headers: Headers
+    body: bytes
+    truncated: bool
+    fetched_at: datetime
+    ip_address: str | None = None
+
+    def __post_init__(self) -> None:
+        # A naive time would be archived as UTC silently, possibly hours off.
+        if self.fetched_at.tzinfo is None or self.fetched_at.utcoffset() is None:
+            raise ValueError("Exchange.fetched_at must be timezone-aware")
+
+
+@dataclass(frozen=True)
+class ArchivedRecord:
+    """Where `SnapshotWriter.write` put the response (or revisit) record of one exchange.
+
+    `length` is the record's size on disk (its gzip member), so the file's bytes
+    [offset, offset + length) are one self-contained, readable record.
+    """
+
+    warc_file: str
+    offset: int
+    length: int
+    payload_digest: str
+    record_type: Literal["response", "revisit"]
+    refers_to_uri: str | None = None
+    refers_to_date: datetime | None = None
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class Original:
+    """The earlier capture a revisit points at; `record_id` only when we wrote it."""
+
+    uri: str
+    date: datetime
+    record_id: str | None = None
+
+
+@dataclass(frozen=True)
+class BuiltExchange:
+    """Request and response/revisit records of one exchange, gzipped, back to back."""
+
+    data: bytes
+    response_offset: int  # within `data`
+    response_length: int
+    response_id: str
+
+
+def payload_digest(body: bytes) -> str:
+    """The WARC-Payload-Digest of a body: "sha1:" + base32, as warcio and Heritrix write it."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
+
+
+def format_warc_date(moment: datetime) -> str:
+    """WARC 1.1 date: UTC, 'Z', microseconds only when there are some."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ")
+
+
+def archive_response_headers(
+    headers: Headers, body_length: int, *, status: int, method: str = "GET"
+) -> list[tuple[str, str]]:
+    """The response headers as archived: as sent, except where readers would misparse.
+
+    - Transfer-Encoding becomes X-Archive-Orig-Transfer-Encoding: Scrapy already removed
+      the chunking, so a reader that saw "chunked" would try to de-chunk plain bytes.
+    - A Content-Length that does not match the stored body (truncated body, several
+      values, or a server that lied) becomes X-Archive-Orig-Content-Length, and one
+      accurate Content-Length is added whenever a body is allowed, so readers never
+      read past or short of the body.
+    - CR/LF inside names or values would end the header block early: replaced by spaces.
+    """
+    out: list[tuple[str, str]] = []
+    lengths: list[str] = []
+    for raw_name, raw_value in headers:
+        name, value = _clean(raw_name), _clean(raw_value)
+        lowered = name.lower()
+        if lowered == "transfer-encoding":
+            out.append((ORIG_PREFIX + name, value))
+            continue
+        if lowered == "content-length":
+            lengths.append(value.strip())
+        out.append((name, value))
+    if method.upper() == "HEAD" or status < 200 or status in _BODYLESS_STATUS:
+        return out
+    if lengths == [str(body_length)]:
+        return out
+    out = [(ORIG_PREFIX + n, v) if n.lower() == "content-length" else (n, v) for n, v in out]
+    out.append(("Content-Length", str(body_length)))
+    return out
+
+
+def _clean(text: str) -> str:
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+def build_warcinfo(file_name: str, software: str) -> tuple[bytes, str]:
+    """The warcinfo record that opens every file: (gzip member, its WARC-Record-ID)."""
+    buf = io.BytesIO()
+    writer = WARCWriter(buf, gzip=True, warc_version="1.1")
+    info = writer.create_warcinfo_record(
+        file_name,
+        {
+            "software": software,
+            "format": "WARC File Format 1.1",
+            "conformsTo": WARC_1_1_SPEC,
+            "hostname": socket.gethostname(),
+        },
+    )
+    writer.write_record(info)
+    return buf.getvalue(), info.rec_headers.get_header("WARC-Record-ID")
+
+
+def build_exchange(
+    ex: Exchange, digest: str, original: Original | None, warcinfo_id: str
+) -> BuiltExchange:
+    """Both records of an exchange as gzip members, request first.
+
+    Built in memory so the writer can append them with a single write: a crash then
+    never leaves a request record whose response is missing from an intact file.
+    With `original`, the second record is a revisit (headers only, no body).
+    """
+    buf = io.BytesIO()
+    writer = WARCWriter(buf, gzip=True, warc_version="1.1")
+    request_id = StatusAndHeadersParser.make_warc_id()
+    response_id = StatusAndHeadersParser.make_warc_id()
+    common = {"WARC-Date": format_warc_date(ex.fetched_at), "WARC-Warcinfo-ID": warcinfo_id}
+    if ex.ip_address:
+        common["WARC-IP-Address"] = ex.ip_address
+
+    parts = urlsplit(ex.url)
+    request_headers = [(_clean(k), _clean(v)) for k, v in ex.request_headers]
+    if parts.netloc and not any(k.lower() == "host" for k, _ in request_headers):
+        # Scrapy's headers lack Host (Twisted adds it on the wire); readers expect it.
+        request_headers.insert(0, ("Host", parts.netloc))
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    request = writer.create_warc_record(
+        ex.url,
+        "request",
+        http_headers=StatusAndHeaders(
+            f"{target} {ex.http_version}", request_headers, protocol=ex.method.upper()
+        ),
+        warc_headers_dict={
+            "WARC-Type": "request",
+            **common,
+            "WARC-Record-ID": request_id,
+            "WARC-Concurrent-To": response_id,
+        },
+    )
+
+    http = StatusAndHeaders(
+        f"{ex.status} {_clean(ex.reason)}".strip(),
+        archive_response_headers(
+            ex.response_headers, len(ex.body), status=ex.status, method=ex.method
+        ),
+        protocol=ex.http_version,
+    )
+    warc_headers = {
+        # Listed first only so the record reads naturally; warcio keeps given positions.
+        "WARC-Type": "response" if original is None else "revisit",
+        **common,
+        "WARC-Record-ID": response_id,
+        "WARC-Concurrent-To": request_id,
+    }
+    if original is None:
+        # Given up front so warcio does not hash the body a second time.
+        warc_headers["WARC-Payload-Digest"] = digest
+        if ex.truncated:
+            warc_headers["WARC-Truncated"] = "length"
+        response = writer.create_warc_record(
+            ex.url,
+            "response",
+            payload=io.BytesIO(ex.body),
+            length=len(ex.body),
+            http_headers=http,
+            warc_headers_dict=warc_headers,
+        )
+    else:
+        if original.record_id:
+            warc_headers["WARC-Refers-To"] = original.record_id
+        # warcio picks the WARC 1.1 identical-payload-digest profile URI for version 1.1.
+        response = writer.create_revisit_record(
+            ex.url,
+            digest,
+            original.uri,
+            format_warc_date(original.date),
+            http_headers=http,
+            warc_headers_dict=warc_headers,
+        )
+    writer.write_record(request)
+    start = buf.tell()
+    writer.write_record(response)
+    return BuiltExchange(buf.getvalue(), start, buf.tell() - start, response_id)

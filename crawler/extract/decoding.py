@@ -1,0 +1,201 @@
+"""Turn seed bytes into text: detect the encoding (never assume it), refuse binary files.
+
+Each candidate encoding reads a sample of the bytes and is scored by how much of what it
+reads looks like text in that encoding (the common characters of its script) against the
+bytes it cannot decode. The best reading wins, so a few stray bytes never outvote a file
+of valid UTF-8, and a ten-character GB18030 seed is read as Chinese, not Korean. When no
+reading explains the non-ASCII bytes, UTF-8 with replacement characters is used: it never
+swallows an ASCII byte, so every link around the stray bytes survives.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from charset_normalizer import from_bytes
+
+from core.documents import SeedError
+
+_BINARY_MAGIC = {
+    b"\x89PNG\r\n\x1a\n": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF87a": "a GIF image",
+    b"GIF89a": "a GIF image",
+    b"%PDF-": "a PDF document",
+    b"PK\x03\x04": "a ZIP archive (or an office document)",
+    b"\x1f\x8b": "a gzip file",
+    b"RIFF": "a RIFF (WebP/WAV/AVI) file",
+    b"\x7fELF": "an executable",
+}
+REPLACED = " (with invalid bytes replaced)"
+_SAMPLE_BYTES = 65536
+# C0 controls that text never contains (tab, newlines, form feed and ESC excluded).
+_CONTROL_BYTES = bytes([*range(0, 9), *range(0x0E, 0x1B), *range(0x1C, 0x20)])
+# Multi-byte encodings seen in Chinese-language archives (and their neighbours), in the
+# order that breaks a tie; cp1252 stands for every Western single-byte file.
+_MULTIBYTE = ("gb18030", "big5", "euc_kr", "shift_jis")
+_WESTERN_PUNCT = frozenset("‘’‚“”„–—…•€£¥§©®°±·«»¿¡™ \xa0")
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+_DROP_ASCII = dict.fromkeys(range(128))
+# Two readings this close are told apart by charset_normalizer's language models.
+_TIE = 0.9
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """What one encoding makes of the sample."""
+
+    codec: str
+    common: int  # characters typical of text in this encoding
+    other: int  # other non-ASCII characters
+    errors: int  # undecodable byte sequences
+
+    @property
+    def score(self) -> int:
+        return self.common - self.other - 2 * self.errors
+
+    @property
+    def plausible(self) -> bool:
+        """Most non-ASCII characters are typical ones: the encoding explains the bytes."""
+        return self.common > 0 and self.common >= self.other + self.errors
+
+
+def decode_seed(data: bytes, path: str = "<bytes>") -> tuple[str, str]:
+    """Return (text, encoding name). Raises SeedError for binary data."""
+    for magic, what in _BINARY_MAGIC.items():
+        if data.startswith(magic):
+            raise SeedError(f"{path}: looks like {what}, not a text seed; skipped")
+    if data.startswith(codecs.BOM_UTF8):
+        return _decode(data, "utf-8-sig")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not _stray_bom(data):
+        return _decode(data, "utf-16")
+    sample = data[:_SAMPLE_BYTES]
+    utf16 = _utf16_without_bom(sample)
+    if utf16 is not None:
+        return _decode(data[: len(data) // 2 * 2], utf16)
+    # A short seed may carry a few stray NULs (a pasted binary header); a binary file has many.
+    if sample.count(0) > max(8, len(sample) // 100):
+        raise SeedError(f"{path}: contains NUL bytes, looks binary, not a text seed; skipped")
+    if len(sample) - len(sample.translate(None, _CONTROL_BYTES)) > len(sample) // 10 + 1:
+        raise SeedError(f"{path}: mostly control bytes, looks binary, not a text seed; skipped")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    return _decode(data, _best_codec(sample))
+
+
+def _decode(data: bytes, codec: str) -> tuple[str, str]:
+    try:
+        return data.decode(codec), codec
+    except UnicodeDecodeError:
+        return data.decode(codec, errors="replace"), codec + REPLACED
+
+
+def _best_codec(sample: bytes) -> str:
+    readings = sorted((_read(sample, codec) for codec in ("utf-8", *_MULTIBYTE, "cp1252")),
+                      key=lambda r: r.score, reverse=True)  # stable: ties keep the order
+    plausible = [r for r in readings if r.plausible]
+    if not plausible:
+        return "utf-8"
+    best = plausible[0]
+    rivals = [r for r in plausible[1:4] if r.codec in _MULTIBYTE and r.score >= best.score * _TIE]
+    if best.codec in _MULTIBYTE and rivals:
+        # Korean in EUC-KR also reads as common hanzi in GB18030: ask the language models.
+        guess = from_bytes(sample, cp_isolation=[best.codec, *(r.codec for r in rivals)]).best()
+        if guess is not None and codecs.lookup(guess.encoding).name in _MULTIBYTE:
+            return codecs.lookup(guess.encoding).name
+    return best.codec
+
+
+def _read(sample: bytes, codec: str) -> _Reading:
+    text = sample.decode(codec, errors="replace")
+    if codec != "utf-8":
+        # A multi-byte character cut at the end of the sample is not an error of the file.
+        text = text[:-1] if text.endswith("\ufffd") and len(sample) == _SAMPLE_BYTES else text
+    foreign = text.translate(_DROP_ASCII)
+    errors = foreign.count("\ufffd")
+    if codec == "utf-8":
+        # A valid multi-byte sequence is strong evidence by itself; C1 controls are not text.
+        other = sum(1 for ch in foreign if "\x80" <= ch <= "\x9f")
+        return _Reading(codec, len(foreign) - errors - other, other, errors)
+    if codec == "cp1252":
+        common = _western_common(text)
+    else:
+        common = sum(map(_common_characters(codec).__contains__, foreign))
+    return _Reading(codec, common, len(foreign) - errors - common, errors)
+
+
+def _western_common(text: str) -> int:
+    """Accented letters and typographic punctuation, alone or in short runs ("Größe").
+
+    CJK bytes read as cp1252 give long runs of Latin-1 letters; real Western text does not.
+    """
+    count = 0
+    for match in _NON_ASCII_RUN.finditer(text):
+        run = match.group(0)
+        if len(run) <= 3:
+            count += sum(1 for ch in run if ch.isalpha() or ch in _WESTERN_PUNCT)
+    return count
+
+
+def _rows(codec: str, leads: Iterable[int], trails: Iterable[int]) -> frozenset[str]:
+    found = set()
+    trail_bytes = list(trails)
+    for lead in leads:
+        for trail in trail_bytes:
+            try:
+                found.add(bytes((lead, trail)).decode(codec))
+            except UnicodeDecodeError:
+                continue
+    return frozenset(found)
+
+
+@functools.cache
+def _common_characters(codec: str) -> frozenset[str]:
+    """Punctuation rows plus the frequent-character level of each CJK standard."""
+    high = range(0xA1, 0xFF)
+    sjis_trails = [*range(0x40, 0x7F), *range(0x80, 0xFD)]
+    if codec == "gb18030":  # GB2312 symbols and the 3,755 level-1 hanzi
+        return _rows("gb2312", [0xA1, 0xA2, 0xA3, *range(0xB0, 0xD8)], high)
+    if codec == "big5":  # symbols and the 5,401 frequent hanzi
+        return _rows("big5", range(0xA1, 0xC7), [*range(0x40, 0x7F), *high])
+    if codec == "euc_kr":  # KS X 1001 symbols and the 2,350 Hangul syllables
+        return _rows("euc_kr", [0xA1, 0xA2, 0xA3, *range(0xB0, 0xC9)], high)
+    if codec == "shift_jis":  # punctuation, kana and the level-1 kanji
+        return _rows("shift_jis", [0x81, 0x82, 0x83, *range(0x88, 0xA0)], sjis_trails)
+    raise ValueError(codec)
+
+
+def _stray_bom(data: bytes) -> bool:
+    """FF FE or FE FF in front of what is plainly UTF-8 text (no NULs, decodes cleanly)."""
+    rest = data[2:_SAMPLE_BYTES]
+    if 0 in rest:
+        return False
+    reading = _read(rest, "utf-8")
+    return reading.plausible and reading.errors <= reading.common // 10
+
+
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """UTF-16 is the only text with NULs: they fall on one side of each byte pair."""
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    if odd and even <= odd // 20:
+        codec, nuls = "utf-16-le", odd
+    elif even and odd <= even // 20:
+        codec, nuls = "utf-16-be", even
+    else:
+        return None
+    text = sample[: len(sample) // 2 * 2].decode(codec, errors="replace")
+    printable = sum(1 for ch in text if ch.isprintable() or ch in "\t\n\r\f")
+    if printable - text.count("\ufffd") < len(text) * 0.95:
+        return None
+    if nuls >= len(sample) // 20:
+        return codec  # ASCII-rich UTF-16: every other byte NUL
+    # Few NULs (mostly CJK): the characters must be common ones, not random code points.
+    foreign = text.translate(_DROP_ASCII)
+    common = _common_characters("gb18030") | _common_characters("big5")
+    return codec if sum(map(common.__contains__, foreign)) >= len(foreign) * 0.8 else None

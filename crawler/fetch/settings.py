@@ -1,0 +1,95 @@
+"""The only place that turns rotwatch's crawl config into Scrapy settings.
+
+Scrapy's defaults suit scraping, not health checks: a 180 s timeout, a 1 GiB size limit,
+non-2xx responses dropped, 429 retried at once. Each override below says why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rotwatch.config import CrawlConfig
+
+_MW = "crawler.fetch.middlewares"
+MIN_DELAY = 0.001
+
+
+def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[str, Any]:
+    return {
+        "BOT_NAME": "rotwatch",
+        "USER_AGENT": crawl.user_agent,
+        "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+        "LOG_LEVEL": log_level,
+        "TELNETCONSOLE_ENABLED": False,
+        "COOKIES_ENABLED": False,
+        # The spider yields at most one request per response; Scrapy would otherwise start
+        # 100 asyncio workers to process each callback's output, for nothing.
+        "CONCURRENT_ITEMS": 1,  # a health check must not depend on session state
+        # Every response reaches the spider, whatever its status: 404 is a finding.
+        "HTTPERROR_ALLOW_ALL": True,
+        # Redirects are followed by the spider itself, one hop at a time, so every hop
+        # (URL and status) is recorded and loops and deep-link-to-home are visible.
+        "REDIRECT_ENABLED": False,
+        "METAREFRESH_ENABLED": False,
+        "DOWNLOAD_TIMEOUT": crawl.timeout,
+        # Only http and https are ever fetched: Scrapy's file, data, ftp and s3 handlers
+        # would let a redirect read local files or reach other services. The HTTP handler
+        # adds a time budget per target and caps response headers.
+        "DOWNLOAD_HANDLERS": {
+            "http": "crawler.fetch.download_handler.CheckDownloadHandler",
+            "https": "crawler.fetch.download_handler.CheckDownloadHandler",
+            "file": None, "data": None, "ftp": None, "s3": None,
+        },
+        # The size cap is enforced by the spider (bytes_received → StopDownload), which
+        # keeps the truncated body instead of failing; Scrapy's own limit is disabled.
+        "DOWNLOAD_MAXSIZE": 0,
+        "DOWNLOAD_WARNSIZE": 0,
+        "DOWNLOAD_FAIL_ON_DATALOSS": False,
+        "DOWNLOAD_VERIFY_CERTIFICATES": True,  # a bad certificate is a tls-error finding
+        "CONCURRENT_REQUESTS": crawl.concurrency_total,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_host,
+        # Never exactly 0: with no delay, Scrapy 2.19's downloader starts every request
+        # queued for a host in one go (its free-slot count is read before the scheduled
+        # downloads register), so CONCURRENT_REQUESTS_PER_DOMAIN is not enforced. Any
+        # delay makes it start one request per pass and re-check the free slots.
+        "DOWNLOAD_DELAY": max(crawl.delay_per_host, MIN_DELAY),
+        "DOWNLOAD_DELAY_JITTER": 0.5,
+        # Failures are findings, recorded as verdicts: not errors to shout on stderr.
+        "RETRY_GIVE_UP_LOG_LEVEL": "DEBUG",
+        "ROBOTSTXT_OBEY": crawl.obey_robots,
+        "RETRY_ENABLED": True,
+        "RETRY_TIMES": crawl.retry_times,
+        # 429 is left to RetryAfterMiddleware, which honours Retry-After; so is a 503
+        # that carries Retry-After (the middleware runs first).
+        "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408],
+        "DNS_TIMEOUT": min(crawl.timeout, 30),
+        # Every connection goes to an address this resolver checked (DNS rebinding);
+        # Scrapy 2.19 names it TWISTED_DNS_RESOLVER (DNS_RESOLVER is deprecated).
+        "TWISTED_DNS_RESOLVER": "crawler.fetch.resolver.PublicOnlyResolver",
+        # Spider middlewares made for following links through a site; for a checker they
+        # only cost time, and UrlLength would silently drop a redirect to a long URL.
+        "SPIDER_MIDDLEWARES": {
+            "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
+            "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+            "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+            "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+        },
+        "DOWNLOADER_MIDDLEWARES": {
+            "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            f"{_MW}.CompleteRobotsTxtMiddleware": 100,
+            f"{_MW}.AddressGuardMiddleware": 120,
+            "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+            f"{_MW}.RetryAfterMiddleware": 540,
+            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+            f"{_MW}.BackoffRetryMiddleware": 550,
+        },
+        "ROTWATCH_ALLOW_PRIVATE": crawl.allow_private_addresses,
+        "ROTWATCH_RETRY_AFTER_CAP": crawl.retry_after_cap,
+        "ROTWATCH_TARGET_BUDGET": crawl.target_budget,
+        "ROTWATCH_RETRY_TIMES": crawl.retry_times,
+        "ROTWATCH_RETRY_BACKOFF": crawl.retry_backoff,
+        "ROTWATCH_MAX_BYTES": int(crawl.max_mb * 1_000_000),
+        "ROTWATCH_MAX_REDIRECTS": crawl.max_redirects,
+        "ROTWATCH_SOFT404_PROBE": crawl.soft404_probe,
+    }
