@@ -18,7 +18,7 @@ from pathlib import Path
 
 from archive.store.db import open_database, to_db
 from archive.store.due import Selection
-from rotwatch.check import stream_targets
+from rotwatch.crawl_process import stream_targets
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

@@ -108,3 +108,14 @@ class Judgement:
     reason: str
     permanent_redirect: bool | None = None
     evidence: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class DueTarget:
+    """A target a check run visits: its store id, key, URL to fetch and host."""
+
+    id: int
+    key: str
+    url: str
+    host: str
+    next_check_at: str

@@ -10,35 +10,23 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
 
 from archive.store import results
 from archive.store.db import write_transaction
 from archive.store.results import CheckRow, SnapshotRow, TargetUpdate
 from archive.store.store import Store
-from archive.warc.writer import ArchivedRecord, Exchange, SnapshotWriter
+from archive.warc.writer import SnapshotWriter
+from core.content_coding import is_text, media_type
+from core.exchange import ArchivedRecord, Exchange
 from core.policy import HistoryEntry, PolicyConfig, judge, next_check_at
-from core.records import Judgement, Observation, Verdict
-from crawler.fetch.content import is_text, media_type
+from core.records import Verdict
+from crawler.fetch.items import Outcome
 from rotwatch.drift import MainText, compare, content_fingerprint
 from rotwatch.main_text_worker import TextExtractor
 
 LOG = logging.getLogger(__name__)
 SHORT_PAGE_CHARS = 400
-
-
-@dataclass(frozen=True)
-class Outcome:
-    target_id: int
-    key: str
-    host: str
-    observation: Observation
-    judgement: Judgement
-    checked_at: datetime
-    body: bytes | None = None
-    encoding: str | None = None
-    warc: Future[ArchivedRecord | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from typing import Any
 
 from archive.store.due import Selection
 from core.records import Verdict
-from rotwatch.check import ShardResult, crawl_shard
 from rotwatch.config import Config
+from rotwatch.crawl_process import ShardResult, crawl_shard
 
 _PR_SET_PDEATHSIG = 1
 

@@ -18,7 +18,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
 from types import FrameType
+from typing import Protocol
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -29,7 +31,6 @@ from apscheduler.triggers.cron import CronTrigger
 from archive.store.db import StoreError, open_database
 from archive.store.lock import StoreBusy
 from core.exitcodes import ExitCode
-from rotwatch.config import Config
 from scheduler.cron import parse_cron
 from scheduler.jobs import (
     ChildRunner,
@@ -62,14 +63,53 @@ def _local_zone() -> tzinfo | None:
     return None  # CronTrigger/BlockingScheduler resolve None to the local zone (tzlocal)
 
 
-def triggers(config: Config, tz: tzinfo | None = None) -> dict[str, CronTrigger]:
+class DaemonSchedule(Protocol):
+    """The `[daemon]` settings the scheduler reads (the application's config has them)."""
+
+    @property
+    def ingest_cron(self) -> str: ...
+    @property
+    def check_cron(self) -> str: ...
+    @property
+    def report_cron(self) -> str: ...
+    @property
+    def maintenance_cron(self) -> str: ...
+    @property
+    def check_timeout_minutes(self) -> float: ...
+    @property
+    def misfire_grace_hours(self) -> float: ...
+    @property
+    def crash_retries(self) -> int: ...
+    @property
+    def vacuum(self) -> bool: ...
+    @property
+    def shutdown_grace_seconds(self) -> float: ...
+
+
+class DaemonHost(Protocol):
+    """What the daemon needs of the application's config: where the store is, how to start
+    its jobs (`rotwatch --data-dir … --config …`), and the schedule."""
+
+    @property
+    def data_dir(self) -> Path: ...
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def store_path(self) -> Path: ...
+    @property
+    def lock_path(self) -> Path: ...
+    @property
+    def daemon(self) -> DaemonSchedule: ...
+
+
+def triggers(config: DaemonHost, tz: tzinfo | None = None) -> dict[str, CronTrigger]:
     daemon = config.daemon
     expressions = {"ingest": daemon.ingest_cron, "check": daemon.check_cron,
                    "report": daemon.report_cron, "maintenance": daemon.maintenance_cron}
     return {job: cron_trigger(expr, f"{job}_cron", tz) for job, expr in expressions.items()}
 
 
-def next_fire_times(config: Config, now: datetime,
+def next_fire_times(config: DaemonHost, now: datetime,
                     tz: tzinfo | None = None) -> dict[str, datetime]:
     """When each daemon job fires next after `now` (aware); cron read in `tz`, default
     now's zone. Pure: the clock is a parameter. Raises DaemonError on a bad expression."""
@@ -83,7 +123,7 @@ def next_fire_times(config: Config, now: datetime,
     return result
 
 
-def validate(config: Config) -> None:
+def validate(config: DaemonHost) -> None:
     """Everything that would otherwise fail later, at 3 a.m.: schedules, data dir, store."""
     triggers(config)
     data_dir = config.data_dir
@@ -109,7 +149,7 @@ class DaemonOptions:
 
 
 class Daemon:
-    def __init__(self, config: Config, options: DaemonOptions) -> None:
+    def __init__(self, config: DaemonHost, options: DaemonOptions) -> None:
         self.config = config
         self.options = options
         self.stop = threading.Event()
@@ -261,7 +301,7 @@ class Daemon:
         return clean
 
 
-def fire_times_text(config: Config, now: datetime) -> list[str]:
+def fire_times_text(config: DaemonHost, now: datetime) -> list[str]:
     """Lines for `rotwatch status`: "check  2024-07-29 10:10 (in 0:04:12)"."""
     return [f"{job:<12} {fire:%Y-%m-%d %H:%M %Z} (in {str(fire - now).split('.')[0]})"
             for job, fire in sorted(next_fire_times(config, now).items(),

@@ -24,7 +24,7 @@ import brotli
 import pytest
 
 from archive.warc.writer import Exchange, SnapshotWriter, read_response
-from crawler.fetch.content import accepted_encodings, decode_body
+from core.content_coding import accepted_encodings, decode_body
 from tests.conftest import MockServer
 from tests.helpers import REPO_ROOT, latest_checks, query, rotwatch, write_config
 

@@ -12,15 +12,7 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from archive.store.db import to_db
-
-
-@dataclass(frozen=True)
-class DueTarget:
-    id: int
-    key: str
-    url: str
-    host: str
-    next_check_at: str
+from core.records import DueTarget
 
 
 @dataclass(frozen=True)

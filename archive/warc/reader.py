@@ -19,7 +19,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
 
 from archive.warc.recovery import OPEN_SUFFIX
-from crawler.fetch.content import decode_body
+from core.content_coding import decode_body
 
 LOGGER = logging.getLogger(__name__)
 # Largest payload handed back decoded: above the crawl's size cap (10 MB by default), far
@@ -169,7 +169,7 @@ def parse_warc_date(value: str) -> datetime:
 def decode_content(raw: bytes, content_encoding: str | None) -> tuple[bytes, bool]:
     """Undo a Content-Encoding chain ("gzip", "br", "gzip, br", ...).
 
-    Returns (payload, decoded). Uses the crawl's decoder (crawler.fetch.content), bounded the
+    Returns (payload, decoded). Uses the crawl's decoder (core.content_coding), bounded the
     same way, so a stored gzip bomb cannot exhaust memory when read back. An encoding
     that cannot be undone yields the raw bytes and decoded=False.
     """

@@ -12,13 +12,13 @@ import io
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final, Literal
+from typing import Final
 from urllib.parse import urlsplit
 
 from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 from warcio.warcwriter import WARCWriter
 
-Headers = tuple[tuple[str, str], ...]
+from core.exchange import Exchange, Headers
 
 ORIG_PREFIX: Final = "X-Archive-Orig-"
 WARC_1_1_SPEC: Final = (
@@ -27,46 +27,6 @@ WARC_1_1_SPEC: Final = (
 # Responses that never carry a body: their Content-Length describes something else
 # (the GET entity for HEAD, the cached entity for 304), so it is kept as sent.
 _BODYLESS_STATUS: Final = frozenset({204, 304})
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """One HTTP request/response pair as Scrapy saw it (body de-chunked, not decoded)."""
-
-    url: str
-    method: str
-    request_headers: Headers
-    status: int
-    reason: str
-    http_version: str
-    response_headers: Headers
-    body: bytes
-    truncated: bool
-    fetched_at: datetime
-    ip_address: str | None = None
-
-    def __post_init__(self) -> None:
-        # A naive time would be archived as UTC silently, possibly hours off.
-        if self.fetched_at.tzinfo is None or self.fetched_at.utcoffset() is None:
-            raise ValueError("Exchange.fetched_at must be timezone-aware")
-
-
-@dataclass(frozen=True)
-class ArchivedRecord:
-    """Where `SnapshotWriter.write` put the response (or revisit) record of one exchange.
-
-    `length` is the record's size on disk (its gzip member), so the file's bytes
-    [offset, offset + length) are one self-contained, readable record.
-    """
-
-    warc_file: str
-    offset: int
-    length: int
-    payload_digest: str
-    record_type: Literal["response", "revisit"]
-    refers_to_uri: str | None = None
-    refers_to_date: datetime | None = None
-    truncated: bool = False
 
 
 @dataclass(frozen=True)

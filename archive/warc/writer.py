@@ -31,8 +31,6 @@ from archive.warc.reader import (
     read_response,
 )
 from archive.warc.records import (
-    ArchivedRecord,
-    Exchange,
     Original,
     archive_response_headers,
     build_exchange,
@@ -48,6 +46,7 @@ from archive.warc.recovery import (
     scan_valid_records,
     writer_holds,
 )
+from core.exchange import ArchivedRecord, Exchange
 
 try:  # see archive.warc.recovery: the lock is how recovery tells live files from dead ones
     import fcntl

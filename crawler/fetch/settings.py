@@ -6,15 +6,46 @@ non-2xx responses dropped, 429 retried at once. Each override below says why.
 
 from __future__ import annotations
 
-from typing import Any
-
-from rotwatch.config import CrawlConfig
+from typing import Any, Protocol
 
 _MW = "crawler.fetch.middlewares"
+
+
+class CrawlOptions(Protocol):
+    """The crawl settings this module reads (the application's `[crawl]` config has them)."""
+
+    @property
+    def user_agent(self) -> str: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def target_budget(self) -> float: ...
+    @property
+    def concurrency_total(self) -> int: ...
+    @property
+    def concurrency_per_host(self) -> int: ...
+    @property
+    def delay_per_host(self) -> float: ...
+    @property
+    def obey_robots(self) -> bool: ...
+    @property
+    def retry_times(self) -> int: ...
+    @property
+    def retry_backoff(self) -> float: ...
+    @property
+    def retry_after_cap(self) -> float: ...
+    @property
+    def allow_private_addresses(self) -> bool: ...
+    @property
+    def max_mb(self) -> float: ...
+    @property
+    def max_redirects(self) -> int: ...
+    @property
+    def soft404_probe(self) -> bool: ...
 MIN_DELAY = 0.001
 
 
-def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[str, Any]:
+def scrapy_settings(crawl: CrawlOptions, *, log_level: str = "WARNING") -> dict[str, Any]:
     return {
         "BOT_NAME": "rotwatch",
         "USER_AGENT": crawl.user_agent,

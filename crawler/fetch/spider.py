@@ -2,8 +2,9 @@
 
 Targets stream from the store (`async def start()`), each request carries its target in
 `meta` with `dont_filter=True` (the dupefilter must never hide a target), redirects are
-followed here one hop at a time, and each result goes to the Recorder, which writes it
-from its own thread. The same response feeds the verdict and the WARC snapshot.
+followed here one hop at a time, and each result goes to the ResultSink it is given (the
+application's Recorder writes it from its own thread). The same response feeds the verdict
+and the WARC snapshot.
 """
 
 from __future__ import annotations
@@ -24,16 +25,16 @@ from scrapy.exceptions import StopDownload
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from archive.store.due import DueTarget
-from archive.warc.writer import Exchange
+from core.content_coding import accepted_encodings, decode_body, is_text
+from core.exchange import Exchange
 from core.probes import probe_key, probe_url, without_parameter
-from core.records import ErrorKind, Hop, Observation, Verdict
+from core.records import DueTarget, ErrorKind, Hop, Observation, Verdict
 from core.urls import CHECKABLE_SCHEMES
 from core.verdict import judge, needs_probe
-from crawler.fetch.content import accepted_encodings, decode_body, is_text, page_facts
+from crawler.fetch.content import page_facts
 from crawler.fetch.download_handler import DEADLINE, remaining
 from crawler.fetch.errors import classify
-from rotwatch.recorder import Outcome, Recorder
+from crawler.fetch.items import Outcome, ResultSink
 
 # Main-text extraction reads at most this much of a page: articles fit well inside it,
 # and it bounds what waits in memory for the recorder's thread.
@@ -55,7 +56,7 @@ def _headers(raw: Any) -> tuple[tuple[str, str], ...]:
 class CheckSpider(scrapy.Spider):
     name = "rotwatch-check"
 
-    def __init__(self, *, targets: Iterable[DueTarget], recorder: Recorder, probe_token: str,
+    def __init__(self, *, targets: Iterable[DueTarget], recorder: ResultSink, probe_token: str,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.targets = targets

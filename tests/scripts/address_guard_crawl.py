@@ -51,7 +51,7 @@ async def _rebinding_lookup(host: str) -> Sequence[str]:
 
 def main() -> None:
     import crawler.fetch.settings as crawl_settings
-    import rotwatch.check as check
+    import rotwatch.crawl_process as check
     from archive.store.due import Selection
     from archive.store.runs import start_run
     from archive.store.store import Store

@@ -1,0 +1,108 @@
+"""One crawl in this process: stream the due targets of a shard into a Scrapy crawl.
+
+A Twisted reactor cannot be restarted, so a process runs at most one crawl; `rotwatch
+check` (rotwatch/check.py) runs this in-process for one shard, or in several child
+processes (rotwatch/shards.py), one per shard.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from archive.store.db import open_database
+from archive.store.due import Selection, due_page
+from core.policy import spread_per_host
+from core.records import DueTarget, Verdict
+from rotwatch.config import Config
+
+
+def stream_targets(store_path: Path, now: datetime, selection: Selection,
+                   max_per_host: int = 0, page_size: int = 500,
+                   shard: tuple[int, int] = (0, 1)) -> Iterator[DueTarget]:
+    """Due targets, page by page from their own read connection: never all in memory.
+
+    With `shard` = (index, count), only hosts whose stable hash falls in this shard.
+    """
+    index, count = shard
+    db = open_database(store_path)
+    per_host: Counter[str] = Counter()
+    after: tuple[str, int] | None = None
+    try:
+        while True:
+            page = due_page(db, now, selection, after=after, limit=page_size)
+            if not page:
+                return
+            mine = [t for t in page
+                    if count == 1 or zlib.crc32(t.host.encode()) % count == index]
+            if max_per_host:
+                # the rest of a busy host waits for the next cycle
+                take, _ = spread_per_host([(t.key, t.host) for t in mine], max_per_host,
+                                          per_host)
+                chosen = set(take)
+                mine = [t for t in mine if t.key in chosen]
+            yield from mine
+            after = (page[-1].next_check_at, page[-1].id)
+    finally:
+        db.close()
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    verdicts: dict[str, int]
+    recorded: int
+    error: str | None = None
+
+
+def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int,
+                shard: tuple[int, int] = (0, 1),
+                on_result: Callable[[Verdict], None] | None = None,
+                log_level: str = "WARNING") -> ShardResult:
+    """One crawl in this process over the targets of one shard (hosts hashed to it)."""
+    # Imported here: a parent that only starts crawl processes need not load Scrapy.
+    from scrapy.crawler import AsyncCrawlerProcess
+
+    from crawler.fetch.settings import scrapy_settings
+    from crawler.fetch.spider import CheckSpider, target_checked
+    from rotwatch.recorder import Recorder
+
+    crawl = config.crawl
+    if crawl.ca_bundle:
+        # OpenSSL's default verify paths (used by Twisted's platformTrust) honour this.
+        os.environ["SSL_CERT_FILE"] = crawl.ca_bundle
+    warc_dir = config.warc_dir if crawl.snapshots else None
+    recorder = Recorder(config.store_path, warc_dir, run_id=run_id,
+                        policy=config.policy,
+                        batch_size=crawl.batch_size,
+                        warc_max_bytes=int(crawl.warc_max_file_mb * 1_000_000))
+    targets = stream_targets(config.store_path, now, selection, crawl.max_per_host_per_run,
+                             shard=shard)
+    process = AsyncCrawlerProcess(scrapy_settings(crawl, log_level=log_level))
+    # A robots.txt that cannot be fetched is no error for us (we then allow, as
+    # documented; the target's own failure is the finding); Scrapy would log a traceback
+    # per host. Set after the process exists: creating it configures logging.
+    logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel(logging.CRITICAL)
+    crawler = process.create_crawler(CheckSpider)
+    process.crawl(crawler, targets=targets, recorder=recorder,
+                  probe_token=secrets.token_hex(8))
+    if on_result is not None:
+        crawler.signals.connect(lambda verdict, url, **_: on_result(verdict),
+                                signal=target_checked, weak=False)
+    try:
+        process.start()
+    finally:
+        recorder.close()
+    spider = crawler.spider
+    verdicts = ({v.value: n for v, n in spider.verdicts.items()}
+                if isinstance(spider, CheckSpider) else {})
+    error = None
+    if recorder.error is not None:
+        error = f"{type(recorder.error).__name__}: {recorder.error}"
+    return ShardResult(verdicts, recorder.recorded, error)
