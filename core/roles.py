@@ -1,8 +1,9 @@
 """The role rule table: why an article links somewhere. Pure, ordered, readable.
 
 Rules are tried top to bottom; the first that matches decides. Each rule looks only at
-facts extraction already has (element, anchor text, enclosing sections, URL), so a role
-can be explained in one line in a report.
+facts extraction already has (element, anchor text, enclosing sections, URL), so each
+rule is explained in one line in the table below. Only the role is stored: reports show
+the role, not the explanation.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def _is_navigation(f: LinkFacts) -> bool:
     return bool(_CHROME_SECTIONS.intersection(f.sections))
 
 
-# The table itself: (role, rule, one-line explanation shown in docs and reports).
+# The table itself: (role, rule, one-line explanation for readers of this table).
 RULES: tuple[tuple[Role, Callable[[LinkFacts], bool], str], ...] = (
     (Role.SELF, _is_self, "the article's own URL (title link, canonical)"),
     (Role.IMAGE, _is_image, "img/srcset/picture source or video poster"),

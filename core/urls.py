@@ -21,10 +21,6 @@ _NEVER_CHECKED = {
 }
 
 
-class InvalidURL(ValueError):
-    """An href that cannot be turned into a URL at all."""
-
-
 @dataclass(frozen=True)
 class ResolvedURL:
     """An href resolved against its document: where it points, and whether we can check it."""
@@ -150,8 +146,3 @@ def _is_global(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     # ipaddress calls global-scope multicast (224.0.1.0/24, ff0e::/16) global; no web
     # server answers there.
     return ip.is_global and not ip.is_multicast
-
-
-def path_depth(url: str) -> int:
-    """Number of non-empty path segments: 0 for a site root."""
-    return len([segment for segment in urlsplit(url).path.split("/") if segment])

@@ -221,7 +221,7 @@ def _judge_redirect_stop(observation: Observation, status: int) -> Judgement:
 
 def judge(observation: Observation, probe: Observation | None = None,
           unnamed: Observation | None = None) -> Judgement:
-    """The verdict on one target, with a human-readable reason and the evidence used.
+    """The verdict on one target, with a human-readable reason naming the evidence used.
 
     `probe` is the observation of `probe_url(observation.url, token)`; pass it whenever
     `needs_probe(observation)` was true and the probe was fetched. For a URL with an
@@ -238,8 +238,7 @@ def judge(observation: Observation, probe: Observation | None = None,
         return Judgement(Verdict.REDIRECT_LOOP, f"redirects come back to {revisited}")
     challenge = _challenge_evidence(observation)
     if challenge:
-        reason = f"bot challenge at {status}: {challenge}"
-        return Judgement(Verdict.BLOCKED, reason, evidence=(challenge,))
+        return Judgement(Verdict.BLOCKED, f"bot challenge at {status}: {challenge}")
     if status in _BLOCKED_STATUSES:
         return Judgement(Verdict.BLOCKED, f"{status}: the server refuses automated checks")
     if 300 <= status < 400:
@@ -254,7 +253,7 @@ def judge(observation: Observation, probe: Observation | None = None,
     if soft is None and probe is not None:
         soft = _probe_soft_404(observation, probe, unnamed)
     if soft:
-        return Judgement(Verdict.SOFT_404, f"{status}, but {soft}", evidence=(soft,))
+        return Judgement(Verdict.SOFT_404, f"{status}, but {soft}")
     if len(observation.hops) > 1:
         steps = observation.hops[:-1]
         permanent = all(hop.status in _PERMANENT for hop in steps)

@@ -358,10 +358,10 @@ def test_wording_in_body_text_alone_is_not_enough() -> None:
     assert judge(obs).verdict is Verdict.OK
 
 
-def test_soft_404_by_wording_keeps_the_evidence() -> None:
+def test_soft_404_by_wording_names_it_in_the_reason() -> None:
     judgement = judge(page(title="Page not found – Blog"))
     assert judgement.verdict is Verdict.SOFT_404
-    assert any("not found" in item for item in judgement.evidence)
+    assert "not found" in judgement.reason.lower()
 
 
 # --- soft-404 (b): deep link to a root ----------------------------------------------------
@@ -374,7 +374,7 @@ def test_deep_link_redirected_to_another_hosts_root_is_soft_404() -> None:
     obs = page("https://new.example/", redirects=(("https://old.example/products/x", 301),))
     judgement = judge(obs)
     assert judgement.verdict is Verdict.SOFT_404
-    assert "another host" in judgement.evidence[0]
+    assert "another host" in judgement.reason
 
 
 def test_root_link_redirected_to_root_is_fine() -> None:
