@@ -13,17 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from archive.store.due import Selection
-from archive.store.runs import finish_run, mark_interrupted, start_run
-from archive.store.store import Store
+from archive.store import Selection, Store
 from archive.warc.writer import recover_open_files
+from core.exitcodes import ExitCode, exit_code
 from core.records import Verdict
 from rotwatch.config import Config
 
 LOG = logging.getLogger(__name__)
-BAD_VERDICTS = frozenset({Verdict.BROKEN, Verdict.SOFT_404, Verdict.DNS_FAILURE,
-                          Verdict.CONNECTION_FAILED, Verdict.SERVER_ERROR, Verdict.TIMEOUT,
-                          Verdict.TLS_ERROR, Verdict.REDIRECT_LOOP})
 
 
 @dataclass(frozen=True)
@@ -39,7 +35,12 @@ class CheckSummary:
 
     @property
     def bad(self) -> int:
-        return sum(n for v, n in self.verdicts.items() if Verdict(v) in BAD_VERDICTS)
+        """Checks whose verdict is a failure (`Verdict.is_failure`: a bad link)."""
+        return sum(n for v, n in self.verdicts.items() if Verdict(v).is_failure)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return exit_code(error=bool(self.error), attention=self.bad > 0)
 
 
 def crawl_processes(config: Config) -> int:
@@ -65,8 +66,8 @@ def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
                         "%d bytes", report.open_file, report.records_kept, report.bytes_dropped)
     now = datetime.now(UTC)
     with Store(config.store_path) as store:
-        mark_interrupted(store.db, "check", now)
-        run_id = start_run(store.db, "check", trigger, os.getpid(), now)
+        store.mark_interrupted("check", now)
+        run_id = store.start_run("check", trigger, os.getpid(), now)
     shards = crawl_processes(config)
     if shards == 1:
         from rotwatch.crawl_process import crawl_shard
@@ -84,9 +85,8 @@ def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
     error = "; ".join(errors) if errors else None
     summary = CheckSummary(run_id, dict(verdicts), recorded, error)
     with Store(config.store_path) as store:
-        finish_run(store.db, run_id, status="failed" if error else "ok",
-                   exit_code=1 if error else (2 if summary.bad else 0),
-                   now=datetime.now(UTC),
-                   counts={"checked": summary.checked, "recorded": recorded,
-                           "processes": shards, **verdicts}, message=error)
+        store.finish_run(run_id, status="failed" if error else "ok",
+                         exit_code=summary.exit_code, now=datetime.now(UTC),
+                         counts={"checked": summary.checked, "recorded": recorded,
+                                 "processes": shards, **verdicts}, message=error)
     return summary

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from archive.store.db import StoreBusyError, StoreError
-from archive.store.due import Selection
+from archive.store import SeedChange, Selection, Store, StoreBusyError, StoreError
 from archive.store.lock import StoreBusy, WriterLock
-from archive.store.runs import recent_runs
-from archive.store.store import SeedChange, Store
 from core.documents import Role, SeedFormat
 from core.escaping import one_line
-from core.exitcodes import ExitCode
+from core.exitcodes import ExitCode, exit_code
 from rotwatch import __version__
 from rotwatch.config import Config, ConfigError, load_config
 from rotwatch.output import write_rows
@@ -37,7 +34,7 @@ def _echo_err(message: str) -> None:
 def _store_failed(exc: StoreError) -> ExitCode:
     """Report a store problem in one line; a store held by another writer is BUSY (3)."""
     _echo_err(f"rotwatch: {exc}")
-    return ExitCode.BUSY if isinstance(exc, StoreBusyError) else ExitCode.ERROR
+    return exit_code(busy=isinstance(exc, StoreBusyError), error=True)
 
 
 class Context:
@@ -67,7 +64,7 @@ def cli(ctx: click.Context, config_path: Path | None, data_dir: Path | None) -> 
         ctx.obj = Context(load_config(config_path, data_dir))
     except ConfigError as exc:
         _echo_err(f"rotwatch: {exc}")
-        ctx.exit(ExitCode.ERROR)
+        ctx.exit(exit_code(error=True))
 
 
 @cli.command()
@@ -108,9 +105,7 @@ def run_ingest(obj: Context, paths: tuple[str, ...], fmt: str | None) -> ExitCod
         f"ingested {len(report.outcomes)} seed(s): {report.count(SeedChange.NEW)} new, "
         f"{report.count(SeedChange.CHANGED)} changed, {report.count(SeedChange.UNCHANGED)} "
         f"unchanged; {report.links} link(s); {len(report.problems)} problem(s)", err=True)
-    if not report.outcomes and report.problems:
-        return ExitCode.ERROR
-    return ExitCode.OK
+    return exit_code(error=not report.outcomes and bool(report.problems))
 
 
 @cli.command()
@@ -132,7 +127,8 @@ def links(obj: Context, seeds: tuple[str, ...], roles: tuple[str, ...], fmt: str
     """
     try:
         with obj.store() as store:
-            rows = store.links(seeds=seeds, roles=roles, include_removed=removed)
+            rows = (asdict(row) for row in store.links(seeds=seeds, roles=roles,
+                                                       include_removed=removed))
             count = write_rows(rows, fmt, LINK_COLUMNS, title="links")
     except StoreError as exc:
         sys.exit(_store_failed(exc))
@@ -153,7 +149,7 @@ def status(obj: Context) -> None:
         with obj.store() as store:
             counts = store.counts()
             states = store.target_states()
-            runs = recent_runs(store.db, 5)
+            runs = store.recent_runs(5)
     except StoreError as exc:
         sys.exit(_store_failed(exc))
     click.echo(f"store: {obj.config.store_path}")
@@ -165,9 +161,8 @@ def status(obj: Context) -> None:
     for line in fire_times_text(obj.config, _now()):
         click.echo(line)
     for r in runs:
-        click.echo(f"run {r['id']}: {r['kind']} ({r['trigger']}) {r['started_at']} → "
-                   f"{r['ended_at'] or '…'} {r['status']} exit={r['exit_code']} "
-                   f"{r['counts'] or ''}")
+        click.echo(f"run {r.id}: {r.kind} ({r.trigger}) {r.started_at} → "
+                   f"{r.ended_at or '…'} {r.status} exit={r.exit_code} {r.counts or ''}")
 
 
 def _check(obj: Context, selection: Selection, allow_private: bool, trigger: str) -> ExitCode:
@@ -179,16 +174,14 @@ def _check(obj: Context, selection: Selection, allow_private: bool, trigger: str
             summary = check_with_progress(config, selection, trigger)
     except StoreBusy as exc:
         _echo_err(f"rotwatch: {exc}; not starting a second crawl")
-        return ExitCode.BUSY
+        return exit_code(busy=True)
     except StoreError as exc:
         return _store_failed(exc)
     except ValueError as exc:
         _echo_err(f"rotwatch: {exc}")
-        return ExitCode.ERROR
+        return exit_code(error=True)
     print_summary(summary)
-    if summary.error:
-        return ExitCode.ERROR
-    return ExitCode.DEAD_LINKS if summary.bad else ExitCode.OK
+    return summary.exit_code
 
 
 @cli.command()

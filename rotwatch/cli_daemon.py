@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import click
 
 from core.escaping import json_safe
-from core.exitcodes import ExitCode
+from core.exitcodes import exit_code
 from rotwatch.config import Config
 
 # Attributes every LogRecord has; anything else came in through `extra=` and is kept.
@@ -83,7 +83,7 @@ def daemon(obj: _HasConfig, log_format: str, allow_private: bool, run_now: bool)
         validate(config)
     except DaemonError as exc:
         click.echo(f"rotwatch: {exc}", err=True)
-        sys.exit(ExitCode.ERROR)
+        sys.exit(exit_code(error=True))
     root = click.get_current_context().find_root().command
     has_report = isinstance(root, click.Group) and "report" in root.commands
     runner = Daemon(config, DaemonOptions(allow_private=allow_private, run_now=run_now,
@@ -93,5 +93,5 @@ def daemon(obj: _HasConfig, log_format: str, allow_private: bool, run_now: bool)
     if not clean:
         # A job thread is stuck (e.g. a store write still retrying); the interpreter would
         # wait for it at exit, so leave now: the kernel releases its locks.
-        os._exit(ExitCode.OK)
-    sys.exit(ExitCode.OK)
+        os._exit(exit_code())
+    sys.exit(exit_code())

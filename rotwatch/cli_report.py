@@ -1,7 +1,7 @@
 """`rotwatch report`, `export` and `verify`: read-only commands over the store.
 
 Kept apart from rotwatch/cli.py so that module stays about crawling; the lead registers
-these with `cli.add_command(...)`. Exit codes follow core.exitcodes.
+these with `cli.add_command(...)`. Exit codes come from core.exitcodes.exit_code.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ from typing import Any, NoReturn
 
 import click
 
-from archive.store.db import StoreBusyError, StoreError
+from archive.store import Store, StoreBusyError, StoreError
 from archive.store.lock import StoreBusy, WriterLock
-from archive.store.store import Store
 from archive.warc.atomic import OutputError, write_text_atomic
 from archive.warc.writer import OPEN_SUFFIX, WARC_SUFFIX, recover_open_files, writer_holds
 from core.escaping import one_line
-from core.exitcodes import ExitCode
+from core.exitcodes import exit_code
 from rotwatch.export import export_warc
 from rotwatch.export import verify as verify_store
 from rotwatch.report import RENDERERS, build_report
@@ -30,7 +29,7 @@ _SEED_HELP = "Only seeds whose path contains this text (repeatable)."
 def _fail(problem: str | Exception) -> NoReturn:
     """One line on stderr; exit 3 when the store was busy, else 1."""
     click.echo(f"rotwatch: {one_line(str(problem))}", err=True)
-    sys.exit(ExitCode.BUSY if isinstance(problem, StoreBusyError) else ExitCode.ERROR)
+    sys.exit(exit_code(busy=isinstance(problem, StoreBusyError), error=True))
 
 
 def _recover_open_warcs(config: Any) -> None:
@@ -125,13 +124,13 @@ def report(obj: Any, fmt: str, output: Path | None, states: tuple[str, ...],
     """
     try:
         with Store(obj.config.store_path) as store:
-            built = build_report(store.db, datetime.now(UTC), states=states or None,
+            built = build_report(store, datetime.now(UTC), states=states or None,
                                  seeds=seeds)
     except StoreError as exc:
         _fail(exc)
     if configured:
         _write_configured(obj.config, built)
-        sys.exit(ExitCode.DEAD_LINKS if built.count("dead") else ExitCode.OK)
+        sys.exit(exit_code(attention=built.needs_attention))
     text = RENDERERS[fmt](built)
     if output is None:
         click.echo(text, nl=False)
@@ -141,7 +140,7 @@ def report(obj: Any, fmt: str, output: Path | None, states: tuple[str, ...],
         except OutputError as exc:
             _fail(exc)
         click.echo(f"wrote {len(built.links)} link(s) to {output}", err=True)
-    sys.exit(ExitCode.DEAD_LINKS if built.count("dead") else ExitCode.OK)
+    sys.exit(exit_code(attention=built.needs_attention))
 
 
 @click.command()
@@ -165,7 +164,7 @@ def export(obj: Any, output: Path, seeds: tuple[str, ...], since: str | None) ->
     _recover_open_warcs(obj.config)
     try:
         with Store(obj.config.store_path) as store:
-            result = export_warc(store.db, obj.config.warc_dir, output, seeds=seeds,
+            result = export_warc(store, obj.config.warc_dir, output, seeds=seeds,
                                  since=moment)
     except (StoreError, OSError) as exc:
         _fail(exc)
@@ -173,7 +172,7 @@ def export(obj: Any, output: Path, seeds: tuple[str, ...], since: str | None) ->
         click.echo(f"rotwatch: {problem}", err=True)
     click.echo(f"wrote {result.records} record(s) for {result.targets} target(s) "
                f"({result.originals} revisit original(s)) to {output}", err=True)
-    sys.exit(ExitCode.ERROR if result.problems else ExitCode.OK)
+    sys.exit(exit_code(error=bool(result.problems)))
 
 
 @click.command()
@@ -193,7 +192,7 @@ def verify(obj: Any) -> None:
     _recover_open_warcs(obj.config)
     try:
         with Store(obj.config.store_path) as store:
-            result = verify_store(store.db, obj.config.warc_dir)
+            result = verify_store(store, obj.config.warc_dir)
     except StoreError as exc:
         _fail(exc)
     for p in result.problems:
@@ -202,4 +201,4 @@ def verify(obj: Any) -> None:
         click.echo(f"{where}{snap}: {p.message}")
     click.echo(f"checked {result.snapshots} snapshot(s) in {result.files} file(s): "
                f"{len(result.problems)} problem(s)", err=True)
-    sys.exit(ExitCode.OK if result.ok else ExitCode.ERROR)
+    sys.exit(exit_code(error=not result.ok))

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import io
 import zlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlite_utils import Database
 from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
-from archive.store.db import to_db
+from archive.store import ArchivedSnapshot, Store
 from archive.warc.atomic import atomic_output
 from archive.warc.writer import (
     OPEN_SUFFIX,
@@ -61,21 +59,6 @@ class VerifyResult:
         return not self.problems
 
 
-@dataclass(frozen=True)
-class _Row:
-    id: int
-    url: str
-    warc_file: str
-    offset: int
-    length: int
-    digest: str
-    record_type: str
-    fetched_at: str
-
-
-_COLUMNS = "id, url, warc_file, warc_offset, warc_length, payload_digest, record_type, fetched_at"
-
-
 class RecordError(Exception):
     """The bytes at (file, offset) are not the record the store describes."""
 
@@ -84,7 +67,7 @@ class MissingFile(RecordError):
     """Neither the file a row names nor its `.open` form (still being written) exists."""
 
 
-def read_member(warc_dir: Path, row: _Row) -> tuple[bytes, str | None]:
+def read_member(warc_dir: Path, row: ArchivedSnapshot) -> tuple[bytes, str | None]:
     """The record's gzip member, checked against its row: (raw bytes, WARC-Target-URI)."""
     try:
         fh = open_warc(warc_dir, row.warc_file)
@@ -123,40 +106,17 @@ def read_member(warc_dir: Path, row: _Row) -> tuple[bytes, str | None]:
     return data, rec.get_header("WARC-Target-URI")
 
 
-def _rows(db: Database, sql: str, params: Sequence[object]) -> list[_Row]:
-    return [_Row(int(r[0]), r[1], r[2], int(r[3]), int(r[4]), r[5], r[6], r[7])
-            for r in db.conn.execute(sql, params).fetchall()]
-
-
-def _latest(db: Database, seeds: tuple[str, ...], since: datetime | None) -> list[_Row]:
-    where, params = ["1=1"], []
-    if seeds:  # same matching as `--seed` elsewhere: a substring of the seed's path
-        where.append("t.id IN (SELECT l.target_id FROM links l JOIN seeds s ON s.id = "
-                     "l.seed_id WHERE " + " OR ".join("s.path LIKE ?" for _ in seeds) + ")")
-        params += [f"%{s}%" for s in seeds]
-    if since is not None:
-        where.append("n.fetched_at >= ?")
-        params.append(to_db(since) or "")
-    return _rows(db, f"SELECT {', '.join('n.' + c.strip() for c in _COLUMNS.split(','))} "
-                 "FROM snapshots n JOIN targets t ON t.id = n.target_id WHERE n.id = ("
-                 "SELECT id FROM snapshots WHERE target_id = t.id "
-                 "ORDER BY fetched_at DESC, id DESC LIMIT 1) AND "
-                 f"{' AND '.join(where)} ORDER BY t.url", params)
-
-
-def _original(db: Database, warc_dir: Path, revisit: _Row) -> _Row | None:
+def _original(store: Store, warc_dir: Path, revisit: ArchivedSnapshot
+              ) -> ArchivedSnapshot | None:
     """The response record a revisit stands for: same payload, preferably the same URI."""
     with open_warc(warc_dir, revisit.warc_file) as fh:
         fh.seek(revisit.offset)
         record = next(iter(ArchiveIterator(fh)))
         uri = record.rec_headers.get_header("WARC-Refers-To-Target-URI")
-    found = _rows(db, f"SELECT {_COLUMNS} FROM snapshots WHERE payload_digest = ? AND "
-                  "record_type = 'response' ORDER BY url = ? DESC, id LIMIT 1",
-                  [revisit.digest, uri])
-    return found[0] if found else None
+    return store.response_for(revisit.digest, uri)
 
 
-def export_warc(db: Database, warc_dir: Path, out_path: Path, *, seeds: tuple[str, ...] = (),
+def export_warc(store: Store, warc_dir: Path, out_path: Path, *, seeds: tuple[str, ...] = (),
                 since: datetime | None = None) -> ExportResult:
     """Write the latest snapshot of each selected target to `out_path` (a `.warc.gz`).
 
@@ -165,14 +125,14 @@ def export_warc(db: Database, warc_dir: Path, out_path: Path, *, seeds: tuple[st
     through `archive.warc.atomic`: a failed export (a full disk: `OutputError`, naming the file)
     leaves no half file and whatever `out_path` held before.
     """
-    latest = _latest(db, tuple(seeds), since)
-    wanted: list[_Row] = []
+    latest = store.latest_snapshots(tuple(seeds), since)
+    wanted: list[ArchivedSnapshot] = []
     problems: list[str] = []
     originals = 0
     for row in latest:
         if row.record_type == "revisit":
             try:
-                original = _original(db, warc_dir, row)
+                original = _original(store, warc_dir, row)
             except Exception as exc:  # the revisit itself is unreadable: reported below
                 problems.append(f"{row.url}: cannot read revisit: {exc}")
                 continue
@@ -200,7 +160,7 @@ def export_warc(db: Database, warc_dir: Path, out_path: Path, *, seeds: tuple[st
                         tuple(problems))
 
 
-def verify(db: Database, warc_dir: Path) -> VerifyResult:
+def verify(store: Store, warc_dir: Path) -> VerifyResult:
     """Fixity: every snapshot row's record is where the store says and matches its digest;
     every WARC file in `warc_dir` is whole (no cut record, no trailing garbage).
 
@@ -209,7 +169,7 @@ def verify(db: Database, warc_dir: Path) -> VerifyResult:
     end is a problem until `check` or the verify command recovers it).
     """
     problems: list[Problem] = []
-    rows = _rows(db, f"SELECT {_COLUMNS} FROM snapshots ORDER BY warc_file, warc_offset", [])
+    rows = store.all_snapshots()
     missing: set[str] = set()
     for row in rows:
         if row.warc_file in missing:

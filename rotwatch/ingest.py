@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from archive.store.store import IngestOutcome, SeedChange, Store
+from archive.store import IngestOutcome, SeedChange, Store
 from core.documents import ExtractedSeed, SeedFormat
 from crawler.extract.collect import SeedProblem, UnchangedSeed, find_seed_files, read_seeds
 

@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from archive.store.due import Selection
+from archive.store import Selection
 from core.records import Verdict
 from rotwatch.check import CheckSummary, run_check
 from rotwatch.config import Config
@@ -27,8 +27,8 @@ def check_with_progress(config: Config, selection: Selection, trigger: str) -> C
 
         def on_result(verdict: Verdict) -> None:
             seen[verdict] += 1
-            bad = sum(n for v, n in seen.items() if not v.is_healthy)
-            progress.update(task, advance=1, description=f"{bad} not ok")
+            bad = sum(n for v, n in seen.items() if v.is_failure)
+            progress.update(task, advance=1, description=f"{bad} broken or failing")
 
         return run_check(config, selection, trigger=trigger, on_result=on_result)
 

@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from urllib.parse import quote
 
-from sqlite_utils import Database
-
+from archive.store import ProblemLink, Store
+from archive.store import SnapshotRef as Snapshot
 from archive.store.db import to_db
 from core.escaping import csv_cell, json_safe, one_line
 from core.escaping import markdown_text as _md
@@ -28,13 +28,6 @@ from core.escaping import markdown_text as _md
 PROBLEM_STATES: tuple[str, ...] = ("dead", "failing", "changed", "moved", "recovered", "blocked")
 FAILED_STATES = frozenset({"dead", "failing"})  # JUnit failures
 _RANK = {state: rank for rank, state in enumerate(PROBLEM_STATES)}
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    id: int
-    fetched_at: str
-    record_type: str
 
 
 @dataclass(frozen=True)
@@ -78,58 +71,44 @@ class Report:
         return sum(link.state == state for link in self.links)
 
     @property
+    def needs_attention(self) -> bool:
+        """What makes `rotwatch report` exit 2: a dead link (failing ones may recover)."""
+        return self.count("dead") > 0
+
+    @property
     def summary(self) -> str:
         return ", ".join(f"{state}={n}" for state, n in self.totals) or "no checked targets"
 
 
-def build_report(db: Database, now: datetime, *, states: Iterable[str] | None = None,
+def build_report(store: Store, now: datetime, *, states: Iterable[str] | None = None,
                  seeds: Iterable[str] = ()) -> Report:
-    """Problem links grouped by seed (`seeds`: path substrings), worst seeds first, links
-    by severity then document order. Links that left their article are not reported."""
+    """Problem links grouped by seed (`seeds`: path substrings, as `rotwatch links --seed`),
+    worst seeds first, links by severity then document order. Links that left their
+    article are not reported."""
     wanted = tuple(states) if states is not None else PROBLEM_STATES
-    # Same seed matching as `rotwatch links --seed`: a substring of the seed's path.
-    patterns = [f"%{s}%" for s in seeds]
-    seed_where = f" AND ({' OR '.join('s.path LIKE ?' for _ in patterns)})" if patterns else ""
-    # The last check per target: SQLite takes bare columns from the row holding max().
-    rows = db.conn.execute(
-        "WITH last AS (SELECT target_id, reason, status, url, final_url, max(checked_at) "
-        "FROM checks GROUP BY target_id) "
-        "SELECT s.path, s.url, s.title, l.role, l.anchor_text, l.context, t.id, t.url, "
-        "t.state, t.last_verdict, t.first_failure_at, t.consecutive_failures, t.last_ok_at, "
-        "t.last_checked_at, c.reason, c.status, c.url, c.final_url FROM links l "
-        "JOIN seeds s ON s.id = l.seed_id JOIN targets t ON t.id = l.target_id "
-        "LEFT JOIN last c ON c.target_id = t.id WHERE l.removed_at IS NULL "
-        f"AND t.state IN ({','.join('?' for _ in wanted)}){seed_where} "
-        "ORDER BY s.path, l.position", [*wanted, *patterns]).fetchall()
+    seeds = tuple(seeds)
     grouped: dict[str, tuple[str | None, str | None, list[ReportLink]]] = {}
-    for r in rows:
-        link = ReportLink(
-            target_url=r[7], state=r[8], role=r[3], anchor_text=r[4], context=r[5],
-            last_verdict=r[9], reason=r[14], status=r[15], first_failure_at=r[10],
-            consecutive_failures=int(r[11] or 0), last_ok_at=r[12], last_checked_at=r[13],
-            final_url=r[17] if r[17] and r[17] != r[16] else None, snapshot=_snapshot(db, r[6]))
-        grouped.setdefault(r[0], (r[1], r[2], []))[2].append(link)
+    for row in store.problem_links(wanted, seeds):
+        grouped.setdefault(row.seed_path, (row.seed_url, row.seed_title, []))[2].append(
+            _link(row))
     sections = sorted(
         (SeedSection(path, url, title, tuple(sorted(links, key=lambda x: _RANK.get(x.state, 99))))
          for path, (url, title, links) in grouped.items()),
         key=lambda s: (-sum(x.state == "dead" for x in s.links),
                        -sum(x.state == "failing" for x in s.links), s.path))
-    totals = db.conn.execute(
-        "SELECT t.state, count(DISTINCT t.id) FROM targets t JOIN links l ON l.target_id = t.id "
-        "JOIN seeds s ON s.id = l.seed_id WHERE t.checkable = 1 AND l.removed_at IS NULL"
-        f"{seed_where} GROUP BY t.state", patterns).fetchall()
-    ordered = sorted(((str(s), int(n)) for s, n in totals), key=lambda t: (_RANK.get(t[0], 9), t))
+    ordered = sorted(store.state_totals(seeds), key=lambda t: (_RANK.get(t[0], 9), t))
     return Report(to_db(now) or "", wanted, tuple(ordered), tuple(sections))
 
 
-def _snapshot(db: Database, target_id: int) -> Snapshot | None:
-    # What the reader wants is what the page said while it worked, not the error page it
-    # serves now; fall back to the latest capture of any kind.
-    row = db.conn.execute(
-        "SELECT s.id, s.fetched_at, s.record_type FROM snapshots s LEFT JOIN checks c ON "
-        "c.snapshot_id = s.id WHERE s.target_id = ? ORDER BY c.verdict IN ('ok', 'redirected') "
-        "DESC, s.fetched_at DESC, s.id DESC LIMIT 1", [target_id]).fetchone()
-    return Snapshot(int(row[0]), str(row[1]), str(row[2])) if row else None
+def _link(row: ProblemLink) -> ReportLink:
+    moved = row.final_url and row.final_url != row.checked_url
+    return ReportLink(
+        target_url=row.target_url, state=row.state, role=row.role,
+        anchor_text=row.anchor_text, context=row.context, last_verdict=row.last_verdict,
+        reason=row.reason, status=row.status, first_failure_at=row.first_failure_at,
+        consecutive_failures=row.consecutive_failures, last_ok_at=row.last_ok_at,
+        last_checked_at=row.last_checked_at, final_url=row.final_url if moved else None,
+        snapshot=row.snapshot)
 
 
 # --------------------------------------------------------------------------- renderers

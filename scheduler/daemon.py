@@ -28,7 +28,7 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from archive.store.db import StoreError, open_database
+from archive.store import Store, StoreError
 from archive.store.lock import StoreBusy
 from core.exitcodes import ExitCode
 from scheduler.cron import parse_cron
@@ -134,7 +134,7 @@ def validate(config: DaemonHost) -> None:
     except OSError as exc:
         raise DaemonError(f"data directory {data_dir} is not writable: {exc}") from None
     try:
-        open_database(config.store_path).close()
+        Store(config.store_path).close()
     except StoreError as exc:
         raise DaemonError(str(exc)) from None
 

@@ -28,9 +28,8 @@ from tenacity import (
     wait_exponential,
 )
 
-from archive.store.db import open_database, retry_locked
+from archive.store import Store
 from archive.store.lock import StoreBusy, WriterLock
-from archive.store.runs import finish_run, start_run
 from core.exitcodes import ExitCode
 
 LOG = logging.getLogger("rotwatch.daemon")
@@ -189,11 +188,8 @@ class RunRecorder:
 
     def start(self, kind: str) -> int | None:
         try:
-            db = open_database(self.store_path)
-            try:
-                return start_run(db, kind, "daemon", self.pid, datetime.now(UTC))
-            finally:
-                db.close()
+            with Store(self.store_path) as store:
+                return store.start_run(kind, "daemon", self.pid, datetime.now(UTC))
         except Exception:
             LOG.exception("could not record the start of %s", kind)
             return None
@@ -203,12 +199,9 @@ class RunRecorder:
         if run_id is None:
             return
         try:
-            db = open_database(self.store_path)
-            try:
-                finish_run(db, run_id, status=status, exit_code=exit_code,
-                           now=datetime.now(UTC), counts=counts, message=message)
-            finally:
-                db.close()
+            with Store(self.store_path) as store:
+                store.finish_run(run_id, status=status, exit_code=exit_code,
+                                 now=datetime.now(UTC), counts=counts, message=message)
         except Exception:
             LOG.exception("could not record the end of run %s", run_id)
 
@@ -220,25 +213,11 @@ def maintain(store_path: Path, lock_path: Path, vacuum: bool,
     The lock keeps VACUUM — which rewrites the whole file and blocks every writer — from
     running under a crawl; a busy store raises StoreBusy and the job is skipped.
     """
-    with WriterLock(lock_path, "maintenance"):
-        db = open_database(store_path)
-        try:
-            result: dict[str, Any] = {}
-            for n in range(checkpoint_attempts):  # readers can hold the WAL: try a few times
-                busy, log_pages, done = db.conn.execute(
-                    "PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-                result = {"checkpoint_busy": busy, "wal_pages": log_pages,
-                          "checkpointed": done}
-                if not busy:
-                    break
-                time.sleep(0.2 * (2**n))
-            if vacuum:
-                started = time.monotonic()
-                retry_locked(lambda: db.conn.execute("VACUUM"))()
-                result["vacuum_seconds"] = round(time.monotonic() - started, 3)
-            return result
-        finally:
-            db.close()
+    with WriterLock(lock_path, "maintenance"), Store(store_path) as store:
+        result = store.checkpoint(checkpoint_attempts)
+        if vacuum:
+            result["vacuum_seconds"] = store.vacuum()
+        return result
 
 
 def record_child_job(recorder: RunRecorder, job: str,

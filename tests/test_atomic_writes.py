@@ -20,10 +20,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.store import results
-from archive.store.db import write_transaction
-from archive.store.results import CheckRow, SnapshotRow
-from archive.store.store import Store
+from archive.store import CheckRow, SnapshotRow, Store
 from archive.warc.atomic import OutputError, atomic_output, write_text_atomic
 from archive.warc.writer import Exchange, SnapshotWriter
 from core.records import Hop, Judgement, Observation, Verdict
@@ -132,7 +129,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
                            mime="text/html", title=None, text="", truncated=False)
         row = CheckRow(target[0], WHEN, Observation(url=url, hops=(Hop(url, 200),)),
                        Judgement(Verdict.OK, "ok"), snapshot=snap)
-        write_transaction(store.db, lambda: results.insert_checks(store.db, [row], None))
+        store.transaction(lambda: store.insert_checks([row], None))
     return data
 
 

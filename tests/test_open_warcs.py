@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from archive.store import Store
 from archive.store.lock import WriterLock
-from archive.store.store import Store
 from archive.warc.writer import OPEN_SUFFIX, Exchange, SnapshotWriter, iter_records, read_response
 from rotwatch.export import verify
 from tests.conftest import MockServer
@@ -216,6 +216,6 @@ def test_while_a_check_holds_the_store_a_dead_file_is_read_not_recovered(
     (line,) = done.stdout.splitlines()
     assert line.startswith(f"{leftover.name}@") and "snapshot" not in line
     with Store(data / "rotwatch.db") as store:
-        result = verify(store.db, warc_dir)
+        result = verify(store, warc_dir)
     assert [(p.warc_file, p.snapshot_id) for p in result.problems] == [(leftover.name, None)]
     assert result.snapshots == 1 and result.files == 1

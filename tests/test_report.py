@@ -16,10 +16,7 @@ import pytest
 from click.testing import CliRunner
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.store import results
-from archive.store.db import write_transaction
-from archive.store.results import CheckRow, SnapshotRow, TargetUpdate
-from archive.store.store import Store
+from archive.store import CheckRow, SnapshotRow, Store, TargetUpdate
 from archive.warc.writer import ArchivedRecord, Exchange, SnapshotWriter
 from core.records import Hop, Judgement, Observation, Verdict
 from rotwatch.cli import cli
@@ -108,14 +105,13 @@ def store(tmp_path: Path) -> Fixture:
         updates = [TargetUpdate(ids[k], s, EARLY, v, n, EARLY if n else None,
                                 NOW if n else None, EARLY, NOW, NOW + timedelta(days=1))
                    for k, (s, v, n) in states.items()]
-        write_transaction(st.db, lambda: (results.insert_checks(st.db, rows, None),
-                                          results.update_targets(st.db, updates)))
+        st.transaction(lambda: (st.insert_checks(rows, None), st.update_targets(updates)))
     return Fixture(data_dir, db_path, warc_dir)
 
 
 def _report(fx: Fixture, **kw: object):
     with Store(fx.db_path) as st:
-        return build_report(st.db, NOW, **kw)  # type: ignore[arg-type]
+        return build_report(st, NOW, **kw)  # type: ignore[arg-type]
 
 
 def test_report_lists_problem_links_dead_first(store: Fixture) -> None:
@@ -173,7 +169,7 @@ def test_export_includes_latest_snapshots_and_revisit_originals(store: Fixture,
                                                                 tmp_path: Path) -> None:
     out = tmp_path / "export.warc.gz"
     with Store(store.db_path) as st:
-        result = export_warc(st.db, store.warc_dir, out)
+        result = export_warc(st, store.warc_dir, out)
     assert result.problems == () and result.targets == 3 and result.originals == 0
     with open(out, "rb") as fh:
         records = [(r.rec_type, r.rec_headers.get_header("WARC-Target-URI"))
@@ -185,14 +181,14 @@ def test_export_includes_latest_snapshots_and_revisit_originals(store: Fixture,
     assert _warcio_check(out).returncode == 0
     # Since NOW: the dead page's 404 and the moved page, whose revisit brings its original.
     with Store(store.db_path) as st:
-        only = export_warc(st.db, store.warc_dir, out, seeds=("article",), since=NOW)
+        only = export_warc(st, store.warc_dir, out, seeds=("article",), since=NOW)
     assert only.uris == (URLS["dead"], URLS["alive"], URLS["moved"]) and only.originals == 1
     assert _warcio_check(out).returncode == 0
 
 
 def test_verify_passes_then_finds_corruption_and_missing_files(store: Fixture) -> None:
     with Store(store.db_path) as st:
-        assert verify(st.db, store.warc_dir).ok
+        assert verify(st, store.warc_dir).ok
         first = st.db.conn.execute("SELECT warc_file, warc_offset, warc_length FROM snapshots "
                                    "ORDER BY id LIMIT 1").fetchone()
     path = store.warc_dir / first[0]
@@ -200,10 +196,10 @@ def test_verify_passes_then_finds_corruption_and_missing_files(store: Fixture) -
     data[first[1] + first[2] // 2] ^= 0xFF  # a flipped byte in the middle of one record
     path.write_bytes(bytes(data))
     with Store(store.db_path) as st:
-        found = verify(st.db, store.warc_dir)
+        found = verify(st, store.warc_dir)
         assert not found.ok and any(p.offset == first[1] for p in found.problems)
         path.unlink()
-        gone = verify(st.db, store.warc_dir)
+        gone = verify(st, store.warc_dir)
     assert any("missing" in p.message and p.warc_file == first[0] for p in gone.problems)
 
 

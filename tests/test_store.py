@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlite_utils import Database
 
-from archive.store.db import StoreError, write_transaction
-from archive.store.store import SeedChange, Store
+from archive.store import SeedChange, Store, StoreError
+from archive.store.schema import migrations
 from crawler.extract.links import extract
 from rotwatch.ingest import ingest_paths
 
@@ -36,7 +37,27 @@ def test_store_is_wal_and_migrated(tmp_path: Path) -> None:
     # reopening applies nothing twice
     with Store(tmp_path / "s.db") as store:
         applied = store.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0]
-        assert applied == 1
+        assert applied == 2
+
+
+def test_snapshot_search_index_is_dropped_and_snapshots_kept(tmp_path: Path) -> None:
+    # A store made before m002 has the unused full-text index; the upgrade drops it
+    # (table and triggers) and keeps every snapshot row.
+    db = Database(tmp_path / "s.db")
+    migrations.apply(db, stop_before="m002_drop_snapshot_search")
+    db.execute("INSERT INTO targets (key, url, host, checkable, first_seen_at) "
+               "VALUES ('k', 'u', 'h', 1, 't')")
+    db.execute("INSERT INTO snapshots (target_id, fetched_at, url, warc_file, warc_offset, "
+               "warc_length, payload_digest, record_type, text) VALUES "
+               "(1, 't', 'u', 'f', 0, 1, 'd', 'response', 'lanterns')")
+    db.conn.commit()
+    assert "snapshots_fts" in db.table_names()
+    db.close()
+    with Store(tmp_path / "s.db") as store:
+        assert not [t for t in store.db.table_names() if t.startswith("snapshots_fts")]
+        assert not store.db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+        assert store.db.execute("SELECT text FROM snapshots").fetchall() == [("lanterns",)]
 
 
 def test_default_seed_lands_in_the_store(tmp_path: Path) -> None:
@@ -45,8 +66,8 @@ def test_default_seed_lands_in_the_store(tmp_path: Path) -> None:
         assert [o.change for o in report.outcomes] == [SeedChange.NEW]
         assert store.counts()["links"] == 9 and store.counts()["targets"] == 9
         rows = list(store.links())
-        assert rows[0]["seed"].endswith("nyt-cn-20240729-blinken-wang-yi.txt")
-        assert {r["role"] for r in rows} == {"self", "image", "citation", "primary-source",
+        assert rows[0].seed.endswith("nyt-cn-20240729-blinken-wang-yi.txt")
+        assert {r.role for r in rows} == {"self", "image", "citation", "primary-source",
                                              "author", "original"}
         seed = store.db["seeds"].get(1)
         assert seed["published_at"] == "2024-07-29T02:07:02+00:00"
@@ -73,9 +94,9 @@ def test_changed_seed_marks_removed_links_and_keeps_history(tmp_path: Path) -> N
         report = _ingest(store, seed, now=later)
         outcome = report.outcomes[0]
         assert (outcome.change, outcome.added, outcome.removed) == (SeedChange.CHANGED, 1, 1)
-        current = [r["url"] for r in store.links()]
+        current = [r.url for r in store.links()]
         assert current == ["https://a.example/2", "https://a.example/3"]
-        everything = {r["url"]: r["removed_at"] for r in store.links(include_removed=True)}
+        everything = {r.url: r.removed_at for r in store.links(include_removed=True)}
         assert everything["https://a.example/1"] == "2026-11-28T12:00:00+00:00"
         assert store.counts()["targets"] == 3  # the removed target is kept, with its history
 
@@ -129,7 +150,7 @@ def test_failed_batch_is_rolled_back_whole(tmp_path: Path) -> None:
             raise RuntimeError("disk went away")
 
         with pytest.raises(RuntimeError):
-            write_transaction(store.db, explode)
+            store.transaction(explode)
         assert store.counts()["seeds"] == 1 and store.counts()["links"] == 1
 
 
@@ -215,7 +236,7 @@ def test_full_disk_names_the_store_and_keeps_what_was_recorded(tmp_path: Path) -
     assert f"cannot write to store {data / 'rotwatch.db'}" in done.stderr
     assert "everything recorded before it is intact" in done.stderr
     with Store(data / "rotwatch.db") as store:
-        assert [r["url"] for r in store.links()] == ["https://kept.example/1",
+        assert [r.url for r in store.links()] == ["https://kept.example/1",
                                                     "https://kept.example/2"]
         assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 

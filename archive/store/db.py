@@ -38,6 +38,13 @@ class StoreBusyError(StoreError):
     """Another connection held the store's write lock for the whole busy wait (exit 3)."""
 
 
+class Tables:
+    """What every part of the store API holds: one open connection (see `Store`)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+
 def busy_timeout() -> float:
     """The total wait for a write lock: $ROTWATCH_BUSY_TIMEOUT seconds, default 30."""
     raw = os.environ.get(BUSY_TIMEOUT_ENV, "").strip()

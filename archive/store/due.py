@@ -11,7 +11,8 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
-from archive.store.db import to_db
+from archive.store.db import Tables, to_db
+from archive.store.seed_filter import seed_match
 from core.records import DueTarget
 
 
@@ -24,35 +25,44 @@ class Selection:
     keys: tuple[str, ...] = field(default_factory=tuple)
 
 
+class DueSide(Tables):
+    """The store method a crawl pages its targets with; mixed into `Store`."""
+
+    def due_page(self, now: datetime, selection: Selection, *,
+                 after: tuple[str, int] | None = None, limit: int = 500) -> list[DueTarget]:
+        where = ["t.checkable = 1"]
+        params: list[object] = []
+        by_due_time = not (selection.every or selection.seeds or selection.keys)
+        if by_due_time:
+            where.append("t.next_check_at <= ?")
+            params.append(to_db(now))
+        if selection.seeds:
+            seed_sql, seed_params = seed_match(selection.seeds)
+            where.append("t.id IN (SELECT l.target_id FROM links l JOIN seeds s ON "
+                         f"s.id = l.seed_id WHERE l.removed_at IS NULL AND {seed_sql})")
+            params += seed_params
+        if selection.keys:
+            where.append(f"t.key IN ({','.join('?' for _ in selection.keys)})")
+            params += list(selection.keys)
+        # Checks made during the run move next_check_at into the future: paging by due
+        # time is stable for due runs (checked rows leave the filter), by id for explicit
+        # ones.
+        order = "t.next_check_at, t.id" if by_due_time else "t.id"
+        if after is not None and by_due_time:
+            where.append("(t.next_check_at, t.id) > (?, ?)")
+            params += [after[0], after[1]]
+        elif after is not None:
+            where.append("t.id > ?")
+            params.append(after[1])
+        # Checkable targets always have next_check_at (set on insert), so the index serves
+        # both the filter and the order.
+        sql = ("SELECT t.id, t.key, t.url, t.host, t.next_check_at FROM targets t "
+               f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?")
+        rows = self.db.conn.execute(sql, [*params, limit]).fetchall()
+        return [DueTarget(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+
+
 def due_page(db: Database, now: datetime, selection: Selection, *,
              after: tuple[str, int] | None = None, limit: int = 500) -> list[DueTarget]:
-    where = ["t.checkable = 1"]
-    params: list[object] = []
-    by_due_time = not (selection.every or selection.seeds or selection.keys)
-    if by_due_time:
-        where.append("t.next_check_at <= ?")
-        params.append(to_db(now))
-    if selection.seeds:
-        where.append(
-            "t.id IN (SELECT l.target_id FROM links l JOIN seeds s ON s.id = l.seed_id "
-            "WHERE l.removed_at IS NULL AND ("
-            + " OR ".join("s.path LIKE ?" for _ in selection.seeds) + "))")
-        params += [f"%{s}%" for s in selection.seeds]
-    if selection.keys:
-        where.append(f"t.key IN ({','.join('?' for _ in selection.keys)})")
-        params += list(selection.keys)
-    # Checks made during the run move next_check_at into the future: paging by due time
-    # is stable for due runs (checked rows leave the filter), by id for explicit ones.
-    order = "t.next_check_at, t.id" if by_due_time else "t.id"
-    if after is not None and by_due_time:
-        where.append("(t.next_check_at, t.id) > (?, ?)")
-        params += [after[0], after[1]]
-    elif after is not None:
-        where.append("t.id > ?")
-        params.append(after[1])
-    # Checkable targets always have next_check_at (set on insert), so the index serves
-    # both the filter and the order.
-    sql = ("SELECT t.id, t.key, t.url, t.host, t.next_check_at FROM targets t "
-           f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?")
-    rows = db.conn.execute(sql, [*params, limit]).fetchall()
-    return [DueTarget(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+    """`Store.due_page` over a connection opened elsewhere (rotwatch/crawl_process)."""
+    return DueSide(db).due_page(now, selection, after=after, limit=limit)

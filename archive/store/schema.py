@@ -126,3 +126,10 @@ def m001_initial(db: Database) -> None:
         """
     )
     db.table("snapshots").enable_fts(["title", "text"], create_triggers=True)
+
+
+@migrations()
+def m002_drop_snapshot_search(db: Database) -> None:
+    # Nothing read the full-text index on snapshots: it held a second copy of every page's
+    # text and cost three triggers on every snapshot write. The text stays in `snapshots`.
+    db.table("snapshots").disable_fts()

@@ -136,11 +136,6 @@ class SnapshotWriter:
         # Renaming is right even after an error: every byte in the file is a whole record.
         self.close()
 
-    @property
-    def current_file(self) -> str | None:
-        """Final name of the file being appended to, if one is open."""
-        return self._name if self._fh is not None else None
-
     def write(self, exchange: Exchange) -> ArchivedRecord:
         """Archive one exchange; returns where its response or revisit record went."""
         digest = payload_digest(exchange.body)

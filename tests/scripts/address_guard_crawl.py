@@ -52,9 +52,7 @@ async def _rebinding_lookup(host: str) -> Sequence[str]:
 def main() -> None:
     import crawler.fetch.settings as crawl_settings
     import rotwatch.crawl_process as check
-    from archive.store.due import Selection
-    from archive.store.runs import start_run
-    from archive.store.store import Store
+    from archive.store import Selection, Store
     from rotwatch.config import load_config
 
     # The resolver decides for literal addresses and names alike.
@@ -77,7 +75,7 @@ def main() -> None:
         processes=1, snapshots=False, timeout=5, retry_times=0))
     now = datetime.now(UTC)
     with Store(config.store_path) as store:
-        run_id = start_run(store.db, "check", "test", 0, now)
+        run_id = store.start_run("check", "test", 0, now)
     result = check.crawl_shard(config, Selection(every=True), now, run_id)
     print(json.dumps({"verdicts": result.verdicts, "lookups": dict(LOOKUPS)}))
 

@@ -19,9 +19,7 @@ from typing import Any
 def main() -> None:
     import crawler.fetch.settings as crawl_settings
     import rotwatch.crawl_process as check
-    from archive.store.due import Selection
-    from archive.store.runs import start_run
-    from archive.store.store import Store
+    from archive.store import Selection, Store
     from rotwatch.config import load_config
 
     data, variant = Path(sys.argv[1]), sys.argv[2]
@@ -42,7 +40,7 @@ def main() -> None:
         crawl_settings.scrapy_settings = stock_settings
     now = datetime.now(UTC)
     with Store(config.store_path) as store:
-        run_id = start_run(store.db, "check", "test", 0, now)
+        run_id = store.start_run("check", "test", 0, now)
     result = check.crawl_shard(config, Selection(every=True), now, run_id)
     print(json.dumps(result.verdicts))
 

@@ -1,0 +1,161 @@
+"""The store's check side: append checks and snapshots, read baselines, update targets.
+
+Callers wrap these in one write transaction per batch (`Store.transaction`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from archive.store.db import Tables, from_db, to_db
+from core.records import Judgement, Observation
+
+
+@dataclass(frozen=True)
+class SnapshotRow:
+    fetched_at: datetime
+    url: str
+    warc_file: str
+    warc_offset: int
+    warc_length: int
+    payload_digest: str
+    record_type: str
+    mime: str | None
+    title: str | None
+    text: str | None
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    target_id: int
+    checked_at: datetime
+    observation: Observation
+    judgement: Judgement
+    content_hash: str | None = None
+    similarity: float | None = None
+    drifted: bool | None = None
+    snapshot: SnapshotRow | None = None
+
+
+@dataclass(frozen=True)
+class TargetUpdate:
+    target_id: int
+    state: str
+    state_since: datetime | None
+    last_verdict: str
+    consecutive_failures: int
+    first_failure_at: datetime | None
+    last_failure_at: datetime | None
+    last_ok_at: datetime | None
+    last_checked_at: datetime
+    next_check_at: datetime
+    baseline_snapshot_id: int | None = None
+
+
+_HEADERS_KEPT = ("content-type", "content-length", "server", "location", "retry-after",
+                 "last-modified", "etag", "cf-mitigated", "x-robots-tag", "link")
+
+
+def _insert(db: Database, table: str, values: dict[str, object]) -> int:
+    # Named columns: a value can never land in its neighbour's column.
+    columns = ", ".join(values)
+    names = ", ".join(f":{name}" for name in values)
+    cursor = db.conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({names})", values)
+    return int(cursor.lastrowid or 0)
+
+
+def _snapshot_values(target_id: int, snap: SnapshotRow) -> dict[str, object]:
+    return {"target_id": target_id, "fetched_at": to_db(snap.fetched_at), "url": snap.url,
+            "warc_file": snap.warc_file, "warc_offset": snap.warc_offset,
+            "warc_length": snap.warc_length, "payload_digest": snap.payload_digest,
+            "record_type": snap.record_type, "mime": snap.mime, "title": snap.title,
+            "text": snap.text, "truncated": int(snap.truncated)}
+
+
+def _check_values(row: CheckRow, run_id: int | None, snapshot_id: int) -> dict[str, object]:
+    obs, judgement = row.observation, row.judgement
+    headers = {k.lower(): v for k, v in obs.headers if k.lower() in _HEADERS_KEPT}
+    return {"target_id": row.target_id, "run_id": run_id, "checked_at": to_db(row.checked_at),
+            "url": obs.url, "final_url": obs.final_url, "status": obs.status,
+            "hops": json.dumps([[h.url, h.status] for h in obs.hops]),
+            "verdict": judgement.verdict.value, "reason": judgement.reason,
+            "permanent_redirect": _bool(judgement.permanent_redirect),
+            "error_kind": obs.error.value if obs.error else None,
+            "error_message": obs.error_message,
+            "headers": json.dumps(headers) if headers else None,
+            "elapsed": round(obs.elapsed, 4), "retries": obs.retries,
+            "truncated": int(obs.truncated), "content_length": obs.length,
+            "content_hash": row.content_hash, "similarity": row.similarity,
+            "drifted": _bool(row.drifted), "snapshot_id": snapshot_id or None}
+
+
+class CheckSide(Tables):
+    """Store methods for what a crawl records; mixed into `Store`."""
+
+    def insert_checks(self, rows: Sequence[CheckRow], run_id: int | None) -> list[int]:
+        """Append checks (and their snapshots); returns the snapshot id per row (or 0)."""
+        snapshot_ids: list[int] = []
+        for row in rows:
+            snapshot_id = 0
+            if row.snapshot is not None:
+                snapshot_id = _insert(self.db, "snapshots",
+                                      _snapshot_values(row.target_id, row.snapshot))
+            _insert(self.db, "checks", _check_values(row, run_id, snapshot_id))
+            snapshot_ids.append(snapshot_id)
+        return snapshot_ids
+
+    def baselines(self, target_ids: Iterable[int]) -> dict[int, tuple[int, str]]:
+        """Each target's baseline snapshot (the first with text): id and main text."""
+        found: dict[int, tuple[int, str]] = {}
+        for target_id in target_ids:
+            row = self.db.conn.execute(
+                "SELECT s.id, s.text FROM targets t JOIN snapshots s ON s.id = "
+                "t.baseline_snapshot_id WHERE t.id = ?", [target_id]).fetchone()
+            if row and row[1]:
+                found[target_id] = (int(row[0]), str(row[1]))
+        return found
+
+    def text_for_digest(self, digest: str) -> tuple[str | None, str] | None:
+        """Title and main text of an archived response with this payload digest."""
+        row = self.db.conn.execute(
+            "SELECT title, text FROM snapshots WHERE payload_digest = ? AND record_type = "
+            "'response' AND text IS NOT NULL ORDER BY id LIMIT 1", [digest]).fetchone()
+        return (row[0], str(row[1])) if row else None
+
+    def update_targets(self, updates: Sequence[TargetUpdate]) -> None:
+        self.db.conn.executemany(
+            "UPDATE targets SET state=:state, state_since=:state_since, "
+            "last_verdict=:last_verdict, consecutive_failures=:consecutive_failures, "
+            "first_failure_at=:first_failure_at, last_failure_at=:last_failure_at, "
+            "last_ok_at=:last_ok_at, last_checked_at=:last_checked_at, "
+            "next_check_at=:next_check_at, "
+            "baseline_snapshot_id=coalesce(baseline_snapshot_id, :baseline_snapshot_id) "
+            "WHERE id=:target_id",
+            [{"state": u.state, "state_since": to_db(u.state_since),
+              "last_verdict": u.last_verdict, "consecutive_failures": u.consecutive_failures,
+              "first_failure_at": to_db(u.first_failure_at),
+              "last_failure_at": to_db(u.last_failure_at), "last_ok_at": to_db(u.last_ok_at),
+              "last_checked_at": to_db(u.last_checked_at),
+              "next_check_at": to_db(u.next_check_at),
+              "baseline_snapshot_id": u.baseline_snapshot_id, "target_id": u.target_id}
+             for u in updates])
+
+    def find_digest(self, digest: str) -> tuple[str, datetime] | None:
+        """An earlier full (non-revisit) record of this payload: its URL and date."""
+        row = self.db.conn.execute(
+            "SELECT url, fetched_at FROM snapshots WHERE payload_digest = ? AND "
+            "record_type = 'response' ORDER BY id LIMIT 1", [digest]).fetchone()
+        if not row:
+            return None
+        moment = from_db(row[1])
+        return (str(row[0]), moment) if moment else None
+
+
+def _bool(value: bool | None) -> int | None:
+    return None if value is None else int(value)
