@@ -22,13 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.text_decoding import decode_text  # noqa: E402
 from core.textsim import similarity  # noqa: E402
 from rotwatch.drift import (  # noqa: E402 - needs the path tweak above
     DEFAULT_THRESHOLD,
     DRIFT_NGRAM,
     MainText,
     compare,
-    decode_html,
     extract_main_text,
     fallback_extract,
     trafilatura_extract,
@@ -74,8 +74,8 @@ def score(pairs: list[dict[str, str]], sims: dict[str, float], threshold: float)
 Extractor = Callable[[bytes], MainText]
 EXTRACTORS: dict[str, Extractor] = {
     "pipeline": extract_main_text,
-    "trafilatura": lambda raw: trafilatura_extract(decode_html(raw)),
-    "bs4-fallback": lambda raw: fallback_extract(decode_html(raw)),
+    "trafilatura": lambda raw: trafilatura_extract(decode_text(raw).text),
+    "bs4-fallback": lambda raw: fallback_extract(decode_text(raw).text),
 }
 
 

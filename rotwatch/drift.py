@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from html import unescape
 from typing import Any, Final
 
+from core.text_decoding import decode_text, looks_binary
 from core.textsim import normalise_text, similarity
-from crawler.extract.html_decoding import decode_html, looks_binary
 
 LOGGER = logging.getLogger(__name__)
 
@@ -209,14 +209,14 @@ def extract_main_text(
 ) -> MainText:
     """The title and main text of a page; empty text (never an exception) on garbage input.
 
-    `encoding` is the charset from the HTTP Content-Type header, if any; bytes are otherwise
-    decoded from their BOM, <meta charset> or a sniffed guess (GBK/GB18030, Big5, UTF-8...).
+    `encoding` is the charset from the HTTP Content-Type header, if any; bytes are decoded
+    by `core.text_decoding`, as the crawl decoded them for the verdict.
     """
     if looks_binary(html):
         return MainText("", "", EXTRACTOR_NONE)
     try:
-        page = decode_html(html, encoding) if isinstance(html, bytes) else html
-    except Exception:  # decode_html is written not to raise; this is a last guard
+        page = decode_text(html, encoding).text if isinstance(html, bytes) else html
+    except Exception:  # decode_text is written not to raise; this is a last guard
         LOGGER.debug("decoding failed", exc_info=True)
         return MainText("", "", EXTRACTOR_NONE)
     if not page.strip() or looks_binary(page):

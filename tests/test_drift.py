@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from core.text_decoding import decode_text
 from rotwatch import drift
 from rotwatch.drift import (
     DEFAULT_THRESHOLD,
@@ -20,7 +21,6 @@ from rotwatch.drift import (
     MainText,
     compare,
     content_fingerprint,
-    decode_html,
     extract_main_text,
 )
 
@@ -140,9 +140,9 @@ def test_encodings(meta: str, body: str, codec: str, given: str | None) -> None:
     assert "\ufffd" not in main.text
 
 
-def test_decode_html_unknown_declared_label_is_ignored() -> None:
+def test_decode_text_unknown_declared_label_is_ignored() -> None:
     raw = '<meta charset="x-no-such-charset"><p>café</p>'.encode()
-    assert "café" in decode_html(raw, encoding="bogus")
+    assert "café" in decode_text(raw, "bogus").text
 
 
 @pytest.mark.parametrize(

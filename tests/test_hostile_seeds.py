@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.documents import ExtractedSeed, SeedError
+from core.text_decoding import decode_text
 from core.urls import normalise_key
 from crawler.extract.collect import SeedProblem, read_seed
-from crawler.extract.decoding import decode_seed
 from crawler.extract.link_context import BLOCKS, DocumentIndex, clean, sentence_around
 from crawler.extract.links import extract
 
@@ -194,6 +194,12 @@ def _checkable(result: ExtractedSeed) -> list[str]:
 BASELINE = extract(SEED.read_bytes(), "seed.txt")
 
 
+def decode_seed(data: bytes) -> tuple[str, str]:
+    """A seed as extraction decodes it: no transport charset; (text, stored label)."""
+    decoded = decode_text(data)
+    return decoded.text, decoded.label
+
+
 def test_utf8_seed_with_stray_binary_bytes_stays_utf8() -> None:
     # Before: a short UTF-8 seed with one run of stray bytes was read as GB18030 (mojibake).
     raw = SEED_TEXT[:700].encode()
@@ -283,8 +289,8 @@ def test_other_encodings_still_detected(text: str, codec: str) -> None:
     random.Random(1).randbytes(65_536),
 ])
 def test_binary_files_are_still_refused(data: bytes) -> None:
-    with pytest.raises(SeedError, match="not a text seed"):
-        decode_seed(data, "x.txt")
+    with pytest.raises(SeedError, match=r"x\.txt: .*not a text seed"):
+        extract(data, "x.txt")
 
 
 # --- URLs that resolve() let through ---------------------------------------------------------

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from core import roles, textsim, verdict_patterns
-from crawler.extract import formats, html_decoding, link_context
+from core import roles, text_decoding, textsim, verdict_patterns
+from crawler.extract import formats, link_context
 from crawler.extract import links as extract
+from crawler.fetch import content
 from rotwatch import drift
 
 RATIO_BUDGET = 30.0  # for 8x the input; linear is ~8, quadratic ~64
@@ -98,12 +99,17 @@ CASES: list[Case] = [
     ("root path", verdict_patterns.ROOT_PATH.fullmatch, _text("", "/en-us"), 1000),
     ("extension", verdict_patterns.EXTENSION.search, _text("", ".abcd"), 2000),
     ("token", verdict_patterns.TOKEN.fullmatch, _text("", "a-"), 4000),
-    # archive/html_decoding.py: the first 4 KB of every page, repeated for the test
-    ("meta charset opens", html_decoding._META_CHARSET.search, lambda n: b"<meta" * n, 400),
-    ("meta charset spaces", html_decoding._META_CHARSET.search,
+    # core/text_decoding.py: the first 4 KB of every page and seed, repeated for the test
+    ("meta charset opens", text_decoding._META_CHARSET.search, lambda n: b"<meta" * n, 400),
+    ("meta charset spaces", text_decoding._META_CHARSET.search,
      lambda n: b"<meta charset=" + b" " * n + b"!", 1000),
-    ("meta charset no equals", html_decoding._META_CHARSET.search,
+    ("meta charset no equals", text_decoding._META_CHARSET.search,
      lambda n: b"<meta " + b"charset " * n, 500),
+    ("xml declaration no encoding", text_decoding._XML_DECLARATION.match,
+     lambda n: b"<?xml " + b"version " * n, 1000),
+    # crawler/fetch/content.py: the decoded text of every page the crawl parses
+    ("page xml declaration unclosed", lambda text: content._XML_DECLARATION.sub("", text, 1),
+     lambda n: " " * n + "<?xml" + " a" * n, 1000),
     # archive/drift.py: the headline of every archived page
     ("drift title unclosed", drift._html_title, lambda n: "<title>" * n, 1000),
     ("drift h1 unclosed", drift._html_title, lambda n: "<h1>x" * n, 1000),

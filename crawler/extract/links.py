@@ -15,10 +15,17 @@ from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup, Tag
 
-from core.documents import ExtractedSeed, OutboundLink, Role, SeedDocument, SeedFormat
+from core.documents import (
+    ExtractedSeed,
+    OutboundLink,
+    Role,
+    SeedDocument,
+    SeedError,
+    SeedFormat,
+)
 from core.roles import LinkFacts, assign_role
+from core.text_decoding import binary_reason, decode_text
 from core.urls import ResolvedURL, normalise_key, resolve
-from crawler.extract.decoding import decode_seed
 from crawler.extract.formats import (
     detect_format,
     find_bare_urls,
@@ -44,7 +51,11 @@ _HOST_LABEL = re.compile(r"[a-z0-9_-]{1,63}")
 
 def extract(data: bytes, path: str, fmt: SeedFormat | None = None) -> ExtractedSeed:
     """Parse one seed. Raises SeedError only when the bytes are not a text document at all."""
-    text, encoding = decode_seed(data, path)
+    refused = binary_reason(data)
+    if refused:
+        raise SeedError(f"{path}: {refused}, not a text seed; skipped")
+    decoded = decode_text(data)  # a seed has no transport charset
+    text, encoding = decoded.text, decoded.label
     digest = hashlib.sha256(data).hexdigest()
     fmt = fmt or detect_format(text, path)
     warnings: list[str] = []

@@ -1,4 +1,8 @@
-"""Page facts of a response body: title, first heading and a text sample, within a cap."""
+"""Page facts of a response body: title, first heading and a text sample, within a cap.
+
+The body is decoded by `core.text_decoding` (the decoder the drift check uses too) and
+lxml parses the text: lxml's own charset guess never decides what the verdict reads.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,15 @@ from dataclasses import dataclass
 from lxml import html as lxml_html
 
 from core.content_coding import is_text, media_type
+from core.text_decoding import decode_text
 
 _SPACES = re.compile(r"\s+")
 TEXT_SAMPLE_CHARS = 20_000
 # Title, first heading and a text sample all live near the top of a page: parsing the
 # first half megabyte is enough and keeps a 10 MB page from costing the reactor dearly.
 PARSE_LIMIT = 512_000
+# lxml refuses a str that starts with an encoding declaration; the text is decoded already.
+_XML_DECLARATION = re.compile(r"\A\s*<\?xml[^<>]*>")
 
 
 @dataclass(frozen=True)
@@ -31,12 +38,12 @@ def page_facts(data: bytes, content_type: str | None, encoding: str | None) -> P
     if not data.strip():
         return PageFacts(None, None, "")
     if kind == "text/plain":
-        text = data[: TEXT_SAMPLE_CHARS * 4].decode(encoding or "utf-8", errors="replace")
+        text = decode_text(data, encoding, limit=TEXT_SAMPLE_CHARS * 4).text
         return PageFacts(None, None, _clean(text)[:TEXT_SAMPLE_CHARS])
+    page = _XML_DECLARATION.sub("", decode_text(data, encoding, limit=PARSE_LIMIT).text, 1)
     try:
-        parser = lxml_html.HTMLParser(encoding=encoding) if encoding else None
-        root = lxml_html.document_fromstring(data[:PARSE_LIMIT], parser=parser)
-    except (ValueError, LookupError, lxml_html.etree.ParserError):
+        root = lxml_html.document_fromstring(page)
+    except (ValueError, lxml_html.etree.ParserError):
         return PageFacts(None, None, "")
     title = _first_text(root, "//title")
     heading = _first_text(root, "//h1")
