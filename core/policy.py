@@ -35,8 +35,8 @@ class State(StrEnum):
 
 
 @dataclass(frozen=True)
-class HistoryEntry:
-    """One past check of one target, as the policy needs it."""
+class PastCheck:
+    """One past check of one target: what the store keeps of it and the policy reads."""
 
     checked_at: datetime
     verdict: Verdict
@@ -81,11 +81,11 @@ class _Tally:
     last_failure_at: datetime | None = None
     last_ok_at: datetime | None = None
     healthy_run: int = 0  # healthy checks since the last failure
-    last_healthy: HistoryEntry | None = None
+    last_healthy: PastCheck | None = None
     trailing_neutral: int = 0  # neutral checks since the last informative one
 
 
-def _step(t: _Tally, entry: HistoryEntry) -> _Tally:
+def _step(t: _Tally, entry: PastCheck) -> _Tally:
     at = entry.checked_at  # _Tally is built positionally below, in its declared field order
     if entry.verdict.is_failure:
         first = t.streak_first if t.streak else at
@@ -126,7 +126,7 @@ def _state(t: _Tally, config: PolicyConfig) -> State:
     return State.BLOCKED if blocked_now else base
 
 
-def _fold(history: Sequence[HistoryEntry], config: PolicyConfig) -> tuple[_Tally, datetime | None]:
+def _fold(history: Sequence[PastCheck], config: PolicyConfig) -> tuple[_Tally, datetime | None]:
     tally, state, since = _Tally(), State.NEW, None
     # Stable sort: entries with equal timestamps keep the caller's order.
     for entry in sorted(history, key=lambda e: e.checked_at):
@@ -137,10 +137,10 @@ def _fold(history: Sequence[HistoryEntry], config: PolicyConfig) -> tuple[_Tally
     return tally, since
 
 
-def judge(
-    history: Sequence[HistoryEntry], now: datetime, config: PolicyConfig = DEFAULT_CONFIG
+def link_state(
+    history: Sequence[PastCheck], now: datetime, config: PolicyConfig = DEFAULT_CONFIG
 ) -> Assessment:
-    """Read a target's check history (any order) into its current state.
+    """The link's current state, read from its check history (any order).
 
     `now` is not needed by the rules themselves (they depend on the checks' own
     timestamps, so re-judging later never changes the verdict) but is validated so
@@ -159,7 +159,7 @@ def judge(
 
 
 def next_check_at(
-    history: Sequence[HistoryEntry],
+    history: Sequence[PastCheck],
     now: datetime,
     config: PolicyConfig = DEFAULT_CONFIG,
     *,

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from archive.store.db import open_database
 from archive.store.due import Selection, due_page
@@ -67,10 +68,13 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
                 log_level: str = "WARNING") -> ShardResult:
     """One crawl in this process over the targets of one shard (hosts hashed to it)."""
     # Imported here: a parent that only starts crawl processes need not load Scrapy.
+    from scrapy import signals
     from scrapy.crawler import AsyncCrawlerProcess
 
+    from crawler.fetch.items import Outcome
     from crawler.fetch.settings import scrapy_settings
-    from crawler.fetch.spider import CheckSpider, target_checked
+    from crawler.fetch.spider import CheckSpider
+    from rotwatch.pipeline import RECORDER, RecordPipeline
     from rotwatch.recorder import Recorder
 
     crawl = config.crawl
@@ -84,25 +88,32 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
                         warc_max_bytes=int(crawl.warc_max_file_mb * 1_000_000))
     targets = stream_targets(config.store_path, now, selection, crawl.max_per_host_per_run,
                              shard=shard)
-    process = AsyncCrawlerProcess(scrapy_settings(crawl, log_level=log_level))
+    settings = scrapy_settings(crawl, log_level=log_level)
+    settings["ITEM_PIPELINES"] = {RecordPipeline: 300}
+    process = AsyncCrawlerProcess(settings)
     # A robots.txt that cannot be fetched is no error for us (we then allow, as
     # documented; the target's own failure is the finding); Scrapy would log a traceback
     # per host. Set after the process exists: creating it configures logging.
     logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel(logging.CRITICAL)
     crawler = process.create_crawler(CheckSpider)
-    process.crawl(crawler, targets=targets, recorder=recorder,
-                  probe_token=secrets.token_hex(8))
-    if on_result is not None:
-        crawler.signals.connect(lambda verdict, url, **_: on_result(verdict),
-                                signal=target_checked, weak=False)
+    # A live object, so set on this crawler's own settings (which are not copied again):
+    # settings handed to the process are deep-copied into each crawler.
+    crawler.settings.set(RECORDER, recorder)
+    verdicts: Counter[str] = Counter()
+
+    def checked(item: Any, **_: Any) -> None:
+        if isinstance(item, Outcome):
+            verdicts[item.judgement.verdict.value] += 1
+            if on_result is not None:
+                on_result(item.judgement.verdict)
+
+    crawler.signals.connect(checked, signal=signals.item_scraped, weak=False)
+    process.crawl(crawler, targets=targets, probe_token=secrets.token_hex(8))
     try:
         process.start()
     finally:
         recorder.close()
-    spider = crawler.spider
-    verdicts = ({v.value: n for v, n in spider.verdicts.items()}
-                if isinstance(spider, CheckSpider) else {})
     error = None
     if recorder.error is not None:
         error = f"{type(recorder.error).__name__}: {recorder.error}"
-    return ShardResult(verdicts, recorder.recorded, error)
+    return ShardResult(dict(verdicts), recorder.recorded, error)

@@ -1,8 +1,9 @@
 """Where a crawl's results go: one background thread owns the store and the WARC writer.
 
-The reactor thread never touches SQLite or WARC files. It hands exchanges and outcomes to
-a single worker thread (FIFO, so a response is archived before its check is recorded);
-the worker batches them into transactions and applies the recheck policy.
+The reactor thread never touches SQLite or WARC files. The crawl's item pipeline
+(rotwatch.pipeline) hands exchanges and outcomes to a single worker thread (FIFO, so a
+response is archived before its check is recorded); the worker batches them into
+transactions and applies the recheck policy.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from archive.store.store import Store
 from archive.warc.writer import SnapshotWriter
 from core.content_coding import is_text, media_type
 from core.exchange import ArchivedRecord, Exchange
-from core.policy import HistoryEntry, PolicyConfig, judge, next_check_at
-from core.records import Verdict
+from core.policy import PastCheck, PolicyConfig, link_state, next_check_at
 from crawler.fetch.items import Outcome
 from rotwatch.drift import MainText, compare, content_fingerprint
 from rotwatch.main_text_worker import TextExtractor
@@ -39,6 +39,8 @@ class _Prepared:
 
 
 class Recorder:
+    """One crawl's writer: every public method returns at once, the worker does the rest."""
+
     def __init__(self, store_path: Path, warc_dir: Path | None, *, run_id: int | None,
                  policy: PolicyConfig, batch_size: int = 100,
                  warc_max_bytes: int = 1_000_000_000) -> None:
@@ -188,13 +190,11 @@ class Recorder:
         return CheckRow(outcome.target_id, outcome.checked_at, obs, outcome.judgement,
                         content_hash, similarity, drifted, snapshot)
 
-    def _update(self, outcome: Outcome, history: list[results.PastCheck],
+    def _update(self, outcome: Outcome, history: list[PastCheck],
                 snapshot_id: int | None) -> TargetUpdate:
-        entries = [HistoryEntry(h.checked_at, Verdict(h.verdict), h.permanent_redirect,
-                                h.drifted) for h in history]
         now = outcome.checked_at
-        assessment = judge(entries, now, self.policy)
-        due = next_check_at(entries, now, self.policy, key=outcome.key, host=outcome.host)
+        assessment = link_state(history, now, self.policy)
+        due = next_check_at(history, now, self.policy, key=outcome.key, host=outcome.host)
         return TargetUpdate(
             target_id=outcome.target_id, state=assessment.state.value,
             state_since=assessment.state_since,

@@ -9,10 +9,10 @@ import pytest
 
 from core.policy import (
     Assessment,
-    HistoryEntry,
+    PastCheck,
     PolicyConfig,
     State,
-    judge,
+    link_state,
     next_check_at,
     spread_per_host,
 )
@@ -31,18 +31,18 @@ def day(x: float) -> datetime:
     return T0 + timedelta(days=x)
 
 
-def hist(*checks: tuple[float, Verdict]) -> list[HistoryEntry]:
-    return [HistoryEntry(day(at), verdict) for at, verdict in checks]
+def hist(*checks: tuple[float, Verdict]) -> list[PastCheck]:
+    return [PastCheck(day(at), verdict) for at, verdict in checks]
 
 
 DEFAULTS = PolicyConfig()
 
 
 def state(*checks: tuple[float, Verdict], config: PolicyConfig = DEFAULTS) -> State:
-    return judge(hist(*checks), NOW, config).state
+    return link_state(hist(*checks), NOW, config).state
 
 
-def due(history: list[HistoryEntry], config: PolicyConfig = NO_JITTER, key: str = "k") -> datetime:
+def due(history: list[PastCheck], config: PolicyConfig = NO_JITTER, key: str = "k") -> datetime:
     return next_check_at(history, NOW, config, key=key, host="example.org")
 
 
@@ -50,7 +50,7 @@ def due(history: list[HistoryEntry], config: PolicyConfig = NO_JITTER, key: str 
 
 
 def test_empty_history_is_new() -> None:
-    assert judge([], NOW) == Assessment(State.NEW)
+    assert link_state([], NOW) == Assessment(State.NEW)
 
 
 def test_two_failures_over_five_days_are_only_failing() -> None:
@@ -62,13 +62,13 @@ def test_three_failures_within_two_days_are_only_failing() -> None:
 
 
 def test_three_failures_a_second_short_of_three_days_are_only_failing() -> None:
-    almost = HistoryEntry(day(3) - timedelta(seconds=1), BROKEN)
+    almost = PastCheck(day(3) - timedelta(seconds=1), BROKEN)
     history = [*hist((0, BROKEN), (1, BROKEN)), almost]
-    assert judge(history, NOW).state is State.FAILING
+    assert link_state(history, NOW).state is State.FAILING
 
 
 def test_three_failures_over_exactly_three_days_are_dead() -> None:
-    result = judge(hist((0, BROKEN), (1.5, SOFT), (3, Verdict.TIMEOUT)), NOW)
+    result = link_state(hist((0, BROKEN), (1.5, SOFT), (3, Verdict.TIMEOUT)), NOW)
     assert result.state is State.DEAD
     assert result.consecutive_failures == 3
     assert (result.first_failure_at, result.last_failure_at) == (day(0), day(3))
@@ -77,7 +77,7 @@ def test_three_failures_over_exactly_three_days_are_dead() -> None:
 
 
 def test_a_fourth_failure_later_keeps_it_dead_since_the_third() -> None:
-    result = judge(hist((0, BROKEN), (1.5, BROKEN), (3, BROKEN), (20, BROKEN)), NOW)
+    result = link_state(hist((0, BROKEN), (1.5, BROKEN), (3, BROKEN), (20, BROKEN)), NOW)
     assert result.state is State.DEAD
     assert result.consecutive_failures == 4
     assert result.state_since == day(3)
@@ -85,7 +85,7 @@ def test_a_fourth_failure_later_keeps_it_dead_since_the_third() -> None:
 
 def test_a_healthy_check_resets_the_count() -> None:
     checks = [(0, BROKEN), (2, BROKEN), (3, OK), (4, BROKEN), (6, BROKEN)]
-    result = judge(hist(*checks), NOW)
+    result = link_state(hist(*checks), NOW)
     assert result.state is State.FAILING
     assert result.consecutive_failures == 2
     assert result.first_failure_at == day(4)
@@ -95,7 +95,8 @@ def test_a_healthy_check_resets_the_count() -> None:
 
 @pytest.mark.parametrize("neutral", NEUTRAL)
 def test_neutral_checks_in_between_neither_count_nor_reset(neutral: Verdict) -> None:
-    result = judge(hist((0, BROKEN), (1, neutral), (2, BROKEN), (2.5, neutral), (3, BROKEN)), NOW)
+    history = hist((0, BROKEN), (1, neutral), (2, BROKEN), (2.5, neutral), (3, BROKEN))
+    result = link_state(history, NOW)
     assert result.state is State.DEAD
     assert result.consecutive_failures == 3
     # Neutral checks alone never add up to a failure streak.
@@ -114,14 +115,14 @@ def test_soft_404_and_broken_are_failures() -> None:
 
 @pytest.mark.parametrize("neutral", NEUTRAL)
 def test_only_neutral_history_is_blocked(neutral: Verdict) -> None:
-    result = judge(hist((0, neutral), (1, neutral)), NOW)
+    result = link_state(hist((0, neutral), (1, neutral)), NOW)
     assert result.state is State.BLOCKED
     assert result.state_since == day(0)
     assert result.consecutive_failures == 0
 
 
 def test_blocked_after_alive_is_blocked_but_failing_and_dead_stand() -> None:
-    result = judge(hist((0, OK), (7, BLOCKED), (8, BLOCKED)), NOW)
+    result = link_state(hist((0, OK), (7, BLOCKED), (8, BLOCKED)), NOW)
     assert (result.state, result.state_since, result.last_ok_at) == (State.BLOCKED, day(7), day(0))
     assert state((0, BROKEN), (1, BLOCKED)) is State.FAILING
     assert state((0, BROKEN), (1, BROKEN), (3, BROKEN), (4, BLOCKED)) is State.DEAD
@@ -134,13 +135,13 @@ def test_recovered_stays_visible_for_recovered_checks_healthy_checks() -> None:
     failing = [(0, BROKEN)]
     assert state(*failing, (1, OK)) is State.RECOVERED
     assert state(*failing, (1, OK), (2, OK), (3, OK)) is State.RECOVERED
-    result = judge(hist(*failing, (1, OK), (2, OK), (3, OK), (4, OK)), NOW)
+    result = link_state(hist(*failing, (1, OK), (2, OK), (3, OK), (4, OK)), NOW)
     assert (result.state, result.state_since) == (State.ALIVE, day(4))
     assert result.last_failure_at == day(0)
 
 
 def test_recovery_from_dead_keeps_last_failure_and_clears_the_streak() -> None:
-    result = judge(hist((0, BROKEN), (1, BROKEN), (3, BROKEN), (10, OK)), NOW)
+    result = link_state(hist((0, BROKEN), (1, BROKEN), (3, BROKEN), (10, OK)), NOW)
     assert result.state is State.RECOVERED
     assert result.state_since == day(10)
     assert (result.consecutive_failures, result.first_failure_at) == (0, None)
@@ -157,38 +158,38 @@ def test_recovered_checks_is_configurable_and_neutral_checks_do_not_end_it() -> 
 
 
 def test_moved_and_changed_follow_the_latest_healthy_check() -> None:
-    moved = HistoryEntry(day(1), Verdict.REDIRECTED, permanent_redirect=True)
-    drifted = HistoryEntry(day(1), OK, drifted=True)
-    both = HistoryEntry(day(1), Verdict.REDIRECTED, permanent_redirect=True, drifted=True)
-    assert judge([moved], NOW).state is State.MOVED
-    assert judge([drifted], NOW).state is State.CHANGED
-    assert judge([both], NOW).state is State.MOVED  # the more actionable news wins
-    assert judge([moved, *hist((2, OK))], NOW).state is State.ALIVE
-    assert judge([drifted, *hist((2, BLOCKED))], NOW).state is State.BLOCKED
+    moved = PastCheck(day(1), Verdict.REDIRECTED, permanent_redirect=True)
+    drifted = PastCheck(day(1), OK, drifted=True)
+    both = PastCheck(day(1), Verdict.REDIRECTED, permanent_redirect=True, drifted=True)
+    assert link_state([moved], NOW).state is State.MOVED
+    assert link_state([drifted], NOW).state is State.CHANGED
+    assert link_state([both], NOW).state is State.MOVED  # the more actionable news wins
+    assert link_state([moved, *hist((2, OK))], NOW).state is State.ALIVE
+    assert link_state([drifted, *hist((2, BLOCKED))], NOW).state is State.BLOCKED
 
 
 def test_recovered_wins_over_moved_while_visible() -> None:
-    moved = HistoryEntry(day(1), Verdict.REDIRECTED, permanent_redirect=True)
-    assert judge([*hist((0, BROKEN)), moved], NOW).state is State.RECOVERED
+    moved = PastCheck(day(1), Verdict.REDIRECTED, permanent_redirect=True)
+    assert link_state([*hist((0, BROKEN)), moved], NOW).state is State.RECOVERED
 
 
 def test_input_order_does_not_matter() -> None:
     checks = hist((0, OK), (1, BROKEN), (2, BLOCKED), (2.5, BROKEN), (4, BROKEN), (5, BROKEN))
-    expected = judge(checks, NOW)
+    expected = link_state(checks, NOW)
     assert expected.state is State.DEAD
     rng = random.Random(7)
     for _ in range(20):
         shuffled = checks[:]
         rng.shuffle(shuffled)
-        assert judge(shuffled, NOW) == expected
+        assert link_state(shuffled, NOW) == expected
         assert due(shuffled) == due(checks)
 
 
 def test_naive_datetimes_are_rejected() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        HistoryEntry(datetime(2024, 1, 1), OK)
+        PastCheck(datetime(2024, 1, 1), OK)
     with pytest.raises(ValueError, match="now must be"):
-        judge([], datetime(2024, 1, 1))
+        link_state([], datetime(2024, 1, 1))
 
 
 # --- next_check_at --------------------------------------------------------------------------
@@ -212,16 +213,16 @@ def test_healthy_states_wait_the_alive_interval(
     checks: list[tuple[float, Verdict]], expected_state: State
 ) -> None:
     history = hist(*checks)
-    assert judge(history, NOW).state is expected_state
+    assert link_state(history, NOW).state is expected_state
     assert due(history) == history[-1].checked_at + timedelta(days=7)
 
 
 def test_moved_and_changed_wait_the_alive_interval() -> None:
     for entry in (
-        HistoryEntry(day(2), Verdict.REDIRECTED, permanent_redirect=True),
-        HistoryEntry(day(2), OK, drifted=True),
+        PastCheck(day(2), Verdict.REDIRECTED, permanent_redirect=True),
+        PastCheck(day(2), OK, drifted=True),
     ):
-        assert judge([entry], NOW).state in (State.MOVED, State.CHANGED)
+        assert link_state([entry], NOW).state in (State.MOVED, State.CHANGED)
         assert due([entry]) == day(9)
 
 
@@ -230,7 +231,7 @@ def test_failing_retries_grow_and_are_capped() -> None:
     expected_days = {1: 1, 2: 2, 3: 4, 4: 7, 5: 7}
     for failures, wait in expected_days.items():
         history = hist(*[(i * 0.5, BROKEN) for i in range(failures)])
-        assert judge(history, NOW).state is State.FAILING
+        assert link_state(history, NOW).state is State.FAILING
         assert due(history) == history[-1].checked_at + timedelta(days=wait)
 
 
@@ -258,7 +259,7 @@ def test_blocked_backs_off_doubling_up_to_fourteen_days() -> None:
     expected_days = {1: 1, 2: 2, 3: 4, 4: 8, 5: 14, 40: 14}
     for neutral_checks, wait in expected_days.items():
         history = hist(*[(i, BLOCKED) for i in range(neutral_checks)])
-        assert judge(history, NOW).state is State.BLOCKED
+        assert link_state(history, NOW).state is State.BLOCKED
         assert due(history) == day(neutral_checks - 1 + wait)
 
 
@@ -352,7 +353,7 @@ def test_direct_construction_is_validated_too() -> None:
 # --- property-style: random histories against a naive reference -------------------------------
 
 
-def _reference_dead(history: list[HistoryEntry], config: PolicyConfig) -> bool:
+def _reference_dead(history: list[PastCheck], config: PolicyConfig) -> bool:
     """Dead, spelled out the slow obvious way: failures after the last healthy check."""
     ordered = sorted(history, key=lambda e: e.checked_at)
     healthy = [e for e in ordered if e.verdict.is_healthy]
@@ -369,13 +370,13 @@ def _reference_dead(history: list[HistoryEntry], config: PolicyConfig) -> bool:
     )
 
 
-def _random_history(rng: random.Random) -> list[HistoryEntry]:
+def _random_history(rng: random.Random) -> list[PastCheck]:
     verdicts = [OK, Verdict.REDIRECTED, BROKEN, SOFT, Verdict.TIMEOUT, *NEUTRAL]
     at, entries = T0, []
     for _ in range(rng.randint(0, 9)):
         at += timedelta(hours=rng.choice([1, 6, 12, 24, 36, 72, 200]))
         entries.append(
-            HistoryEntry(at, rng.choice(verdicts), rng.random() < 0.2, rng.random() < 0.2)
+            PastCheck(at, rng.choice(verdicts), rng.random() < 0.2, rng.random() < 0.2)
         )
     rng.shuffle(entries)
     return entries
@@ -387,7 +388,7 @@ def test_random_histories_keep_the_invariants(config: PolicyConfig) -> None:
     unjittered = PolicyConfig(**{**config.__dict__, "jitter_fraction": 0.0})
     for _ in range(1500):
         history = _random_history(rng)
-        result = judge(history, NOW, config)
+        result = link_state(history, NOW, config)
         failures = [e for e in history if e.verdict.is_failure]
         assert (result.state is State.DEAD) == _reference_dead(history, config)
         if len(failures) < config.dead_after_failures:

@@ -1,8 +1,7 @@
-"""What the check spider hands on: one typed result per target, to a sink it is given.
+"""What the check spider yields: one typed result item per target.
 
-The spider does not know where results go. The application gives it a `ResultSink`
-(rotwatch.recorder.Recorder writes to the store and the WARC archive from its own thread);
-tests can give it a list.
+The spider does not know where results go: an item pipeline of the application
+(rotwatch.pipeline.RecordPipeline) writes them to the store; tests read them directly.
 """
 
 from __future__ import annotations
@@ -10,9 +9,8 @@ from __future__ import annotations
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
-from core.exchange import ArchivedRecord, Exchange
+from core.exchange import ArchivedRecord
 from core.records import Judgement, Observation
 
 
@@ -24,27 +22,7 @@ class Outcome:
     observation: Observation
     judgement: Judgement
     checked_at: datetime
-    body: bytes | None = None
+    body: bytes | None = None  # the decoded page, for main-text extraction (pages only)
     encoding: str | None = None
+    # Where the response that ended the target went in the WARC archive, if it was archived.
     warc: Future[ArchivedRecord | None] | None = None
-
-
-class ResultSink(Protocol):
-    """Where a crawl's snapshots and results go; every method returns at once."""
-
-    @property
-    def archiving(self) -> bool:
-        """Whether responses are to be archived at all."""
-        ...
-
-    def archive(self, exchange: Exchange) -> Future[ArchivedRecord | None] | None:
-        """Queue one exchange for the WARC archive; the future says where it went."""
-        ...
-
-    def add(self, outcome: Outcome) -> None:
-        """Queue one target's result for the store."""
-        ...
-
-    def flush(self) -> None:
-        """Write what is queued (called when the crawl is idle)."""
-        ...

@@ -52,10 +52,10 @@ def scrapy_settings(crawl: CrawlOptions, *, log_level: str = "WARNING") -> dict[
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
         "LOG_LEVEL": log_level,
         "TELNETCONSOLE_ENABLED": False,
-        "COOKIES_ENABLED": False,
-        # The spider yields at most one request per response; Scrapy would otherwise start
-        # 100 asyncio workers to process each callback's output, for nothing.
-        "CONCURRENT_ITEMS": 1,  # a health check must not depend on session state
+        "COOKIES_ENABLED": False,  # a health check must not depend on session state
+        # The spider yields one request or one item per response; Scrapy would otherwise
+        # start 100 asyncio workers to process each callback's output, for nothing.
+        "CONCURRENT_ITEMS": 1,
         # Every response reaches the spider, whatever its status: 404 is a finding.
         "HTTPERROR_ALLOW_ALL": True,
         # Redirects are followed by the spider itself, one hop at a time, so every hop
@@ -71,8 +71,8 @@ def scrapy_settings(crawl: CrawlOptions, *, log_level: str = "WARNING") -> dict[
             "https": "crawler.fetch.download_handler.CheckDownloadHandler",
             "file": None, "data": None, "ftp": None, "s3": None,
         },
-        # The size cap is enforced by the spider (bytes_received → StopDownload), which
-        # keeps the truncated body instead of failing; Scrapy's own limit is disabled.
+        # The size cap is enforced by SizeCapMiddleware (bytes_received → StopDownload),
+        # which keeps the truncated body instead of failing; Scrapy's own limit is disabled.
         "DOWNLOAD_MAXSIZE": 0,
         "DOWNLOAD_WARNSIZE": 0,
         "DOWNLOAD_FAIL_ON_DATALOSS": False,
@@ -114,6 +114,11 @@ def scrapy_settings(crawl: CrawlOptions, *, log_level: str = "WARNING") -> dict[
             f"{_MW}.RetryAfterMiddleware": 540,
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             f"{_MW}.BackoffRetryMiddleware": 550,
+            # Below the retry middlewares: it sees only the responses that are not retried,
+            # the target's hops.
+            "crawler.fetch.hops.HopMiddleware": 50,
+            # Next to the download itself: each attempt's byte count starts there.
+            "crawler.fetch.size_cap.SizeCapMiddleware": 950,
         },
         "ROTWATCH_ALLOW_PRIVATE": crawl.allow_private_addresses,
         "ROTWATCH_RETRY_AFTER_CAP": crawl.retry_after_cap,

@@ -1,0 +1,53 @@
+"""The crawl's item pipeline: archives each target's responses and records each result.
+
+Scrapy builds it from the crawl's settings (`ITEM_PIPELINES`); the Recorder it feeds is
+made, and closed, by rotwatch/crawl_process, and reaches it as the `ROTWATCH_RECORDER`
+setting of that crawler. Responses come from the `response_downloaded` signal (the bytes
+as the server sent them), results as the spider's `Outcome` items. Nothing here blocks:
+the Recorder's worker thread writes the WARC files and the store.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+
+from crawler.fetch.archiving import note_archived, snapshot_of
+from crawler.fetch.items import Outcome
+from rotwatch.recorder import Recorder
+
+RECORDER = "ROTWATCH_RECORDER"
+
+
+class RecordPipeline:
+    def __init__(self, recorder: Recorder, max_bytes: int) -> None:
+        self.recorder = recorder
+        self.max_bytes = max_bytes
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        recorder = crawler.settings.get(RECORDER)
+        if not isinstance(recorder, Recorder):
+            raise TypeError(f"the {RECORDER} setting must be a Recorder, got {recorder!r}")
+        pipeline = cls(recorder, crawler.settings.getint("ROTWATCH_MAX_BYTES"))
+        if recorder.archiving:
+            crawler.signals.connect(pipeline.archive, signal=signals.response_downloaded)
+        # A quiet crawl writes what waits rather than holding a part-filled batch.
+        crawler.signals.connect(pipeline.flush, signal=signals.spider_idle)
+        return pipeline
+
+    def archive(self, response: Response, request: Request, spider: Any) -> None:
+        exchange = snapshot_of(response, request, self.max_bytes)
+        if exchange is not None:
+            note_archived(request, self.recorder.archive(exchange))
+
+    def flush(self, spider: Any) -> None:
+        self.recorder.flush()
+
+    def process_item(self, item: Any) -> Any:
+        if isinstance(item, Outcome):
+            self.recorder.add(item)
+        return item
