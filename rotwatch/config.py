@@ -1,5 +1,8 @@
 """Typed configuration, loaded once from TOML (+ environment), validated up front.
 
+The environment is read in one place, `load_config` (a parameter, `os.environ` unless
+given), never by a default: building a `Config` reads no process state.
+
 Every section maps to a frozen dataclass; an unknown key, a wrong type, a number that is
 not finite, not whole where a count is meant or outside its range, a string with control
 characters, or a cron expression that does not parse is a ConfigError naming the file,
@@ -13,10 +16,12 @@ import math
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, get_type_hints
+from types import MappingProxyType
+from typing import Any, Final, get_type_hints
 
 from core.policy_config import DEFAULT_CONFIG, PolicyConfig
 
@@ -53,11 +58,11 @@ def _within(default: float, low: float, high: float, *, above: bool = False) -> 
     return field(default=default, metadata={"bounds": Bounds(low, high, above)})
 
 
-def default_data_dir() -> Path:
+def default_data_dir(env: Mapping[str, str]) -> Path:
     """$ROTWATCH_DATA_DIR, else $XDG_DATA_HOME/rotwatch, else ~/.local/share/rotwatch."""
-    if os.environ.get(ENV_DATA_DIR):
-        return Path(os.environ[ENV_DATA_DIR])
-    xdg = os.environ.get("XDG_DATA_HOME")
+    if env.get(ENV_DATA_DIR):
+        return Path(env[ENV_DATA_DIR])
+    xdg = env.get("XDG_DATA_HOME")
     return Path(xdg) / "rotwatch" if xdg else Path.home() / ".local" / "share" / "rotwatch"
 
 
@@ -116,7 +121,7 @@ class ReportConfig:
 
 @dataclass(frozen=True)
 class Config:
-    data_dir: Path = field(default_factory=default_data_dir)
+    data_dir: Path  # no default: where the data lives is decided by load_config
     ingest: IngestConfig = IngestConfig()
     crawl: CrawlConfig = CrawlConfig()
     daemon: DaemonConfig = DaemonConfig()
@@ -137,12 +142,19 @@ class Config:
         return self.data_dir / "archive.store.lock"
 
 
-_SECTIONS: dict[str, type] = {"ingest": IngestConfig, "crawl": CrawlConfig,
-                              "daemon": DaemonConfig, "report": ReportConfig}
+_SECTIONS: Final[Mapping[str, type]] = MappingProxyType({
+    "ingest": IngestConfig, "crawl": CrawlConfig, "daemon": DaemonConfig,
+    "report": ReportConfig})
 
 
-def load_config(path: Path | None, data_dir: Path | None = None) -> Config:
-    """Read `path` (TOML) if given; `data_dir` (from --data-dir) beats the file and env."""
+def load_config(path: Path | None, data_dir: Path | None = None,
+                env: Mapping[str, str] | None = None) -> Config:
+    """Read `path` (TOML) if given; `data_dir` (from --data-dir) beats the file and env.
+
+    `env` is the environment to read ($ROTWATCH_DATA_DIR, $XDG_DATA_HOME); the process's
+    own when not given.
+    """
+    env = os.environ if env is None else env
     raw: dict[str, Any] = {}
     if path is not None:
         try:
@@ -177,8 +189,8 @@ def load_config(path: Path | None, data_dir: Path | None = None) -> Config:
         _check_schedules(raw["daemon"], f"{where}: [daemon]")
     if data_dir is not None:
         values["data_dir"] = data_dir
-    elif "data_dir" not in values or os.environ.get(ENV_DATA_DIR):
-        values["data_dir"] = default_data_dir()
+    elif "data_dir" not in values or env.get(ENV_DATA_DIR):
+        values["data_dir"] = default_data_dir(env)
     return Config(**values)
 
 

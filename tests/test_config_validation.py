@@ -97,7 +97,15 @@ def test_in_range_values_load_with_their_types(tmp_path: Path) -> None:
     assert loaded.daemon.check_cron == "*/5 * * * 1-5"
     assert isinstance(loaded.policy, PolicyConfig)
     assert loaded.policy.alive_interval == timedelta(hours=36)
-    assert Config().policy == PolicyConfig()
+    assert Config(data_dir=tmp_path).policy == PolicyConfig()
+
+
+def test_the_environment_is_a_parameter_read_once(tmp_path: Path) -> None:
+    env = {"ROTWATCH_DATA_DIR": str(tmp_path / "env"), "XDG_DATA_HOME": str(tmp_path / "x")}
+    assert load_config(None, env=env).data_dir == tmp_path / "env"
+    assert load_config(None, env={"XDG_DATA_HOME": str(tmp_path / "x")}).data_dir == (
+        tmp_path / "x" / "rotwatch")
+    assert load_config(None, tmp_path / "flag", env=env).data_dir == tmp_path / "flag"
 
 
 def test_the_example_in_docs_config_md_loads(tmp_path: Path) -> None:
