@@ -19,7 +19,6 @@ import pytest
 from core import roles, text_decoding, textsim, verdict_patterns
 from crawler.extract import formats, link_context
 from crawler.extract import links as extract
-from crawler.fetch import content
 from rotwatch import drift
 
 RATIO_BUDGET = 30.0  # for 8x the input; linear is ~8, quadratic ~64
@@ -107,9 +106,6 @@ CASES: list[Case] = [
      lambda n: b"<meta " + b"charset " * n, 500),
     ("xml declaration no encoding", text_decoding._XML_DECLARATION.match,
      lambda n: b"<?xml " + b"version " * n, 1000),
-    # crawler/fetch/content.py: the decoded text of every page the crawl parses
-    ("page xml declaration unclosed", lambda text: content._XML_DECLARATION.sub("", text, 1),
-     lambda n: " " * n + "<?xml" + " a" * n, 1000),
     # archive/drift.py: the headline of every archived page
     ("drift title unclosed", drift._html_title, lambda n: "<title>" * n, 1000),
     ("drift h1 unclosed", drift._html_title, lambda n: "<h1>x" * n, 1000),

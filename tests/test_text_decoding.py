@@ -28,7 +28,8 @@ TW = "市區公車路網將於明年元旦起調整，市民可查詢新路線�
 
 
 def _page(body: str, head: str = "") -> str:
-    return f"<html><head>{head}<title>通知</title></head><body><h1>公告</h1><p>{body}</p></body></html>"
+    return (f"<html><head>{head}<title>通知</title></head>"
+            f"<body><h1>公告</h1><p>{body}</p></body></html>")
 
 
 # --- precedence -------------------------------------------------------------------------------
@@ -148,7 +149,7 @@ def test_binary_reason(data: bytes, reason: str | None) -> None:
     (_page(ZH * 4).encode("gbk"), "gbk"),
     (_page(TW * 4, '<meta charset="big5">').encode("big5"), None),
     (_page(ZH * 4, '<meta charset="utf-8">').encode("gbk"), None),  # mislabelled
-    ('<?xml version="1.0" encoding="utf-8"?>'.encode() + _page(ZH * 4).encode(), None),
+    (b'<?xml version="1.0" encoding="utf-8"?>' + _page(ZH * 4).encode(), None),
 ])
 def test_page_facts_and_drift_read_the_same_text(raw: bytes, header: str | None) -> None:
     content_type = "text/html" + (f"; charset={header}" if header else "")

@@ -1,7 +1,8 @@
 """Page facts of a response body: title, first heading and a text sample, within a cap.
 
 The body is decoded by `core.text_decoding` (the decoder the drift check uses too) and
-lxml parses the text: lxml's own charset guess never decides what the verdict reads.
+lxml parses that text, handed over as UTF-8 with the encoding forced: lxml's own charset
+guess (meta, XML declaration) never decides what the verdict reads.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ TEXT_SAMPLE_CHARS = 20_000
 # Title, first heading and a text sample all live near the top of a page: parsing the
 # first half megabyte is enough and keeps a 10 MB page from costing the reactor dearly.
 PARSE_LIMIT = 512_000
-# lxml refuses a str that starts with an encoding declaration; the text is decoded already.
-_XML_DECLARATION = re.compile(r"\A\s*<\?xml[^<>]*>")
 
 
 @dataclass(frozen=True)
@@ -40,9 +39,11 @@ def page_facts(data: bytes, content_type: str | None, encoding: str | None) -> P
     if kind == "text/plain":
         text = decode_text(data, encoding, limit=TEXT_SAMPLE_CHARS * 4).text
         return PageFacts(None, None, _clean(text)[:TEXT_SAMPLE_CHARS])
-    page = _XML_DECLARATION.sub("", decode_text(data, encoding, limit=PARSE_LIMIT).text, 1)
+    text = decode_text(data, encoding, limit=PARSE_LIMIT).text
+    # UTF-8 bytes, not the str: lxml parses them faster and ignores declarations inside.
+    parser = lxml_html.HTMLParser(encoding="utf-8")
     try:
-        root = lxml_html.document_fromstring(page)
+        root = lxml_html.document_fromstring(text.encode("utf-8", "replace"), parser=parser)
     except (ValueError, lxml_html.etree.ParserError):
         return PageFacts(None, None, "")
     title = _first_text(root, "//title")
