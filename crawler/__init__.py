@@ -1,0 +1,1 @@
+"""Reading from outside: seed articles (crawler.extract) and the web (crawler.fetch)."""

@@ -1,0 +1,1 @@
+"""The WARC archive: writing snapshots, reading them back, recovering files a crash left open."""

@@ -1,0 +1,1 @@
+"""The Scrapy adapter: the check spider, its middlewares, download handler and resolver."""
