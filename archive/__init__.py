@@ -1,1 +1,1 @@
-"""Everything that is stored: the SQLite store (archive.store) and the WARC archive (archive.warc)."""
+"""Everything stored: the SQLite store (archive.store) and the WARC archive (archive.warc)."""
