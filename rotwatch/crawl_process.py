@@ -79,7 +79,10 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
 
     crawl = config.crawl
     if crawl.ca_bundle:
-        # OpenSSL's default verify paths (used by Twisted's platformTrust) honour this.
+        # OpenSSL's default verify paths (used by Twisted's platformTrust) honour this. Set
+        # here, in the process that runs the crawl, on purpose: the only per-crawl way,
+        # DOWNLOADER_CLIENTCONTEXTFACTORY, is deprecated in Scrapy 2.19, and a crawl has
+        # its process to itself (one reactor per process).
         os.environ["SSL_CERT_FILE"] = crawl.ca_bundle
     warc_dir = config.warc_dir if crawl.snapshots else None
     recorder = Recorder(config.store_path, warc_dir, run_id=run_id,
