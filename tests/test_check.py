@@ -54,6 +54,10 @@ def crawl(mockserver: MockServer, tmp_path_factory: pytest.TempPathFactory) -> d
         "tls_expired": ms.expired_tls_url("/ok"),
         "chinese": ms.url("/zh/article", host=2),
         "flaky": ms.url("/flaky?key=backoff&times=1", host=3),
+        "gbk": ms.url("/gbk", host=3),
+        "drip": ms.url("/drip?seconds=12&chunks=3", host=3),
+        "captcha_200": ms.url("/challenge-200", host=3),
+        "tcp_reset": ms.url("/reset", host=3),
     }
     robots_race = [ms.slow_robots_url(f"/private/p{i}") for i in range(6)] + [
         ms.slow_robots_url(f"/page/r{i}") for i in range(6)]
@@ -80,7 +84,8 @@ VERDICTS = {
     "retry_after_503": "ok", "timeout": "timeout", "drop": "connection-failed",
     "refused": "connection-failed", "dns": "dns-failure", "bomb": "ok", "big": "ok",
     "tls_ok": "ok", "tls_self_signed": "tls-error", "tls_expired": "tls-error",
-    "chinese": "ok", "flaky": "ok",
+    "chinese": "ok", "flaky": "ok", "gbk": "ok", "drip": "timeout", "captcha_200": "blocked",
+    "tcp_reset": "connection-failed",
 }
 
 
@@ -241,3 +246,12 @@ def test_per_host_concurrency_holds_even_without_a_delay(mockserver: MockServer,
     assert len(starts) == 6
     # each response takes 1 s: with 2 at a time, no 3 requests start within 0.5 s
     assert all(starts[i + 2] - starts[i] >= 0.5 for i in range(len(starts) - 2)), starts
+
+
+def test_a_page_declared_gbk_only_in_its_header_is_read_as_gbk(crawl: dict[str, Any]) -> None:
+    from tests.mockserver import GBK_TITLE
+
+    rows = query(crawl["data"], "SELECT s.title FROM snapshots s JOIN targets t "
+                                "ON t.id = s.target_id WHERE t.url = ?", crawl["urls"]["gbk"])
+    assert rows and rows[0][0] == GBK_TITLE, rows
+
