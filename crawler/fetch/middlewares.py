@@ -129,21 +129,22 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     async def process_response(self, request: Request, response: Response,  # type: ignore[override]
                                spider: Any = None) -> Any:
-        result = super().process_response(request, response)
-        if isinstance(result, Request):
-            pause = self._pause(result)
-            if not _fits_budget(request, pause):
-                return response  # no time left to retry: the answer we have is the finding
-            await asyncio.sleep(pause)
-        return result
+        # No time left to retry: the answer we have is the finding.
+        return await self._pause_or(request, super().process_response(request, response),
+                                    give_up=response)
 
     async def process_exception(self, request: Request, exception: Exception,  # type: ignore[override]
                                 spider: Any = None) -> Any:
-        result = super().process_exception(request, exception)
+        # No time left to retry: the failure goes on to the errback (None).
+        return await self._pause_or(request, super().process_exception(request, exception),
+                                    give_up=None)
+
+    async def _pause_or(self, request: Request, result: Any, *, give_up: Any) -> Any:
+        """Wait before a retry that fits the target's budget; else return `give_up`."""
         if isinstance(result, Request):
             pause = self._pause(result)
             if not _fits_budget(request, pause):
-                return None  # no time left to retry: the failure goes on to the errback
+                return give_up
             await asyncio.sleep(pause)
         return result
 
