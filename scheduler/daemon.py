@@ -18,9 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
-from pathlib import Path
 from types import FrameType
-from typing import Protocol
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -32,6 +30,7 @@ from archive.store import Store, StoreError
 from archive.store.lock import StoreBusy
 from core.exitcodes import ExitCode
 from scheduler.cron import parse_cron
+from scheduler.host import DaemonHost
 from scheduler.jobs import (
     ChildRunner,
     RetryPolicy,
@@ -61,45 +60,6 @@ def cron_trigger(expression: str, key: str, tz: tzinfo | None = None) -> CronTri
 def _local_zone() -> tzinfo | None:
     """The zone cron expressions are read in: the system's, as cron does."""
     return None  # CronTrigger/BlockingScheduler resolve None to the local zone (tzlocal)
-
-
-class DaemonSchedule(Protocol):
-    """The `[daemon]` settings the scheduler reads (the application's config has them)."""
-
-    @property
-    def ingest_cron(self) -> str: ...
-    @property
-    def check_cron(self) -> str: ...
-    @property
-    def report_cron(self) -> str: ...
-    @property
-    def maintenance_cron(self) -> str: ...
-    @property
-    def check_timeout_minutes(self) -> float: ...
-    @property
-    def misfire_grace_hours(self) -> float: ...
-    @property
-    def crash_retries(self) -> int: ...
-    @property
-    def vacuum(self) -> bool: ...
-    @property
-    def shutdown_grace_seconds(self) -> float: ...
-
-
-class DaemonHost(Protocol):
-    """What the daemon needs of the application's config: where the store is, how to start
-    its jobs (`rotwatch --data-dir … --config …`), and the schedule."""
-
-    @property
-    def data_dir(self) -> Path: ...
-    @property
-    def source(self) -> str | None: ...
-    @property
-    def store_path(self) -> Path: ...
-    @property
-    def lock_path(self) -> Path: ...
-    @property
-    def daemon(self) -> DaemonSchedule: ...
 
 
 def triggers(config: DaemonHost, tz: tzinfo | None = None) -> dict[str, CronTrigger]:
