@@ -191,15 +191,11 @@ def _store(directory: Path, coding: str, body: bytes) -> tuple[str, int]:
 
 @pytest.mark.parametrize("coding", ["br", "zstd"])
 def test_reading_back_a_stored_bomb_is_bounded(tmp_path: Path, bombs: dict[str, bytes],
-                                               coding: str,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    import archive.warc.reader as reader
-
-    monkeypatch.setattr(reader, "READ_LIMIT", LIMIT)
+                                               coding: str) -> None:
     warc_file, offset = _store(tmp_path, coding, bombs[coding])
     tracemalloc.start()
     try:
-        stored = read_response(tmp_path, warc_file, offset)
+        stored = read_response(tmp_path, warc_file, offset, limit=LIMIT)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -254,10 +250,7 @@ def bomb_crawl(mockserver: MockServer, tmp_path_factory: pytest.TempPathFactory)
     return BombCrawl(urls, data, code, rss, time.monotonic() - started)
 
 
-def test_a_crawl_of_bombs_records_truncated_verdicts(bomb_crawl: BombCrawl,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    import archive.warc.reader as reader
-
+def test_a_crawl_of_bombs_records_truncated_verdicts(bomb_crawl: BombCrawl) -> None:
     checks = latest_checks(bomb_crawl.data)
     assert bomb_crawl.code == 0, checks
     for name in ("br", "zstd"):
@@ -266,12 +259,11 @@ def test_a_crawl_of_bombs_records_truncated_verdicts(bomb_crawl: BombCrawl,
         assert check["truncated"] == 1, name
     assert checks[bomb_crawl.urls["ok"]]["verdict"] == "ok"  # the other host's work went on
     # The WARC keeps the bytes as sent (a few KB); reading them back is bounded as well.
-    monkeypatch.setattr(reader, "READ_LIMIT", LIMIT)
     rows = query(bomb_crawl.data, "SELECT url, warc_file, warc_offset FROM snapshots")
     bombs = [(f, o) for url, f, o in rows if "bomb" in url]
     assert len(bombs) == 2
     for warc_file, offset in bombs:
-        stored = read_response(bomb_crawl.data / "warcs", warc_file, offset)
+        stored = read_response(bomb_crawl.data / "warcs", warc_file, offset, limit=LIMIT)
         assert stored.decoded and len(stored.payload) == LIMIT
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.warc import recovery as warc_recovery
 from archive.warc.writer import (
     OPEN_SUFFIX,
     ArchivedRecord,
@@ -401,9 +400,7 @@ def test_sigkill_mid_record_then_recover(tmp_path: Path) -> None:
     assert recover_open_files(tmp_path) == []  # nothing left to do
 
 
-def test_scan_stops_at_corruption_and_at_any_chunk_size(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_scan_stops_at_corruption_and_at_any_chunk_size(tmp_path: Path) -> None:
     with SnapshotWriter(tmp_path) as writer:
         results = [
             writer.write(exchange(f"https://s.example/{i}", os.urandom(500))) for i in range(4)
@@ -411,8 +408,8 @@ def test_scan_stops_at_corruption_and_at_any_chunk_size(
     path = tmp_path / results[0].warc_file
     whole = scan_valid_records(path)
     assert whole == (9, path.stat().st_size)
-    monkeypatch.setattr(warc_recovery, "_CHUNK", 7)  # members now straddle many reads
-    assert scan_valid_records(path) == whole
+    # members now straddle many reads
+    assert scan_valid_records(path, chunk_size=7) == whole
     data = bytearray(path.read_bytes())
     data[results[2].offset + results[2].length // 2] ^= 0xFF  # damage the 3rd response
     damaged = tmp_path / "damaged.warc.gz"
@@ -476,11 +473,7 @@ def test_empty_open_file_of_a_live_process_is_left_alone(tmp_path: Path) -> None
     assert report.partial_file is None and not dead.exists()
 
 
-def test_writer_memory_of_digests_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                             ) -> None:
-    import archive.warc.writer as warc_module
-
-    monkeypatch.setattr(warc_module, "SEEN_LIMIT", 2)
+def test_writer_memory_of_digests_is_bounded(tmp_path: Path) -> None:
     known: dict[str, tuple[str, datetime]] = {}
     moment = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -489,7 +482,7 @@ def test_writer_memory_of_digests_is_bounded(tmp_path: Path, monkeypatch: pytest
                         http_version="HTTP/1.1", response_headers=(("Content-Type", "text/plain"),),
                         body=body, truncated=False, fetched_at=moment)
 
-    with SnapshotWriter(tmp_path, lookup_digest=known.get) as writer:
+    with SnapshotWriter(tmp_path, lookup_digest=known.get, seen_limit=2) as writer:
         first = writer.write(exchange("http://a.example/1", b"one"))
         writer.write(exchange("http://a.example/2", b"two"))
         writer.write(exchange("http://a.example/3", b"three"))
@@ -502,11 +495,7 @@ def test_writer_memory_of_digests_is_bounded(tmp_path: Path, monkeypatch: pytest
         assert again.record_type == "revisit" and again.refers_to_uri == "http://a.example/1"
 
 
-def test_reading_back_a_stored_gzip_bomb_is_bounded(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    import archive.warc.reader as reader
-
-    monkeypatch.setattr(reader, "READ_LIMIT", 1_000_000)
+def test_reading_back_a_stored_gzip_bomb_is_bounded(tmp_path: Path) -> None:
     bomb = gzip.compress(b"\0" * 50_000_000)
     moment = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
     with SnapshotWriter(tmp_path) as writer:
@@ -515,5 +504,5 @@ def test_reading_back_a_stored_gzip_bomb_is_bounded(tmp_path: Path,
             reason="OK", http_version="HTTP/1.1",
             response_headers=(("Content-Encoding", "gzip"), ("Content-Type", "text/html")),
             body=bomb, truncated=False, fetched_at=moment))
-    stored = read_response(tmp_path, record.warc_file, record.offset)
+    stored = read_response(tmp_path, record.warc_file, record.offset, limit=1_000_000)
     assert stored.decoded and len(stored.payload) == 1_000_000

@@ -89,8 +89,12 @@ def open_warc(directory: Path, warc_file: str) -> BinaryIO:
                             f"is in {directory})")
 
 
-def read_response(directory: Path, warc_file: str, offset: int) -> StoredResponse:
-    """Read the response or revisit record that starts at `offset` in `warc_file`."""
+def read_response(directory: Path, warc_file: str, offset: int, *,
+                  limit: int = READ_LIMIT) -> StoredResponse:
+    """Read the response or revisit record that starts at `offset` in `warc_file`.
+
+    The payload is decoded up to `limit` bytes (see `decode_content`).
+    """
     with open_warc(directory, warc_file) as fh:
         fh.seek(offset)
         record = next(iter(ArchiveIterator(fh)), None)
@@ -102,7 +106,7 @@ def read_response(directory: Path, warc_file: str, offset: int) -> StoredRespons
     headers = tuple((str(k), str(v)) for k, v in http.headers) if http else ()
     statusline = http.statusline if http else ""
     code, _, reason = statusline.partition(" ")
-    payload, decoded = decode_content(raw, _header(headers, "content-encoding"))
+    payload, decoded = decode_content(raw, _header(headers, "content-encoding"), limit=limit)
     rec = record.rec_headers
     return StoredResponse(
         url=rec.get_header("WARC-Target-URI"),
@@ -166,14 +170,16 @@ def parse_warc_date(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def decode_content(raw: bytes, content_encoding: str | None) -> tuple[bytes, bool]:
+def decode_content(raw: bytes, content_encoding: str | None, *,
+                   limit: int = READ_LIMIT) -> tuple[bytes, bool]:
     """Undo a Content-Encoding chain ("gzip", "br", "gzip, br", ...).
 
     Returns (payload, decoded). Uses the crawl's decoder (core.content_coding), bounded the
     same way, so a stored gzip bomb cannot exhaust memory when read back. An encoding
-    that cannot be undone yields the raw bytes and decoded=False.
+    that cannot be undone yields the raw bytes and decoded=False. At most `limit` decoded
+    bytes come back.
     """
-    result = decode_body(raw, content_encoding, READ_LIMIT)
+    result = decode_body(raw, content_encoding, limit)
     if result.error is not None:
         LOGGER.debug("cannot undo Content-Encoding %r: %s", content_encoding, result.error)
         return raw, False

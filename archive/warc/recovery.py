@@ -32,6 +32,7 @@ WARC_SUFFIX: Final = ".warc.gz"
 OPEN_SUFFIX: Final = ".open"
 PARTIAL_SUFFIX: Final = ".partial"
 
+# Bytes read from a WARC file at a time while scanning or copying it.
 _CHUNK: Final = 1 << 20
 # A WARC header block is a few hundred bytes; anything far bigger is garbage, not a record.
 _MAX_WARC_HEAD: Final = 1 << 20
@@ -129,17 +130,18 @@ def _decode_digest_value(value: str) -> bytes | None:
     return None
 
 
-def scan_valid_records(path: Path) -> tuple[int, int]:
+def scan_valid_records(path: Path, *, chunk_size: int = _CHUNK) -> tuple[int, int]:
     """Count the complete, intact records at the start of a gzipped WARC file.
 
     Returns (records, valid byte length): the file's first `valid byte length` bytes are
     whole gzip members, each one complete WARC record whose block digest checks out.
     Scanning stops at the first member that is cut short, corrupt or not a WARC record.
+    The file is read `chunk_size` bytes at a time; the result does not depend on it.
     """
     records = valid = 0
     with open(path, "rb") as fh:
         chunk_start = 0  # absolute offset of `chunk` in the file
-        chunk = fh.read(_CHUNK)
+        chunk = fh.read(chunk_size)
         member_start = 0
         decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
         check = _RecordCheck()
@@ -152,7 +154,7 @@ def scan_valid_records(path: Path) -> tuple[int, int]:
                 break
             if not decomp.eof:
                 chunk_start += len(chunk)
-                chunk = fh.read(_CHUNK)
+                chunk = fh.read(chunk_size)
                 continue
             unused = decomp.unused_data
             member_end = chunk_start + len(chunk) - len(unused)
@@ -163,7 +165,7 @@ def scan_valid_records(path: Path) -> tuple[int, int]:
             decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
             check = _RecordCheck()
             chunk_start = member_end
-            chunk = unused or fh.read(_CHUNK)
+            chunk = unused or fh.read(chunk_size)
     return records, valid
 
 

@@ -102,6 +102,7 @@ class SnapshotWriter:
         max_file_bytes: int = 1_000_000_000,
         lookup_digest: DigestLookup | None = None,
         software: str = "rotwatch",
+        seen_limit: int = SEEN_LIMIT,
     ) -> None:
         if max_file_bytes <= 0:
             raise ValueError("max_file_bytes must be positive")
@@ -121,6 +122,7 @@ class SnapshotWriter:
         # snapshot rows. Bounded (least recently used go first): older payloads are found
         # through lookup_digest, so memory stays flat over a long crawl.
         self._seen: OrderedDict[str, Original] = OrderedDict()
+        self._seen_limit = seen_limit
         self.files_written: list[str] = []  # final names, in order, once closed
         self.directory.mkdir(parents=True, exist_ok=True)
 
@@ -165,7 +167,7 @@ class SnapshotWriter:
         )
         if original is None and exchange.body and digest not in self._seen:
             self._seen[digest] = Original(exchange.url, exchange.fetched_at, built.response_id)
-            if len(self._seen) > SEEN_LIMIT:
+            if len(self._seen) > self._seen_limit:
                 self._seen.popitem(last=False)
         if self._size >= self.max_file_bytes:
             self._finish_file()  # full: hand it over now rather than at the next write
