@@ -15,6 +15,8 @@ from core.documents import Role, SeedFormat
 from core.escaping import one_line
 from core.exitcodes import ExitCode, exit_code
 from rotwatch import __version__
+from rotwatch.cli_daemon import daemon
+from rotwatch.cli_report import export, report, verify
 from rotwatch.config import Config, ConfigError, load_config
 from rotwatch.output import write_rows
 from rotwatch.progress import check_with_progress, print_summary
@@ -45,29 +47,7 @@ class Context:
         return Store(self.config.store_path)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="rotwatch")
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
-              envvar="ROTWATCH_CONFIG", help="TOML file with every setting (see docs/config.md).")
-@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Where the store and WARC files live. Also $ROTWATCH_DATA_DIR; "
-                   "default ~/.local/share/rotwatch.")
-@click.pass_context
-def cli(ctx: click.Context, config_path: Path | None, data_dir: Path | None) -> None:
-    """Keep the links inside published articles alive and on record.
-
-    \b
-    Example:
-      rotwatch --data-dir ./data run seeds/
-    """
-    try:
-        ctx.obj = Context(load_config(config_path, data_dir))
-    except ConfigError as exc:
-        _echo_err(f"rotwatch: {exc}")
-        ctx.exit(exit_code(error=True))
-
-
-@cli.command()
+@click.command()
 @click.argument("paths", nargs=-1)
 @click.option("--format", "fmt", type=click.Choice([f.value for f in SeedFormat]),
               help="Read every seed as this format instead of detecting it.")
@@ -108,7 +88,7 @@ def run_ingest(obj: Context, paths: tuple[str, ...], fmt: str | None) -> ExitCod
     return exit_code(error=not report.outcomes and bool(report.problems))
 
 
-@cli.command()
+@click.command()
 @click.option("--seed", "seeds", multiple=True, help="Only seeds whose path contains this "
               "text (repeatable).")
 @click.option("--role", "roles", multiple=True, type=click.Choice([r.value for r in Role]),
@@ -136,7 +116,7 @@ def links(obj: Context, seeds: tuple[str, ...], roles: tuple[str, ...], fmt: str
         click.echo(f"{count} link(s)", err=True)
 
 
-@cli.command()
+@click.command()
 @click.pass_obj
 def status(obj: Context) -> None:
     """Show what the store holds: counts, link states and the last runs.
@@ -184,7 +164,7 @@ def _check(obj: Context, selection: Selection, allow_private: bool, trigger: str
     return summary.exit_code
 
 
-@cli.command()
+@click.command()
 @click.option("--all", "every", is_flag=True, help="Check every checkable target, due or not.")
 @click.option("--seed", "seeds", multiple=True,
               help="Only targets cited by seeds whose path contains this text (repeatable).")
@@ -210,7 +190,7 @@ def check(obj: Context, every: bool, seeds: tuple[str, ...], urls: tuple[str, ..
                     "manual"))
 
 
-@cli.command()
+@click.command()
 @click.argument("paths", nargs=-1)
 @click.option("--allow-private", is_flag=True,
               help="Also check targets on loopback/private addresses (refused by default).")
@@ -230,16 +210,33 @@ def run(obj: Context, paths: tuple[str, ...], allow_private: bool) -> None:
     sys.exit(_check(obj, Selection(), allow_private, "run"))
 
 
-def _register_commands() -> None:
-    # Commands living in their own modules (each a thin layer over archive/ or scheduler/).
-    from rotwatch.cli_daemon import daemon
-    from rotwatch.cli_report import export, report, verify
-
-    for command in (report, export, verify, daemon):
-        cli.add_command(command)
+# Every command, handed to the group when it is built, so no import has to register one.
+# Imports that are heavy or only some commands need (parsers, APScheduler) stay inside
+# the command functions.
+COMMANDS: tuple[click.Command, ...] = (ingest, links, status, check, run, report, export,
+                                       verify, daemon)
 
 
-_register_commands()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, commands=COMMANDS)
+@click.version_option(__version__, prog_name="rotwatch")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+              envvar="ROTWATCH_CONFIG", help="TOML file with every setting (see docs/config.md).")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Where the store and WARC files live. Also $ROTWATCH_DATA_DIR; "
+                   "default ~/.local/share/rotwatch.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, data_dir: Path | None) -> None:
+    """Keep the links inside published articles alive and on record.
+
+    \b
+    Example:
+      rotwatch --data-dir ./data run seeds/
+    """
+    try:
+        ctx.obj = Context(load_config(config_path, data_dir))
+    except ConfigError as exc:
+        _echo_err(f"rotwatch: {exc}")
+        ctx.exit(exit_code(error=True))
 
 
 def main() -> None:
