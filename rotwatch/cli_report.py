@@ -1,7 +1,7 @@
 """`rotwatch report`, `export` and `verify`: read-only commands over the store.
 
-Kept apart from rotwatch/cli.py so that module stays about crawling; the lead registers
-these with `cli.add_command(...)`. Exit codes come from core.exitcodes.exit_code.
+Kept apart from rotwatch/cli.py so that module stays about crawling; its root group lists
+them (`COMMANDS`). Exit codes come from core.exitcodes.exit_code.
 """
 
 from __future__ import annotations

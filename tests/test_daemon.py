@@ -20,7 +20,6 @@ from click.testing import CliRunner
 
 from archive.store.lock import WriterLock
 from rotwatch.cli import cli
-from rotwatch.cli_daemon import daemon
 from rotwatch.config import Config, DaemonConfig, load_config
 from scheduler.daemon import (
     Daemon,
@@ -33,11 +32,6 @@ from scheduler.daemon import (
 from scheduler.jobs import ChildRunner, RetryPolicy, maintain, run_with_retries
 from tests.conftest import REPO_ROOT, MockServer
 
-cli.add_command(daemon)  # the lead registers it in rotwatch/cli.py; harmless twice
-
-# Runs the CLI with the daemon command registered, whether or not cli.py does it yet.
-SHIM = ("from rotwatch.cli import cli; from rotwatch.cli_daemon import daemon; "
-        "cli.add_command(daemon); cli(prog_name='rotwatch')")
 PY = sys.executable
 
 
@@ -204,7 +198,7 @@ def test_daemon_process_checks_survives_a_crash_and_stops_mid_crawl(
     log = tmp_path / "daemon.log"
     with log.open("wb") as err:
         proc = subprocess.Popen(
-            [PY, "-c", SHIM, "--config", str(config), "--data-dir", str(data), "daemon",
+            [PY, "-m", "rotwatch", "--config", str(config), "--data-dir", str(data), "daemon",
              "--allow-private", "--log-format", "json", "--run-now"],
             cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=err)
     try:
