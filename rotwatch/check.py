@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 
 from archive.store import Selection, Store
 from archive.warc.writer import recover_open_files
-from core.exitcodes import ExitCode, exit_code
+from core.exitcodes import DEFAULT_FAIL_ON, ExitCode, FailOn, exit_code, needs_attention
 from core.records import Verdict
+from core.url_filter import UrlFilter
 from rotwatch.config import Config
 
 LOG = logging.getLogger(__name__)
@@ -28,6 +29,11 @@ class CheckSummary:
     verdicts: dict[str, int] = field(default_factory=dict)
     recorded: int = 0
     error: str | None = None
+    # Selected links (due or not) in a --fail-on state after the run: what exit 2 means.
+    attention: int = 0
+    # Targets refused by the operator's settings (no --allow-private): not checks.
+    refused: int = 0
+    refusal: str | None = None
 
     @property
     def checked(self) -> int:
@@ -40,7 +46,7 @@ class CheckSummary:
 
     @property
     def exit_code(self) -> ExitCode:
-        return exit_code(error=bool(self.error), attention=self.bad > 0)
+        return exit_code(error=bool(self.error), attention=self.attention > 0)
 
 
 def crawl_processes(config: Config) -> int:
@@ -49,9 +55,18 @@ def crawl_processes(config: Config) -> int:
     return wanted if wanted > 0 else max(1, min(4, os.cpu_count() or 1))
 
 
+def attention_count(store: Store, selection: Selection, fail_on: frozenset[FailOn]) -> int:
+    """Selected links (due or not, --include/--exclude applied) in a --fail-on state."""
+    urls = UrlFilter.of(selection.include, selection.exclude)
+    states = Counter(state for _, url, state in store.selected_states(selection)
+                     if not urls.active or urls.keeps(url))
+    return needs_attention(states, fail_on)
+
+
 def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
               on_result: Callable[[Verdict], None] | None = None,
-              log_level: str = "WARNING") -> CheckSummary:
+              log_level: str = "WARNING",
+              fail_on: frozenset[FailOn] = DEFAULT_FAIL_ON) -> CheckSummary:
     """Run one check to completion and record it; returns what was found.
 
     A Twisted reactor runs once per process and a crawl is CPU-bound in Python, so with
@@ -83,10 +98,14 @@ def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
     recorded = sum(part.recorded for part in parts)
     errors = [part.error for part in parts if part.error]
     error = "; ".join(errors) if errors else None
-    summary = CheckSummary(run_id, dict(verdicts), recorded, error)
+    refused = sum(part.refused for part in parts)
+    refusal = next((part.refusal for part in parts if part.refusal), None)
     with Store(config.store_path) as store:
+        summary = CheckSummary(run_id, dict(verdicts), recorded, error,
+                               attention_count(store, selection, fail_on), refused, refusal)
         store.finish_run(run_id, status="failed" if error else "ok",
                          exit_code=summary.exit_code, now=datetime.now(UTC),
                          counts={"checked": summary.checked, "recorded": recorded,
-                                 "processes": shards, **verdicts}, message=error)
+                                 "processes": shards, **verdicts,
+                                 **({"refused": refused} if refused else {})}, message=error)
     return summary

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from archive.store import SeedChange, Selection, Store, StoreBusyError, StoreError
-from archive.store.lock import StoreBusy, WriterLock
-from core.documents import Role, SeedFormat
+from archive.store import Store, StoreBusyError, StoreError
 from core.escaping import one_line
 from core.exitcodes import ExitCode, exit_code
 from rotwatch import __version__
+from rotwatch.cli_check import check, run
+from rotwatch.cli_common import UsageGroup
 from rotwatch.cli_daemon import daemon
+from rotwatch.cli_ingest import ingest
+from rotwatch.cli_links import links
 from rotwatch.cli_report import export, report, verify
 from rotwatch.config import Config, ConfigError, load_config
-from rotwatch.output import write_rows
-from rotwatch.progress import check_with_progress, print_summary
-
-LINK_COLUMNS = ("seed", "role", "url", "anchor_text", "context", "checkable", "state")
 
 
 def _now() -> datetime:
@@ -45,75 +42,6 @@ class Context:
 
     def store(self) -> Store:
         return Store(self.config.store_path)
-
-
-@click.command()
-@click.argument("paths", nargs=-1)
-@click.option("--format", "fmt", type=click.Choice([f.value for f in SeedFormat]),
-              help="Read every seed as this format instead of detecting it.")
-@click.pass_obj
-def ingest(obj: Context, paths: tuple[str, ...], fmt: str | None) -> None:
-    """Extract every outbound link from seed articles into the store.
-
-    PATHS are files, directories (searched recursively) or glob patterns;
-    the default is the configured seed list (seeds/).
-
-    \b
-    Example:
-      rotwatch ingest seeds/ 'archive/2024/**/*.html'
-    """
-    code = run_ingest(obj, paths, fmt)
-    sys.exit(code)
-
-
-def run_ingest(obj: Context, paths: tuple[str, ...], fmt: str | None) -> ExitCode:
-    # Parsers are loaded only by the commands that parse seeds: a `check` parent process
-    # (which only starts crawl processes) stays small.
-    from rotwatch.ingest import ingest_paths
-
-    cfg = obj.config
-    try:
-        with obj.store() as store:
-            report = ingest_paths(
-                store, paths or cfg.ingest.seeds, now=_now(),
-                max_seed_bytes=int(cfg.ingest.max_seed_mb * 1e6),
-                batch_size=cfg.ingest.batch_size,
-                fmt=SeedFormat(fmt) if fmt else None, on_problem=_echo_err)
-    except StoreError as exc:
-        return _store_failed(exc)
-    click.echo(
-        f"ingested {len(report.outcomes)} seed(s): {report.count(SeedChange.NEW)} new, "
-        f"{report.count(SeedChange.CHANGED)} changed, {report.count(SeedChange.UNCHANGED)} "
-        f"unchanged; {report.links} link(s); {len(report.problems)} problem(s)", err=True)
-    return exit_code(error=not report.outcomes and bool(report.problems))
-
-
-@click.command()
-@click.option("--seed", "seeds", multiple=True, help="Only seeds whose path contains this "
-              "text (repeatable).")
-@click.option("--role", "roles", multiple=True, type=click.Choice([r.value for r in Role]),
-              help="Only links with this role (repeatable).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True, help="Output format.")
-@click.option("--removed", is_flag=True, help="Also list links that left their article.")
-@click.pass_obj
-def links(obj: Context, seeds: tuple[str, ...], roles: tuple[str, ...], fmt: str,
-          removed: bool) -> None:
-    """List the recorded links with their seed, role and context.
-
-    \b
-    Example:
-      rotwatch links --role primary-source --format json
-    """
-    try:
-        with obj.store() as store:
-            rows = (asdict(row) for row in store.links(seeds=seeds, roles=roles,
-                                                       include_removed=removed))
-            count = write_rows(rows, fmt, LINK_COLUMNS, title="links")
-    except StoreError as exc:
-        sys.exit(_store_failed(exc))
-    if fmt == "table":
-        click.echo(f"{count} link(s)", err=True)
 
 
 @click.command()
@@ -145,71 +73,6 @@ def status(obj: Context) -> None:
                    f"{r.ended_at or '…'} {r.status} exit={r.exit_code} {r.counts or ''}")
 
 
-def _check(obj: Context, selection: Selection, allow_private: bool, trigger: str) -> ExitCode:
-    config = obj.config
-    if allow_private:
-        config = replace(config, crawl=replace(config.crawl, allow_private_addresses=True))
-    try:
-        with WriterLock(config.lock_path, "check"):
-            summary = check_with_progress(config, selection, trigger)
-    except StoreBusy as exc:
-        _echo_err(f"rotwatch: {exc}; not starting a second crawl")
-        return exit_code(busy=True)
-    except StoreError as exc:
-        return _store_failed(exc)
-    except ValueError as exc:
-        _echo_err(f"rotwatch: {exc}")
-        return exit_code(error=True)
-    print_summary(summary)
-    return summary.exit_code
-
-
-@click.command()
-@click.option("--all", "every", is_flag=True, help="Check every checkable target, due or not.")
-@click.option("--seed", "seeds", multiple=True,
-              help="Only targets cited by seeds whose path contains this text (repeatable).")
-@click.option("--url", "urls", multiple=True, help="Only this target URL (repeatable).")
-@click.option("--allow-private", is_flag=True,
-              help="Also check targets on loopback/private addresses (refused by default).")
-@click.pass_obj
-def check(obj: Context, every: bool, seeds: tuple[str, ...], urls: tuple[str, ...],
-          allow_private: bool) -> None:
-    """Check the links that are due (one Scrapy crawl) and record every verdict.
-
-    Exits 0 when every checked link is healthy, 2 when any is broken or dead,
-    1 on error, 3 when another rotwatch process holds the store.
-
-    \b
-    Example:
-      rotwatch check --seed blinken --all
-    """
-    from core.urls import resolve
-
-    keys = tuple(resolve(u, None).key for u in urls)
-    sys.exit(_check(obj, Selection(every=every, seeds=seeds, keys=keys), allow_private,
-                    "manual"))
-
-
-@click.command()
-@click.argument("paths", nargs=-1)
-@click.option("--allow-private", is_flag=True,
-              help="Also check targets on loopback/private addresses (refused by default).")
-@click.pass_obj
-def run(obj: Context, paths: tuple[str, ...], allow_private: bool) -> None:
-    """Ingest the seeds, check the links that are due, and print the summary.
-
-    PATHS default to the configured seed list (seeds/).
-
-    \b
-    Example:
-      rotwatch --data-dir ./data run seeds/
-    """
-    code = run_ingest(obj, paths, None)
-    if code is not ExitCode.OK:
-        sys.exit(code)
-    sys.exit(_check(obj, Selection(), allow_private, "run"))
-
-
 # Every command, handed to the group when it is built, so no import has to register one.
 # Imports that are heavy or only some commands need (parsers, APScheduler) stay inside
 # the command functions.
@@ -217,7 +80,9 @@ COMMANDS: tuple[click.Command, ...] = (ingest, links, status, check, run, report
                                        verify, daemon)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, commands=COMMANDS)
+# UsageGroup: usage errors exit 64, not click's 2 (which means "links need attention").
+@click.group(cls=UsageGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             commands=COMMANDS)
 @click.version_option(__version__, prog_name="rotwatch")
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
               envvar="ROTWATCH_CONFIG", help="TOML file with every setting (see docs/config.md).")

@@ -23,7 +23,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, get_type_hints
 
+from core.operator_rules import AcceptRule
 from core.policy_config import DEFAULT_CONFIG, PolicyConfig
+from core.url_filter import check_patterns
 
 ENV_DATA_DIR = "ROTWATCH_DATA_DIR"
 REPORT_FORMATS = ("text", "markdown", "html", "csv", "json", "junit")
@@ -98,6 +100,12 @@ class CrawlConfig:
     batch_size: int = _within(100, 1, 100_000)
     # Crawl processes, hosts split between them; 0 = one per core.
     processes: int = _within(0, 0, 256)
+    # URL regexes (core/url_filter.py rules): only matching targets are checked / counted;
+    # --include/--exclude add to these.
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    # Final statuses counted alive, "CODES" or "HOST=CODES" (core/operator_rules.py).
+    accept: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -187,6 +195,8 @@ def load_config(path: Path | None, data_dir: Path | None = None,
                               f"(known: {', '.join(REPORT_FORMATS)})")
     if isinstance(raw.get("daemon"), dict):
         _check_schedules(raw["daemon"], f"{where}: [daemon]")
+    if "crawl" in values:
+        _check_crawl_rules(values["crawl"], f"{where}: [crawl]")
     if data_dir is not None:
         values["data_dir"] = data_dir
     elif "data_dir" not in values or env.get(ENV_DATA_DIR):
@@ -218,6 +228,16 @@ def _check_schedules(table: dict[str, Any], where: str) -> None:
         except ValueError as exc:
             raise ConfigError(f"{where} {key} = {expression!r} is not a valid cron "
                               f"expression: {exc}") from None
+
+
+def _check_crawl_rules(crawl: CrawlConfig, where: str) -> None:
+    """URL patterns that compile within the linear-cost rules, accept rules that parse."""
+    try:
+        check_patterns(crawl.include + crawl.exclude)
+        for rule in crawl.accept:
+            AcceptRule.parse(rule)
+    except ValueError as exc:
+        raise ConfigError(f"{where} {exc}") from None
 
 
 def _build(cls: type, table: dict[str, Any], where: str) -> Any:
@@ -264,6 +284,11 @@ def _number(value: Any, hint: type, where: str) -> int | float:
                               "to be exact)")
         return int(value)
     return float(value)
+
+
+def text_setting(value: Any, where: str) -> str:
+    """A string setting given elsewhere (a command-line override), checked as in a file."""
+    return _text(value, where)
 
 
 def _text(value: Any, where: str) -> str:

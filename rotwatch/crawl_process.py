@@ -20,8 +20,10 @@ from typing import Any
 
 from archive.store.db import open_database
 from archive.store.due import Selection, due_page
+from core.operator_rules import refused_by_settings
 from core.policy import spread_per_host
 from core.records import DueTarget, Verdict
+from core.url_filter import UrlFilter
 from rotwatch.config import Config
 
 
@@ -33,6 +35,7 @@ def stream_targets(store_path: Path, now: datetime, selection: Selection,
     With `shard` = (index, count), only hosts whose stable hash falls in this shard.
     """
     index, count = shard
+    urls = UrlFilter.of(selection.include, selection.exclude)
     db = open_database(store_path)
     per_host: Counter[str] = Counter()
     after: tuple[str, int] | None = None
@@ -42,7 +45,8 @@ def stream_targets(store_path: Path, now: datetime, selection: Selection,
             if not page:
                 return
             mine = [t for t in page
-                    if count == 1 or zlib.crc32(t.host.encode()) % count == index]
+                    if (count == 1 or zlib.crc32(t.host.encode()) % count == index)
+                    and (not urls.active or urls.keeps(t.url))]
             if max_per_host:
                 # the rest of a busy host waits for the next cycle
                 take, _ = spread_per_host([(t.key, t.host) for t in mine], max_per_host,
@@ -60,6 +64,10 @@ class ShardResult:
     verdicts: dict[str, int]
     recorded: int
     error: str | None = None
+    # Targets refused by the operator's settings (core.operator_rules): not checks, not
+    # recorded; one of the reasons, to show.
+    refused: int = 0
+    refusal: str | None = None
 
 
 def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int,
@@ -74,7 +82,7 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
     from crawler.fetch.items import Outcome
     from crawler.fetch.settings import scrapy_settings
     from crawler.fetch.spider import CheckSpider
-    from rotwatch.pipeline import RECORDER, RecordPipeline
+    from rotwatch.pipeline import ACCEPT, RECORDER, RecordPipeline
     from rotwatch.recorder import Recorder
 
     crawl = config.crawl
@@ -102,10 +110,14 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
     # A live object, so set on this crawler's own settings (which are not copied again):
     # settings handed to the process are deep-copied into each crawler.
     crawler.settings.set(RECORDER, recorder)
+    crawler.settings.set(ACCEPT, list(crawl.accept))
     verdicts: Counter[str] = Counter()
+    refusals: list[str] = []
 
     def checked(item: Any, **_: Any) -> None:
-        if isinstance(item, Outcome):
+        if isinstance(item, Outcome) and refused_by_settings(item.observation):
+            refusals.append(item.judgement.reason)
+        elif isinstance(item, Outcome):
             verdicts[item.judgement.verdict.value] += 1
             if on_result is not None:
                 on_result(item.judgement.verdict)
@@ -119,4 +131,5 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
     error = None
     if recorder.error is not None:
         error = f"{type(recorder.error).__name__}: {recorder.error}"
-    return ShardResult(dict(verdicts), recorder.recorded, error)
+    return ShardResult(dict(verdicts), recorder.recorded, error, len(refusals),
+                       refusals[0] if refusals else None)

@@ -29,11 +29,13 @@ class IngestReport:
 def ingest_paths(store: Store, paths: Sequence[str], *, now: datetime, max_seed_bytes: int,
                  batch_size: int = 200, fmt: SeedFormat | None = None,
                  on_problem: Callable[[str], None] | None = None,
-                 workers: int = 0) -> IngestReport:
+                 workers: int = 0,
+                 on_seed: Callable[[int, int], None] | None = None) -> IngestReport:
     """Extract every seed under `paths` and record them in batches (one transaction each).
 
     `workers`: extraction processes (0 = one per core). Unchanged seeds (same bytes as
-    stored) are recognised by their hash before any parsing.
+    stored) are recognised by their hash before any parsing. `on_seed(done, total)` is
+    called after each seed file (for a progress bar).
     """
     workers = workers or (os.cpu_count() or 1)
     files, problems = find_seed_files(paths)
@@ -43,8 +45,12 @@ def ingest_paths(store: Store, paths: Sequence[str], *, now: datetime, max_seed_
         if on_problem:
             on_problem(problem.message)
     batch: list[ExtractedSeed] = []
+    done = 0
     for item in read_seeds(files, max_bytes=max_seed_bytes, fmt=fmt, known=store.seed_hashes,
                            workers=workers):
+        done += 1
+        if on_seed:
+            on_seed(done, len(files))
         if isinstance(item, UnchangedSeed):
             outcomes.append(IngestOutcome(item.path, SeedChange.UNCHANGED,
                                           store.link_count(item.path)))

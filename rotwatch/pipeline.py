@@ -9,30 +9,36 @@ the Recorder's worker thread writes the WARC files and the store.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Self
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 
+from core.operator_rules import AcceptRule, accepted, refused_by_settings
 from crawler.fetch.archiving import note_archived, snapshot_of
 from crawler.fetch.items import Outcome
 from rotwatch.recorder import Recorder
 
 RECORDER = "ROTWATCH_RECORDER"
+ACCEPT = "ROTWATCH_ACCEPT"  # `--accept` rules as given (core.operator_rules.AcceptRule)
 
 
 class RecordPipeline:
-    def __init__(self, recorder: Recorder, max_bytes: int) -> None:
+    def __init__(self, recorder: Recorder, max_bytes: int,
+                 accept: tuple[AcceptRule, ...] = ()) -> None:
         self.recorder = recorder
         self.max_bytes = max_bytes
+        self.accept = accept
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         recorder = crawler.settings.get(RECORDER)
         if not isinstance(recorder, Recorder):
             raise TypeError(f"the {RECORDER} setting must be a Recorder, got {recorder!r}")
-        pipeline = cls(recorder, crawler.settings.getint("ROTWATCH_MAX_BYTES"))
+        accept = tuple(AcceptRule.parse(rule) for rule in crawler.settings.getlist(ACCEPT))
+        pipeline = cls(recorder, crawler.settings.getint("ROTWATCH_MAX_BYTES"), accept)
         if recorder.archiving:
             crawler.signals.connect(pipeline.archive, signal=signals.response_downloaded)
         # A quiet crawl writes what waits rather than holding a part-filled batch.
@@ -48,6 +54,12 @@ class RecordPipeline:
         self.recorder.flush()
 
     def process_item(self, item: Any) -> Any:
-        if isinstance(item, Outcome):
-            self.recorder.add(item)
+        """Record the outcome (with `--accept` applied); the item returned is the one the
+        `item_scraped` signal carries, so counts see what was recorded."""
+        if not isinstance(item, Outcome) or refused_by_settings(item.observation):
+            return item  # a refusal by the operator's settings is not a check of the link
+        if self.accept:
+            item = replace(item, judgement=accepted(self.accept, item.host, item.observation,
+                                                    item.judgement))
+        self.recorder.add(item)
         return item

@@ -1,43 +1,79 @@
-"""Live progress for a check on a terminal (rich), driven by the spider's results."""
+"""Live progress on a terminal (rich): a bar with the known total, counts as they come.
+
+Only when standard error is a terminal and the operator did not ask for quiet: logs,
+pipes and the daemon's children get no bar and no control characters.
+"""
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 
-import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from archive.store import Selection
+from core.exitcodes import DEFAULT_FAIL_ON, FailOn
 from core.records import Verdict
 from rotwatch.check import CheckSummary, run_check
 from rotwatch.config import Config
 
 
-def check_with_progress(config: Config, selection: Selection, trigger: str) -> CheckSummary:
+def terminal() -> Console | None:
+    """The console to draw on, or None when standard error is not a terminal."""
     console = Console(stderr=True)
-    if not console.is_terminal:
-        return run_check(config, selection, trigger=trigger)
-    seen: Counter[Verdict] = Counter()
-    with Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(),
+    return console if console.is_terminal else None
+
+
+Advance = Callable[[str, int | None], None]
+
+
+@contextmanager
+def bar(label: str, total: int | None, console: Console | None) -> Iterator[Advance]:
+    """Yields `advance(description, total)` (total: None keeps it); draws nothing
+    without a console."""
+    if console is None:
+        yield lambda description, total: None
+        return
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
-        task = progress.add_task("", total=None)
+        task = progress.add_task("", total=total)
+
+        def advance(description: str, total: int | None) -> None:
+            if total is not None:
+                progress.update(task, total=total)
+            progress.update(task, advance=1, description=description)
+
+        yield advance
+
+
+def _due_total(config: Config, selection: Selection) -> int:
+    """How many targets the check will visit: the same stream the crawl reads."""
+    from rotwatch.crawl_process import stream_targets
+
+    return sum(1 for _ in stream_targets(config.store_path, datetime.now(UTC), selection,
+                                         config.crawl.max_per_host_per_run))
+
+
+def check_with_progress(config: Config, selection: Selection, trigger: str, *,
+                        show: bool = True, log_level: str = "WARNING",
+                        fail_on: frozenset[FailOn] = DEFAULT_FAIL_ON) -> CheckSummary:
+    console = terminal() if show else None
+    if console is None:
+        return run_check(config, selection, trigger=trigger, log_level=log_level,
+                         fail_on=fail_on)
+    seen: Counter[str] = Counter()
+    with bar("checking", _due_total(config, selection), console) as advance:
 
         def on_result(verdict: Verdict) -> None:
-            seen[verdict] += 1
-            bad = sum(n for v, n in seen.items() if v.is_failure)
-            progress.update(task, advance=1, description=f"{bad} broken or failing")
+            kind = ("ok" if verdict.is_healthy else "broken" if verdict.is_failure
+                    else "blocked")
+            seen[kind] += 1
+            advance(f"ok {seen['ok']} · broken {seen['broken']} · blocked {seen['blocked']}",
+                    None)
 
-        return run_check(config, selection, trigger=trigger, on_result=on_result)
-
-
-def print_summary(summary: CheckSummary) -> None:
-    parts = ", ".join(f"{verdict}={n}" for verdict, n in sorted(summary.verdicts.items()))
-    click.echo(f"checked {summary.checked} link(s) in run {summary.run_id}: {parts or 'none due'}")
-    if summary.bad:
-        click.echo(f"{summary.bad} link(s) broken or failing: see `rotwatch report`")
-    if summary.error:
-        click.echo(f"rotwatch: recording failed: {summary.error}", err=True)
-    sys.stdout.flush()
+        return run_check(config, selection, trigger=trigger, on_result=on_result,
+                         log_level=log_level, fail_on=fail_on)

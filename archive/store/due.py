@@ -6,6 +6,7 @@ page depends on the page size, not on how many targets the store holds.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,6 +24,25 @@ class Selection:
     every: bool = False
     seeds: tuple[str, ...] = field(default_factory=tuple)
     keys: tuple[str, ...] = field(default_factory=tuple)
+    # URL regexes (--include/--exclude): carried with the selection, applied by the
+    # application to the rows these queries return (SQLite has no regex matcher).
+    include: tuple[str, ...] = field(default_factory=tuple)
+    exclude: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _selected(selection: Selection) -> tuple[list[str], list[object]]:
+    """The WHERE terms for "checkable, and of these seeds / keys" (due time aside)."""
+    where = ["t.checkable = 1"]
+    params: list[object] = []
+    if selection.seeds:
+        seed_sql, seed_params = seed_match(selection.seeds)
+        where.append("t.id IN (SELECT l.target_id FROM links l JOIN seeds s ON "
+                     f"s.id = l.seed_id WHERE l.removed_at IS NULL AND {seed_sql})")
+        params += seed_params
+    if selection.keys:
+        where.append(f"t.key IN ({','.join('?' for _ in selection.keys)})")
+        params += list(selection.keys)
+    return where, params
 
 
 class DueSide(Tables):
@@ -30,20 +50,11 @@ class DueSide(Tables):
 
     def due_page(self, now: datetime, selection: Selection, *,
                  after: tuple[str, int] | None = None, limit: int = 500) -> list[DueTarget]:
-        where = ["t.checkable = 1"]
-        params: list[object] = []
+        where, params = _selected(selection)
         by_due_time = not (selection.every or selection.seeds or selection.keys)
         if by_due_time:
             where.append("t.next_check_at <= ?")
             params.append(to_db(now))
-        if selection.seeds:
-            seed_sql, seed_params = seed_match(selection.seeds)
-            where.append("t.id IN (SELECT l.target_id FROM links l JOIN seeds s ON "
-                         f"s.id = l.seed_id WHERE l.removed_at IS NULL AND {seed_sql})")
-            params += seed_params
-        if selection.keys:
-            where.append(f"t.key IN ({','.join('?' for _ in selection.keys)})")
-            params += list(selection.keys)
         # Checks made during the run move next_check_at into the future: paging by due
         # time is stable for due runs (checked rows leave the filter), by id for explicit
         # ones.
@@ -60,6 +71,21 @@ class DueSide(Tables):
                f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?")
         rows = self.db.conn.execute(sql, [*params, limit]).fetchall()
         return [DueTarget(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+
+    def selected_states(self, selection: Selection) -> Iterator[tuple[str, str, str]]:
+        """(key, URL, state) of every selected checkable target, due or not: what a
+        command's exit code is about (core.exitcodes.needs_attention)."""
+        where, params = _selected(selection)
+        sql = f"SELECT t.key, t.url, t.state FROM targets t WHERE {' AND '.join(where)}"
+        for key, url, state in self.db.conn.execute(sql, params):
+            yield str(key), str(url), str(state)
+
+    def known_keys(self, keys: tuple[str, ...]) -> set[str]:
+        """Which of these target keys the store holds (checkable or not)."""
+        if not keys:
+            return set()
+        sql = f"SELECT key FROM targets WHERE key IN ({','.join('?' for _ in keys)})"
+        return {str(row[0]) for row in self.db.conn.execute(sql, list(keys))}
 
 
 def due_page(db: Database, now: datetime, selection: Selection, *,

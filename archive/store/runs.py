@@ -24,6 +24,16 @@ class RunRow:
     message: str | None
 
 
+@dataclass(frozen=True)
+class RunCheck:
+    """One check a run made, with its target's state after it."""
+
+    url: str
+    verdict: str
+    reason: str
+    state: str
+
+
 class RunSide(Tables):
     """Store methods for the `runs` table; mixed into `Store`. Each is its own transaction."""
 
@@ -61,3 +71,10 @@ class RunSide(Tables):
             return cursor.rowcount
 
         return write_transaction(self.db, work)
+
+    def run_checks(self, run_id: int) -> list[RunCheck]:
+        """The checks of one run, in the order they were recorded."""
+        return [RunCheck(*row) for row in self.db.conn.execute(
+            "SELECT t.url, c.verdict, coalesce(c.reason, ''), t.state FROM checks c "
+            "JOIN targets t ON t.id = c.target_id WHERE c.run_id = ? ORDER BY c.id",
+            [run_id])]

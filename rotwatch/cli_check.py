@@ -1,0 +1,310 @@
+"""`rotwatch check` and `rotwatch run`: one crawl over the selected links, then the verdict.
+
+Both end through core.exitcodes: 2 when a selected link (due or not) is in a `--fail-on`
+state after the run, so a second `run` with nothing due still says the links are broken.
+The crawl options override the config for this run only.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+import click
+
+from archive.store import Selection, Store, StoreBusyError, StoreError
+from archive.store.lock import StoreBusy, WriterLock
+from core.escaping import one_line
+from core.exitcodes import ExitCode, FailOn, exit_code
+from core.operator_rules import AcceptRule
+from core.url_filter import PatternError, compile_pattern
+from core.urls import resolve
+from rotwatch.check import CheckSummary
+from rotwatch.check_messages import summary_lines
+from rotwatch.cli_common import command_line, echo_err, fail_on_option
+from rotwatch.cli_ingest import run_ingest
+from rotwatch.config import Config, ConfigError, text_setting
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class RunChoices:
+    """What the operator chose on the command line for this run (not stored anywhere)."""
+
+    allow_private: bool = False
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    accept: tuple[str, ...] = ()
+    timeout: float | None = None
+    user_agent: str | None = None
+    max_concurrency: int | None = None
+    quiet: bool = False
+    verbose: int = 0
+    progress: bool = True
+
+    def apply(self, config: Config) -> Config:
+        crawl = config.crawl
+        crawl = replace(crawl, accept=crawl.accept + self.accept,
+                        allow_private_addresses=crawl.allow_private_addresses
+                        or self.allow_private,
+                        timeout=self.timeout or crawl.timeout,
+                        user_agent=self.user_agent or crawl.user_agent,
+                        concurrency_total=self.max_concurrency or crawl.concurrency_total)
+        return replace(config, crawl=crawl)
+
+    def select(self, config: Config, selection: Selection) -> Selection:
+        return replace(selection, include=config.crawl.include + self.include,
+                       exclude=config.crawl.exclude + self.exclude)
+
+    @property
+    def log_level(self) -> str:
+        return "DEBUG" if self.verbose > 1 else "INFO" if self.verbose else "WARNING"
+
+
+def _patterns(ctx: click.Context, param: click.Parameter,
+              values: tuple[str, ...]) -> tuple[str, ...]:
+    try:
+        for value in values:
+            compile_pattern(value)
+    except PatternError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return values
+
+
+def _accept(ctx: click.Context, param: click.Parameter,
+            values: tuple[str, ...]) -> tuple[str, ...]:
+    try:
+        for value in values:
+            AcceptRule.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return values
+
+
+def _user_agent(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    try:
+        return None if value is None else text_setting(value, "--user-agent")
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+_OPTIONS = (
+    click.option("--allow-private", is_flag=True,
+                 help="Also check targets on loopback/private addresses (refused by default; "
+                      "a refusal is not recorded as a check)."),
+    click.option("--include", multiple=True, callback=_patterns, metavar="REGEX",
+                 help="Only URLs matching this regex (repeatable; adds to [crawl] include)."),
+    click.option("--exclude", multiple=True, callback=_patterns, metavar="REGEX",
+                 help="Skip URLs matching this regex (repeatable; adds to [crawl] exclude)."),
+    click.option("--accept", multiple=True, callback=_accept, metavar="[HOST=]CODES",
+                 help="Final statuses counted alive, e.g. 403 or example.com=403,429 or "
+                      "500..599 (repeatable; adds to [crawl] accept)."),
+    click.option("--timeout", type=click.FloatRange(0, 3600, min_open=True),
+                 help="Seconds to wait for a response (overrides [crawl] timeout)."),
+    click.option("--user-agent", callback=_user_agent,
+                 help="User-Agent header sent (overrides [crawl] user_agent)."),
+    click.option("--max-concurrency", type=click.IntRange(1, 1000),
+                 help="Requests in flight at once, all hosts (overrides [crawl] "
+                      "concurrency_total)."),
+    click.option("-q", "--quiet", is_flag=True,
+                 help="Print nothing but errors; the exit code tells the result."),
+    click.option("-v", "--verbose", count=True,
+                 help="Log the crawl (-v info, -vv debug) and list every link checked."),
+    click.option("--no-progress", "no_progress", is_flag=True,
+                 help="No progress bar, even on a terminal (there is none in pipes/logs)."),
+)
+
+
+def run_options(command: F) -> F:
+    """The options `check` and `run` share, handed to the command as one `choices`."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        no_progress = kwargs.pop("no_progress")
+        choices = RunChoices(
+            **{name: kwargs.pop(name) for name in (
+                "allow_private", "include", "exclude", "accept", "timeout", "user_agent",
+                "max_concurrency", "quiet", "verbose")},
+            progress=not no_progress)
+        return command(*args, choices=choices, **kwargs)
+
+    for option in reversed(_OPTIONS):
+        wrapper = option(wrapper)
+    return fail_on_option(wrapper)  # type: ignore[return-value]
+
+
+def _runner(choices: RunChoices, fail_on: frozenset[FailOn],
+            trigger: str) -> Callable[[Config, Selection], CheckSummary]:
+    def run(config: Config, selection: Selection) -> CheckSummary:
+        from rotwatch.progress import check_with_progress
+
+        return check_with_progress(config, selection, trigger,
+                                   show=choices.progress and not choices.quiet,
+                                   log_level=choices.log_level, fail_on=fail_on)
+    return run
+
+
+def _locked(config: Config, work: Callable[[], ExitCode]) -> ExitCode:
+    """Run `work` under the store's writer lock; one line and 3 / 1 when it cannot."""
+    try:
+        with WriterLock(config.lock_path, "check"):
+            return work()
+    except StoreBusy as exc:
+        echo_err(f"rotwatch: {exc}; not starting a second crawl")
+        return exit_code(busy=True)
+    except StoreError as exc:
+        echo_err(f"rotwatch: {exc}")
+        return exit_code(busy=isinstance(exc, StoreBusyError), error=True)
+    except ValueError as exc:
+        echo_err(f"rotwatch: {exc}")
+        return exit_code(error=True)
+
+
+def _report(config: Config, summary: CheckSummary, choices: RunChoices) -> ExitCode:
+    if summary.error:
+        echo_err(f"rotwatch: recording failed: {summary.error}")
+    if not choices.quiet:
+        for line in summary_lines(summary, config):
+            click.echo(one_line(line))
+    sys.stdout.flush()
+    return summary.exit_code
+
+
+def run_check_command(config: Config, selection: Selection, choices: RunChoices,
+                      fail_on: frozenset[FailOn], trigger: str) -> ExitCode:
+    config = choices.apply(config)
+    selection = choices.select(config, selection)
+    run = _runner(choices, fail_on, trigger)
+
+    def work() -> ExitCode:
+        summary = run(config, selection)
+        code = _report(config, summary, choices)
+        if choices.verbose and not choices.quiet:
+            with Store(config.store_path) as store:
+                for found in store.run_checks(summary.run_id):
+                    click.echo(one_line(f"{found.verdict:<18} {found.state:<9} {found.url} "
+                                        f"({found.reason})"))
+        return code
+
+    return _locked(config, work)
+
+
+def _unknown_urls(config: Config, keys: dict[str, str]) -> list[str]:
+    """The --url values whose target the store does not hold."""
+    try:
+        with Store(config.store_path) as store:
+            known = store.known_keys(tuple(keys))
+    except StoreError:
+        return []  # the check itself will report the store problem
+    return [url for key, url in keys.items() if key not in known]
+
+
+def _adhoc(config: Config, urls: tuple[str, ...], record: bool, choices: RunChoices,
+           fail_on: frozenset[FailOn], trigger: str) -> ExitCode:
+    from rotwatch.adhoc import adhoc_seeds, check_adhoc
+
+    try:
+        adhoc_seeds(urls)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="URL") from None
+    config = choices.apply(config)
+    run = _runner(choices, fail_on, trigger)
+
+    def work() -> ExitCode:
+        result = check_adhoc(config, urls, record=record, run=run)
+        if not choices.quiet:
+            for found in result.checks:
+                click.echo(one_line(f"{found.verdict:<18} {found.url} ({found.reason})"))
+        code = _report(config, result.summary, replace(choices, quiet=True))
+        if not choices.quiet and result.summary.refused:
+            from rotwatch.check_messages import refusal_line
+
+            click.echo(one_line(refusal_line(result.summary) or ""))
+        if not record and not choices.quiet:
+            click.echo("not recorded (add --record to keep these checks in the store)",
+                       err=True)
+        return code
+
+    if record:
+        return _locked(config, work)
+    try:
+        return work()
+    except (StoreError, ValueError) as exc:
+        echo_err(f"rotwatch: {exc}")
+        return exit_code(error=True)
+
+
+@click.command()
+@click.argument("urls", nargs=-1, metavar="[URL]...")
+@click.option("--all", "every", is_flag=True, help="Check every checkable target, due or not.")
+@click.option("--seed", "seeds", multiple=True,
+              help="Only targets cited by seeds whose path contains this text (repeatable).")
+@click.option("--url", "keys", multiple=True,
+              help="Only this target URL of the store (repeatable).")
+@click.option("--record", is_flag=True,
+              help="Keep the checks of URL arguments in the store (as the seed "
+                   "'(command line) URL'); by default they are only printed.")
+@run_options
+@click.pass_obj
+def check(obj: Any, urls: tuple[str, ...], every: bool, seeds: tuple[str, ...],
+          keys: tuple[str, ...], record: bool, choices: RunChoices,
+          fail_on: frozenset[FailOn]) -> None:
+    """Check the links that are due (one Scrapy crawl) and record every verdict.
+
+    With URL arguments, check those URLs instead (stored or not): judged and printed,
+    and kept in the store only with --record. Exits 0 when no selected link needs
+    attention, 2 when one is in a --fail-on state (default dead or failing; due or not),
+    1 on error, 3 when another rotwatch process holds the store, 64 on a usage error.
+
+    \b
+    Example:
+      rotwatch check --seed blinken --all
+      rotwatch check https://www.state.gov/ --accept 403
+    """
+    config: Config = obj.config
+    if urls:
+        if every or seeds or keys:
+            raise click.UsageError("URL arguments cannot be combined with --all, --seed "
+                                   "or --url")
+        sys.exit(_adhoc(config, urls, record, choices, fail_on, "manual"))
+    wanted = {resolve(u, None).key: u for u in keys}
+    unknown = _unknown_urls(config, wanted)
+    for url in unknown:
+        echo_err(f"rotwatch: {url} is not in the store; check it once with "
+                 f"`{command_line(config, 'check', url)}` or ingest a seed that cites it")
+    if wanted and len(unknown) == len(wanted):
+        sys.exit(exit_code(error=True))
+    selection = Selection(every=every, seeds=seeds, keys=tuple(wanted))
+    sys.exit(run_check_command(config, selection, choices, fail_on, "manual"))
+
+
+@click.command()
+@click.argument("paths", nargs=-1)
+@click.option("--all", "every", is_flag=True,
+              help="Check every checkable target after ingesting, due or not.")
+@click.option("--seed", "seeds", multiple=True,
+              help="Only check targets cited by seeds whose path contains this text "
+                   "(repeatable); every seed under PATHS is still ingested.")
+@run_options
+@click.pass_obj
+def run(obj: Any, paths: tuple[str, ...], every: bool, seeds: tuple[str, ...],
+        choices: RunChoices, fail_on: frozenset[FailOn]) -> None:
+    """Ingest the seeds, check the links that are due, and print the summary.
+
+    PATHS default to the configured seed list (seeds/). The exit code is about every
+    selected link, checked in this run or not: 2 while one is dead or failing.
+
+    \b
+    Example:
+      rotwatch --data-dir ./data run seeds/
+    """
+    code = run_ingest(obj, paths, None, quiet=choices.quiet,
+                      progress=choices.progress and not choices.quiet)
+    if code is not ExitCode.OK:
+        sys.exit(code)
+    sys.exit(run_check_command(obj.config, Selection(every=every, seeds=seeds), choices,
+                               fail_on, "run"))

@@ -1,0 +1,87 @@
+"""What the commands share: the root group's usage exit code, one-line errors, the
+"next step" hint that names the data directory, and the `--fail-on` option."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from core.escaping import one_line
+from core.exitcodes import ExitCode, FailOn, parse_fail_on
+from rotwatch.config import Config, default_data_dir
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class UsageGroup(click.Group):
+    """A group whose usage errors exit 64 (sysexits' EX_USAGE), not click's 2.
+
+    2 means "links need attention" (core/exitcodes.py); a typo in a unit's ExecStart
+    must not look like a successful run that found dead links. Covers the root's own
+    options, a bare `rotwatch`, every subcommand's options and BadParameter raised in a
+    command's body.
+    """
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            _usage_exit(exc)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            _usage_exit(exc)
+
+
+def _usage_exit(exc: click.UsageError) -> NoReturn:
+    """What click's main does with a usage error, with our code (its `exit_code` is a
+    class attribute)."""
+    exc.show()
+    sys.exit(ExitCode.USAGE)
+
+
+def echo_err(message: str) -> None:
+    # Messages can quote seed paths, URLs and exception text: one safe line each.
+    click.echo(one_line(message), err=True)
+
+
+def command_line(config: Config, *words: str,
+                 env: Mapping[str, str] | None = None) -> str:
+    """`rotwatch …` as the operator must type it to reach this same store: with
+    `--data-dir` (and `--config`) when they are not what a bare `rotwatch` would use."""
+    env = os.environ if env is None else env
+    parts = ["rotwatch"]
+    if config.source and env.get("ROTWATCH_CONFIG") != config.source:
+        parts += ["--config", config.source]
+    if _resolved(config.data_dir) != _resolved(default_data_dir(env)):
+        parts += ["--data-dir", str(config.data_dir)]
+    return shlex.join([*parts, *words])
+
+
+def _resolved(path: Path) -> Path:
+    return path.expanduser().resolve()
+
+
+def _fail_on(ctx: click.Context, param: click.Parameter,
+             values: tuple[str, ...]) -> frozenset[FailOn]:
+    try:
+        return parse_fail_on(values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+def fail_on_option(command: F) -> F:
+    """`--fail-on dead|failing|changed`: which link states make the command exit 2."""
+    return click.option(
+        "--fail-on", "fail_on", multiple=True, callback=_fail_on, metavar="STATES",
+        help="Exit 2 when a selected link is in one of these states: dead, failing, "
+             "changed (repeatable or comma list). Default: dead,failing.")(command)
