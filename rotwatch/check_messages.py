@@ -39,14 +39,17 @@ def refusal_line(summary: CheckSummary) -> str | None:
             "state and next check are unchanged")
 
 
+def notes(summary: CheckSummary) -> list[str]:
+    """What the operator should know beyond the verdicts: a shared failure, refusals."""
+    return [line for line in (shared_failure(summary.verdicts), refusal_line(summary))
+            if line]
+
+
 def summary_lines(summary: CheckSummary, config: Config) -> list[str]:
     """The lines printed after a check (standard output), in order."""
     parts = ", ".join(f"{verdict}={n}" for verdict, n in sorted(summary.verdicts.items()))
     lines = [f"checked {summary.checked} link(s) in run {summary.run_id}: "
-             f"{parts or 'none due'}"]
-    for extra in (shared_failure(summary.verdicts), refusal_line(summary)):
-        if extra:
-            lines.append(extra)
+             f"{parts or 'none due'}", *notes(summary)]
     if summary.attention:
         lines.append(f"{summary.attention} link(s) need attention: see "
                      f"`{command_line(config, 'report')}`")

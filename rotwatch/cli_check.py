@@ -23,7 +23,7 @@ from core.operator_rules import AcceptRule
 from core.url_filter import PatternError, compile_pattern
 from core.urls import resolve
 from rotwatch.check import CheckSummary
-from rotwatch.check_messages import summary_lines
+from rotwatch.check_messages import notes, summary_lines
 from rotwatch.cli_common import command_line, echo_err, fail_on_option
 from rotwatch.cli_ingest import run_ingest
 from rotwatch.config import Config, ConfigError, text_setting
@@ -216,18 +216,17 @@ def _adhoc(config: Config, urls: tuple[str, ...], record: bool, choices: RunChoi
 
     def work() -> ExitCode:
         result = check_adhoc(config, urls, record=record, run=run)
+        if result.summary.error:
+            echo_err(f"rotwatch: recording failed: {result.summary.error}")
         if not choices.quiet:
             for found in result.checks:
                 click.echo(one_line(f"{found.verdict:<18} {found.url} ({found.reason})"))
-        code = _report(config, result.summary, replace(choices, quiet=True))
-        if not choices.quiet and result.summary.refused:
-            from rotwatch.check_messages import refusal_line
-
-            click.echo(one_line(refusal_line(result.summary) or ""))
-        if not record and not choices.quiet:
-            click.echo("not recorded (add --record to keep these checks in the store)",
-                       err=True)
-        return code
+            for line in notes(result.summary):
+                click.echo(one_line(line))
+            if not record:
+                click.echo("not recorded (add --record to keep these checks in the store)",
+                           err=True)
+        return result.summary.exit_code
 
     if record:
         return _locked(config, work)

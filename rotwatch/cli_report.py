@@ -18,7 +18,8 @@ from archive.store.lock import StoreBusy, WriterLock
 from archive.warc.atomic import OutputError, write_text_atomic
 from archive.warc.writer import OPEN_SUFFIX, WARC_SUFFIX, recover_open_files, writer_holds
 from core.escaping import one_line
-from core.exitcodes import exit_code
+from core.exitcodes import FailOn, exit_code, needs_attention
+from rotwatch.cli_common import fail_on_option
 from rotwatch.export import export_warc
 from rotwatch.export import verify as verify_store
 from rotwatch.report import RENDERERS, build_report
@@ -108,13 +109,14 @@ def _since(value: str | None) -> datetime | None:
               help="Write one file per format listed in the config's [report] formats into "
                    "its directory (relative paths are under the data dir); the daemon's "
                    "report job uses this.")
+@fail_on_option
 @click.pass_obj
 def report(obj: Any, fmt: str, output: Path | None, states: tuple[str, ...],
-           seeds: tuple[str, ...], configured: bool) -> None:
+           seeds: tuple[str, ...], configured: bool, fail_on: frozenset[FailOn]) -> None:
     """Report the links that need attention, grouped by the article that cites them.
 
-    Exits 2 when the report lists at least one dead link, 0 otherwise (also when it
-    lists failing or changed links: they are not dead yet), 1 on error.
+    Exits 2 when a link of the selected seeds is in a --fail-on state (default dead or
+    failing; as `check` and `run`), 0 otherwise, 1 on error, 64 on a usage error.
 
     \b
     Example:
@@ -128,9 +130,10 @@ def report(obj: Any, fmt: str, output: Path | None, states: tuple[str, ...],
                                  seeds=seeds)
     except StoreError as exc:
         _fail(exc)
+    attention = needs_attention(dict(built.totals), fail_on) > 0
     if configured:
         _write_configured(obj.config, built)
-        sys.exit(exit_code(attention=built.needs_attention))
+        sys.exit(exit_code(attention=attention))
     text = RENDERERS[fmt](built)
     if output is None:
         click.echo(text, nl=False)
@@ -140,7 +143,7 @@ def report(obj: Any, fmt: str, output: Path | None, states: tuple[str, ...],
         except OutputError as exc:
             _fail(exc)
         click.echo(f"wrote {len(built.links)} link(s) to {output}", err=True)
-    sys.exit(exit_code(attention=built.needs_attention))
+    sys.exit(exit_code(attention=attention))
 
 
 @click.command()

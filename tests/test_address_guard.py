@@ -29,7 +29,7 @@ from crawler.fetch.errors import PrivateAddressRefused, classify
 from crawler.fetch.middlewares import AddressGuardMiddleware
 from crawler.fetch.resolver import PublicOnlyResolver
 from tests.conftest import REPO_ROOT, MockServer
-from tests.helpers import latest_checks, rotwatch, write_config
+from tests.helpers import latest_checks, query, rotwatch, write_config
 
 # --------------------------------------------------------------------------------------------
 # is_public_address
@@ -282,11 +282,11 @@ def test_name_resolving_to_loopback_is_refused_unless_allowed(
 
     refused = rotwatch(data, "check", "--all", config=config)
     assert "Traceback" not in refused.stderr, refused.stderr
-    checks = latest_checks(data)
-    assert set(checks) == {by_name, literal}, (refused.stdout, refused.stderr)
-    for url in (by_name, literal):
-        assert checks[url]["verdict"] == "not-checkable", checks[url]
-        assert checks[url]["error_kind"] == "private-address", checks[url]
+    # Refused by the operator's settings: not a check of the link, so nothing is stored
+    # and the links stay new and due (#12); the run says how many and why.
+    assert latest_checks(data) == {}, (refused.stdout, refused.stderr)
+    assert query(data, "SELECT DISTINCT state FROM targets") == [("new",)]
+    assert "2 link(s) not checked:" in refused.stdout and "--allow-private" in refused.stdout
     assert ms.paths() == []  # not even robots.txt was asked for
 
     allowed = rotwatch(data, "check", "--all", "--allow-private", config=config)

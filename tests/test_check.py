@@ -204,13 +204,18 @@ def test_the_run_used_several_crawl_processes(crawl: dict[str, Any]) -> None:
 
 
 def test_private_addresses_are_refused_by_default(crawl: dict[str, Any]) -> None:
-    data, config = crawl["data"], crawl["config"]
-    done = rotwatch(data, "check", "--url", crawl["urls"]["ok"], config=config)
+    # The refusal comes from the operator's settings, not from the link: no check is
+    # stored, the state and next check stay, and the run says how many and why (#12).
+    data, config, url = crawl["data"], crawl["config"], crawl["urls"]["ok"]
+    sql = ("SELECT t.state, t.next_check_at, (SELECT count(*) FROM checks c WHERE "
+           "c.target_id = t.id) FROM targets t WHERE t.url = ?")
+    before = query(data, sql, url)
+    done = rotwatch(data, "check", "--url", url, config=config)
     assert done.returncode == 0, done.stderr
-    last = query(data, "SELECT c.verdict, c.reason FROM checks c JOIN targets t ON "
-                       "t.id = c.target_id WHERE t.url = ? ORDER BY c.id DESC LIMIT 1",
-                 crawl["urls"]["ok"])
-    assert last[0][0] == "not-checkable" and "non-public address" in last[0][1]
+    assert query(data, sql, url) == before and before[0][0] == "alive"
+    assert "checked 0 link(s)" in done.stdout
+    assert "1 link(s) not checked:" in done.stdout and "non-public address" in done.stdout
+    assert "--allow-private" in done.stdout and "Not recorded" in done.stdout
 
 
 def test_run_ingests_checks_what_is_due_and_status_reports_it(mockserver: MockServer,
@@ -223,7 +228,8 @@ def test_run_ingests_checks_what_is_due_and_status_reports_it(mockserver: MockSe
     assert first.returncode == 2, first.stderr  # a broken link was found
     assert "checked 2 link(s)" in first.stdout and "broken=1" in first.stdout
     again = rotwatch(data, "run", "--allow-private", str(seed), config=config)
-    assert again.returncode == 0, again.stderr  # nothing is due yet
+    # nothing is due, but the broken link still needs attention (#12)
+    assert again.returncode == 2, again.stderr
     assert "checked 0 link(s)" in again.stdout and "none due" in again.stdout
     assert "1 unchanged" in again.stderr
     status = rotwatch(data, "status", config=config)

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from core import roles, text_decoding, textsim, verdict_patterns
+from core import operator_rules, roles, text_decoding, textsim, verdict_patterns
+from core.url_filter import UrlFilter
 from crawler.extract import formats, link_context
 from crawler.extract import links as extract
 from rotwatch import drift
@@ -110,6 +111,17 @@ CASES: list[Case] = [
     ("drift title unclosed", drift._html_title, lambda n: "<title>" * n, 1000),
     ("drift h1 unclosed", drift._html_title, lambda n: "<h1>x" * n, 1000),
     ("drift tag opens", lambda text: drift._TAG.sub(" ", text), lambda n: "<a" * n, 1000),
+    # core/url_filter.py: operator patterns searched in every target URL. The costliest
+    # shapes accepted, on URLs that never match; past MAX_URL characters the cost stays.
+    ("url filter leading .*", UrlFilter.of([r".*x"]).keeps, _text("http://", "a"), 2100),
+    ("url filter anchored two .*", UrlFilter.of([r"^.*a.*b"]).keeps, _text("", "a"), 2100),
+    ("url filter classes", UrlFilter.of([r"\.[a-z]{1,63}\.gov/"]).keeps, _text("", ".a"), 1100),
+    ("url filter exclude", UrlFilter.of(exclude=[r"a.*c$"]).keeps, _text("", "ab"), 1100),
+    # core/operator_rules.py: --accept rules from the command line and config
+    ("accept host part", lambda t: operator_rules._HOST_PART.match(t), _text("", "a.", "a=4"),
+     2000),
+    ("accept codes", lambda t: operator_rules._RANGE.fullmatch(t), _text("200..", "2"), 4000),
+    ("accept no host", lambda t: operator_rules._HOST_PART.match(t), _text("", "."), 4000),
 ]
 
 
