@@ -67,6 +67,14 @@ def command_line(config: Config, *words: str,
     return shlex.join([*parts, *words])
 
 
+def empty_store_hint(config: Config, what: str) -> str:
+    """For a command that found nothing at all: maybe it looked in the wrong store."""
+    return (f"rotwatch: no {what} in the store at {config.store_path}; is this the data "
+            f"directory you meant? (`make run` uses ./data: "
+            f"`rotwatch --data-dir data …`; to fill this one: "
+            f"`{command_line(config, 'ingest', 'PATH')}`)")
+
+
 def _resolved(path: Path) -> Path:
     return path.expanduser().resolve()
 

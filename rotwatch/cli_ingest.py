@@ -11,7 +11,7 @@ import click
 from archive.store import SeedChange, Store, StoreBusyError, StoreError
 from core.documents import SeedFormat
 from core.exitcodes import ExitCode, exit_code
-from rotwatch.cli_common import echo_err
+from rotwatch.cli_common import command_line, echo_err
 
 
 def run_ingest(obj: Any, paths: tuple[str, ...], fmt: str | None, *, quiet: bool = False,
@@ -62,4 +62,8 @@ def ingest(obj: Any, paths: tuple[str, ...], fmt: str | None, quiet: bool,
     Example:
       rotwatch ingest seeds/ 'archive/2024/**/*.html'
     """
-    sys.exit(run_ingest(obj, paths, fmt, quiet=quiet, progress=not (quiet or no_progress)))
+    code = run_ingest(obj, paths, fmt, quiet=quiet, progress=not (quiet or no_progress))
+    if code is ExitCode.OK and not quiet:
+        click.echo(f"next: `{command_line(obj.config, 'check')}` checks the links that are "
+                   "due", err=True)
+    sys.exit(code)

@@ -18,7 +18,7 @@ from core.documents import Role
 from core.escaping import one_line
 from core.exitcodes import exit_code
 from core.policy import State
-from rotwatch.cli_common import echo_err
+from rotwatch.cli_common import echo_err, empty_store_hint
 from rotwatch.output import write_rows
 
 LINK_COLUMNS = ("seed", "role", "url", "anchor_text", "context", "checkable", "state")
@@ -92,3 +92,5 @@ def links(obj: Any, seeds: tuple[str, ...], roles: tuple[str, ...], states: tupl
         sys.exit(exit_code(busy=isinstance(exc, StoreBusyError), error=True))
     if fmt == "table":
         click.echo(f"{count} link(s)", err=True)
+    if not count and not (seeds or roles or states):
+        echo_err(empty_store_hint(obj.config, "links"))

@@ -19,7 +19,7 @@ from archive.warc.atomic import OutputError, write_text_atomic
 from archive.warc.writer import OPEN_SUFFIX, WARC_SUFFIX, recover_open_files, writer_holds
 from core.escaping import one_line
 from core.exitcodes import FailOn, exit_code, needs_attention
-from rotwatch.cli_common import fail_on_option
+from rotwatch.cli_common import echo_err, empty_store_hint, fail_on_option
 from rotwatch.export import export_warc
 from rotwatch.export import verify as verify_store
 from rotwatch.report import RENDERERS, build_report
@@ -131,6 +131,8 @@ def report(obj: Any, fmt: str, output: Path | None, states: tuple[str, ...],
     except StoreError as exc:
         _fail(exc)
     attention = needs_attention(dict(built.totals), fail_on) > 0
+    if not built.totals and not seeds:
+        echo_err(empty_store_hint(obj.config, "checked links"))
     if configured:
         _write_configured(obj.config, built)
         sys.exit(exit_code(attention=attention))

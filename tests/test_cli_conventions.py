@@ -218,3 +218,32 @@ def test_long_urls_are_cut_with_an_ellipsis(tmp_path: Path) -> None:
     assert any(line.rstrip().endswith("…") and "https://example.com/segment/" in line
                for line in shown), shown
     assert all(cell_len(line) <= 80 for line in shown)
+
+
+def test_an_empty_store_says_it_may_be_the_wrong_one(tmp_path: Path) -> None:
+    runner = CliRunner()
+    data = ["--data-dir", str(tmp_path / "elsewhere")]
+    for command in (["report"], ["links"]):
+        result = runner.invoke(cli, [*data, *command])
+        assert result.exit_code == 0, result.output
+        assert f"in the store at {tmp_path / 'elsewhere' / 'rotwatch.db'}" in result.stderr
+        assert "--data-dir data" in result.stderr
+    seed = tmp_path / "s.md"
+    seed.write_text("[a](https://a.example/x)\n", encoding="utf-8")
+    done = runner.invoke(cli, [*data, "ingest", str(seed)])
+    assert done.exit_code == 0
+    assert f"next: `rotwatch --data-dir {tmp_path / 'elsewhere'} check`" in done.stderr
+    assert runner.invoke(cli, [*data, "ingest", "-q", str(seed)]).stderr == ""
+
+
+def test_costly_patterns_and_bad_accept_rules_in_the_config_are_refused(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    runner = CliRunner()
+    for line, why in (('include = ["(a+)+$"]', "nests a repeat"),
+                      ('exclude = [".*a.*b"]', "could take too long"),
+                      ('accept = ["example.com=700"]', "not a status code")):
+        config.write_text(f"[crawl]\n{line}\n", encoding="utf-8")
+        result = runner.invoke(cli, ["--config", str(config), "--data-dir", str(tmp_path),
+                                     "links"])
+        assert result.exit_code == 1, result.output
+        assert "[crawl]" in result.stderr and why in result.stderr
