@@ -14,9 +14,11 @@ from archive.store.lock import StoreBusy, WriterLock
 from core.documents import Role, SeedFormat
 from core.escaping import one_line
 from core.exitcodes import ExitCode, exit_code
+from core.triggers import EXTERNAL, Trigger
 from rotwatch import __version__
 from rotwatch.cli_daemon import daemon
 from rotwatch.cli_report import export, report, verify
+from rotwatch.cli_status import status
 from rotwatch.config import Config, ConfigError, load_config
 from rotwatch.output import write_rows
 from rotwatch.progress import check_with_progress, print_summary
@@ -40,8 +42,12 @@ def _store_failed(exc: StoreError) -> ExitCode:
 
 
 class Context:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, trigger: Trigger | None = None) -> None:
         self.config = config
+        self.trigger = trigger  # who started this command, when not a person (--trigger)
+
+    def trigger_or(self, default: Trigger) -> str:
+        return (self.trigger or default).value
 
     def store(self) -> Store:
         return Store(self.config.store_path)
@@ -116,35 +122,6 @@ def links(obj: Context, seeds: tuple[str, ...], roles: tuple[str, ...], fmt: str
         click.echo(f"{count} link(s)", err=True)
 
 
-@click.command()
-@click.pass_obj
-def status(obj: Context) -> None:
-    """Show what the store holds: counts, link states and the last runs.
-
-    \b
-    Example:
-      rotwatch --data-dir ./data status
-    """
-    try:
-        with obj.store() as store:
-            counts = store.counts()
-            states = store.target_states()
-            runs = store.recent_runs(5)
-    except StoreError as exc:
-        sys.exit(_store_failed(exc))
-    click.echo(f"store: {obj.config.store_path}")
-    click.echo("  " + "  ".join(f"{name}={n}" for name, n in counts.items()))
-    if states:
-        click.echo("targets by state: " + ", ".join(f"{s}={n}" for s, n in sorted(states.items())))
-    from scheduler.daemon import fire_times_text
-
-    for line in fire_times_text(obj.config, _now()):
-        click.echo(line)
-    for r in runs:
-        click.echo(f"run {r.id}: {r.kind} ({r.trigger}) {r.started_at} → "
-                   f"{r.ended_at or '…'} {r.status} exit={r.exit_code} {r.counts or ''}")
-
-
 def _check(obj: Context, selection: Selection, allow_private: bool, trigger: str) -> ExitCode:
     config = obj.config
     if allow_private:
@@ -187,7 +164,7 @@ def check(obj: Context, every: bool, seeds: tuple[str, ...], urls: tuple[str, ..
 
     keys = tuple(resolve(u, None).key for u in urls)
     sys.exit(_check(obj, Selection(every=every, seeds=seeds, keys=keys), allow_private,
-                    "manual"))
+                    obj.trigger_or(Trigger.MANUAL)))
 
 
 @click.command()
@@ -207,7 +184,7 @@ def run(obj: Context, paths: tuple[str, ...], allow_private: bool) -> None:
     code = run_ingest(obj, paths, None)
     if code is not ExitCode.OK:
         sys.exit(code)
-    sys.exit(_check(obj, Selection(), allow_private, "run"))
+    sys.exit(_check(obj, Selection(), allow_private, obj.trigger_or(Trigger.RUN)))
 
 
 # Every command, handed to the group when it is built, so no import has to register one.
@@ -224,8 +201,12 @@ COMMANDS: tuple[click.Command, ...] = (ingest, links, status, check, run, report
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Where the store and WARC files live. Also $ROTWATCH_DATA_DIR; "
                    "default ~/.local/share/rotwatch.")
+@click.option("--trigger", type=click.Choice([t.value for t in EXTERNAL]),
+              envvar="ROTWATCH_TRIGGER", help="Who started this, as runs record it: the daemon "
+              "and the shipped cron and timer units say so (also $ROTWATCH_TRIGGER).")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path | None, data_dir: Path | None) -> None:
+def cli(ctx: click.Context, config_path: Path | None, data_dir: Path | None,
+        trigger: str | None) -> None:
     """Keep the links inside published articles alive and on record.
 
     \b
@@ -233,7 +214,8 @@ def cli(ctx: click.Context, config_path: Path | None, data_dir: Path | None) -> 
       rotwatch --data-dir ./data run seeds/
     """
     try:
-        ctx.obj = Context(load_config(config_path, data_dir))
+        ctx.obj = Context(load_config(config_path, data_dir),
+                          Trigger(trigger) if trigger else None)
     except ConfigError as exc:
         _echo_err(f"rotwatch: {exc}")
         ctx.exit(exit_code(error=True))

@@ -29,7 +29,8 @@ from scheduler.daemon import (
     next_fire_times,
     validate,
 )
-from scheduler.jobs import ChildRunner, RetryPolicy, maintain, run_with_retries
+from scheduler.jobs import ChildRunner, RetryPolicy, run_with_retries
+from scheduler.maintenance_job import maintain
 from tests.conftest import REPO_ROOT, MockServer
 
 PY = sys.executable
@@ -105,7 +106,7 @@ FAST = RetryPolicy(retries=2, wait_initial=0.01, wait_max=0.05)
 @pytest.mark.parametrize(("code", "attempts", "status"), [
     ("raise SystemExit(1)", 3, "failed"),
     ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", 3, "failed"),
-    ("raise SystemExit(2)", 1, "dead-links"),
+    ("raise SystemExit(2)", 1, "attention"),
     ("raise SystemExit(3)", 1, "busy"),
     ("raise SystemExit(0)", 1, "ok"),
 ])
