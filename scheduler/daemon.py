@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any
 
 from apscheduler.events import EVENT_SCHEDULER_STARTED, SchedulerEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -34,7 +33,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from archive.store import Store, StoreError
 from core.exitcodes import ExitCode
 from scheduler.host import DaemonHost
-from scheduler.jobs import ChildOutcome, ChildRunner, RetryPolicy, RunRecorder, run_with_retries
+from scheduler.job_runs import JobRuns
+from scheduler.jobs import ChildRunner, RetryPolicy, RunRecorder
 from scheduler.maintenance_job import run_maintenance
 from scheduler.notify import Notifier, NotifySettings
 from scheduler.schedule import (
@@ -47,7 +47,6 @@ from scheduler.schedule import (
     triggers,
 )
 from scheduler.state import DaemonState
-from scheduler.summaries import CheckNumbers, JobReport, child_report
 
 LOG = logging.getLogger("rotwatch.daemon")
 CHAIN = ("ingest", "check")  # one scheduler job, in this order
@@ -85,17 +84,21 @@ class Daemon:
         self.options = options
         self.stop = threading.Event()
         daemon = config.daemon
-        self.runner = ChildRunner(self.stop, daemon.shutdown_grace_seconds,
-                                  options.poll_seconds)
-        self.recorder = RunRecorder(config.store_path, os.getpid())
         self.state = DaemonState(config.store_path, os.getpid(), daemon.heartbeat_seconds)
         self.notifier = Notifier(options.notify)
-        self.retry = RetryPolicy(daemon.crash_retries, options.retry.wait_initial,
-                                 options.retry.wait_max)
+        runner = ChildRunner(self.stop, daemon.shutdown_grace_seconds, options.poll_seconds)
+        retry = RetryPolicy(daemon.crash_retries, options.retry.wait_initial,
+                            options.retry.wait_max)
+        minutes = daemon.check_timeout_minutes
+        self.jobs = JobRuns(config.store_path, RunRecorder(config.store_path, os.getpid()),
+                            self.state, self.notifier, runner, retry,
+                            minutes * 60 if minutes > 0 else None)  # 0 = no limit
         self._triggers = triggers(config)
         # When each chained job last ran (or the daemon started): a firing after it is due.
         self._served = {job: datetime.now(UTC) for job in CHAIN}
         self._stop_reason = "stopped"
+        # The chain skips a firing while it runs (its own line, not APScheduler's warning).
+        self._chain = threading.Lock()
         # One lock per job: the --run-now sequence and a cron firing never overlap.
         self._busy = {job: threading.Lock() for job in JOBS}
         self._wake_r, self._wake_w = os.pipe()
@@ -119,10 +122,6 @@ class Daemon:
             argv += ["--config", self.config.source]
         return [*argv, "--trigger", "daemon", command, *extra]
 
-    def _timeout(self) -> float | None:
-        minutes = self.config.daemon.check_timeout_minutes
-        return minutes * 60 if minutes > 0 else None  # 0 = no limit
-
     # ---- jobs ----------------------------------------------------------------------------
     def _guarded(self, job: str, work: Callable[[], None]) -> None:
         """Catch everything: a failing job is logged and recorded, never fatal."""
@@ -139,74 +138,30 @@ class Daemon:
         finally:
             lock.release()
 
-    def _started(self, job: str, fired_by: str) -> tuple[int | None, datetime, float]:
-        started = datetime.now(UTC)
-        run_id = self.recorder.start(f"daemon-{job}")
-        self.state.job_started(job, fired_by, started, run_id)
-        self.notifier.status(f"{job} running (since {started:%H:%M:%S} UTC)")
-        return run_id, started, time.monotonic()
-
-    def _finished(self, report: JobReport, run_id: int | None,
-                  last: ChildOutcome | None = None) -> None:
-        numbers: dict[str, Any] = {k: report.counts[k] for k in (
-            "checked", "broken", "failing", "dead", "seconds") if k in report.counts}
-        extra: dict[str, Any] = {"job": report.job, "status": report.outcome,
-                                 "exit_code": report.exit_code, "run_id": run_id, **numbers}
-        if last is not None:
-            extra["child_pid"] = last.pid
-            if report.level > logging.INFO:
-                extra["output"] = last.output
-        LOG.log(report.level, "%s", report.summary, extra=extra)
-        self.recorder.finish(run_id, status=report.outcome,
-                             exit_code=ExitCode.ERROR if report.exit_code is None
-                             else report.exit_code, counts=report.counts,
-                             message=report.message)
-        self.state.job_finished(report.job, outcome=report.outcome,
-                                exit_code=report.exit_code, counts=report.counts,
-                                summary=report.summary)
-        self.notifier.status(report.summary)
-
-    def _child_job(self, job: str, argv: list[str], fired_by: str) -> None:
-        run_id, started, clock = self._started(job, fired_by)
-        attempts = run_with_retries(self.runner, argv, self._timeout(), self.retry, job)
-        numbers = self._check_numbers(attempts, started) if job == "check" else None
-        report = child_report(job, attempts, time.monotonic() - clock, numbers)
-        self._finished(report, run_id, attempts[-1] if attempts else None)
-
-    def _check_numbers(self, attempts: list[ChildOutcome],
-                       started: datetime) -> CheckNumbers | None:
-        """What the child check recorded in its own run (found by its pid)."""
-        spawned = [a for a in attempts if a.spawned]
-        if not spawned:
-            return None
-        try:
-            with Store(self.config.store_path) as store:
-                run = store.run_of_process("check", spawned[-1].pid, started)
-                if run is None or run.ended_at is None:
-                    return None
-                return CheckNumbers.of(run, store.run_link_states(run.id))
-        except Exception as exc:
-            LOG.warning("could not read the check's numbers: %s", exc, extra={"job": "check"})
-            return None
-
     def job_ingest(self, fired_by: str = "schedule") -> None:
-        self._guarded("ingest", lambda: self._child_job("ingest", self._argv("ingest"),
+        self._guarded("ingest", lambda: self.jobs.run_child("ingest", self._argv("ingest"),
                                                         fired_by))
 
     def job_check(self, fired_by: str = "schedule") -> None:
         extra = ("--allow-private",) if self.options.allow_private else ()
-        self._guarded("check", lambda: self._child_job("check", self._argv("check", *extra),
+        self._guarded("check", lambda: self.jobs.run_child("check", self._argv("check", *extra),
                                                        fired_by))
 
     def job_chain(self) -> None:
         """Ingest, then check: each if its schedule fired since it last ran here. Both
         firing in the same minute is one run of this job, ingest first."""
-        now = datetime.now(UTC)
-        for job in CHAIN:
-            fire = self._triggers[job].get_next_fire_time(self._served[job], now)
-            if fire is not None and fire <= now:
-                self._served[job] = now
-                getattr(self, f"job_{job}")()
+        if not self._chain.acquire(blocking=False):
+            LOG.info("ingest+check is still running; this firing is skipped")
+            return
+        try:
+            now = datetime.now(UTC)
+            for job in CHAIN:
+                fire = self._triggers[job].get_next_fire_time(self._served[job], now)
+                if fire is not None and fire <= now:
+                    self._served[job] = now
+                    getattr(self, f"job_{job}")()
+        finally:
+            self._chain.release()
 
     def job_report(self, fired_by: str = "schedule") -> None:
         def work() -> None:
@@ -214,14 +169,14 @@ class Daemon:
                 LOG.info("report skipped: this rotwatch has no `report` command",
                          extra={"job": "report", "status": "skipped"})
                 return
-            self._child_job("report", self._argv("report", "--configured"), fired_by)
+            self.jobs.run_child("report", self._argv("report", "--configured"), fired_by)
 
         self._guarded("report", work)
 
     def job_maintenance(self, fired_by: str = "schedule") -> None:
         def work() -> None:
-            run_id, _, clock = self._started("maintenance", fired_by)
-            self._finished(run_maintenance(self.config, clock), run_id)
+            self.jobs.run_in_process("maintenance", fired_by,
+                                     lambda clock: run_maintenance(self.config, clock))
 
         self._guarded("maintenance", work)
 
@@ -263,7 +218,8 @@ class Daemon:
 
     def _schedule(self) -> None:
         chain = OrTrigger([self._triggers[job] for job in CHAIN])
-        self.scheduler.add_job(self.job_chain, chain, id="ingest+check", name="ingest+check")
+        self.scheduler.add_job(self.job_chain, chain, id="ingest+check", name="ingest+check",
+                               max_instances=2)
         for job in ("report", "maintenance"):
             self.scheduler.add_job(getattr(self, f"job_{job}"), self._triggers[job], id=job,
                                    name=job)

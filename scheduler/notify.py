@@ -63,6 +63,9 @@ class Notifier:
             # '@' marks Linux's abstract namespace: the address starts with a NUL byte.
             self._address = b"\0" + path[1:].encode() if path.startswith("@") else path
             self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            # Never wait for the reader: with its queue full a blocking send would stall
+            # every job that reports a status. A message that does not fit is dropped.
+            self._sock.setblocking(False)
 
     @property
     def enabled(self) -> bool:
