@@ -226,6 +226,7 @@ def test_daemon_process_checks_survives_a_crash_and_stops_mid_crawl(
     assert by_kind["daemon-check"]["trigger"] == "daemon"
     crawl = by_kind["check"]  # the child's own row: it closed gracefully and recorded all
     assert crawl["status"] == "ok" and crawl["ended_at"]
+    assert crawl["trigger"] == "daemon"  # started by the daemon, not `manual`
     assert json.loads(crawl["counts"])["checked"] == 3
     assert _count(store, "SELECT count(*) FROM checks") == 3
     assert all(r["ended_at"] for r in runs)

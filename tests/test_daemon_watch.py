@@ -271,3 +271,16 @@ def test_status_on_a_store_without_daemon_or_checks(tmp_path: Path) -> None:
                                  "is every 10 min\n"), out
     code, out = _status(config, tmp_path / "d", "--check", "--format", "json")
     assert code == 2 and json.loads(out)["ok"] is False
+
+
+def test_a_check_started_by_cron_is_labelled_cron(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[crawl]\nprocesses = 1\n")
+    base = [PY, "-m", "rotwatch", "--config", str(config), "--data-dir", str(tmp_path / "d")]
+    done = subprocess.run([*base, "check"], capture_output=True, text=True, timeout=120,
+                          cwd=REPO_ROOT, env={**os.environ, "ROTWATCH_TRIGGER": "cron"})
+    assert done.returncode == 0, done.stderr
+    assert [r["trigger"] for r in _rows(tmp_path / "d" / "rotwatch.db",
+                                        "SELECT * FROM runs")] == ["cron"]
+    bad = CliRunner().invoke(cli, ["--trigger", "sometimes", "status"])
+    assert bad.exit_code != 0 and "'sometimes' is not one of" in bad.output
