@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import click
 from archive.store import Store, StoreBusyError, StoreError
 from core.escaping import one_line
 from core.exitcodes import ExitCode, exit_code
+from core.triggers import EXTERNAL, Trigger
 from rotwatch import __version__
 from rotwatch.cli_check import check, run
 from rotwatch.cli_common import UsageGroup
@@ -18,6 +18,7 @@ from rotwatch.cli_daemon import daemon
 from rotwatch.cli_ingest import ingest
 from rotwatch.cli_links import links
 from rotwatch.cli_report import export, report, verify
+from rotwatch.cli_status import status
 from rotwatch.config import Config, ConfigError, load_config
 
 
@@ -37,40 +38,15 @@ def _store_failed(exc: StoreError) -> ExitCode:
 
 
 class Context:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, trigger: Trigger | None = None) -> None:
         self.config = config
+        self.trigger = trigger  # who started this command, when not a person (--trigger)
+
+    def trigger_or(self, default: Trigger) -> str:
+        return (self.trigger or default).value
 
     def store(self) -> Store:
         return Store(self.config.store_path)
-
-
-@click.command()
-@click.pass_obj
-def status(obj: Context) -> None:
-    """Show what the store holds: counts, link states and the last runs.
-
-    \b
-    Example:
-      rotwatch --data-dir ./data status
-    """
-    try:
-        with obj.store() as store:
-            counts = store.counts()
-            states = store.target_states()
-            runs = store.recent_runs(5)
-    except StoreError as exc:
-        sys.exit(_store_failed(exc))
-    click.echo(f"store: {obj.config.store_path}")
-    click.echo("  " + "  ".join(f"{name}={n}" for name, n in counts.items()))
-    if states:
-        click.echo("targets by state: " + ", ".join(f"{s}={n}" for s, n in sorted(states.items())))
-    from scheduler.daemon import fire_times_text
-
-    for line in fire_times_text(obj.config, _now()):
-        click.echo(line)
-    for r in runs:
-        click.echo(f"run {r.id}: {r.kind} ({r.trigger}) {r.started_at} → "
-                   f"{r.ended_at or '…'} {r.status} exit={r.exit_code} {r.counts or ''}")
 
 
 # Every command, handed to the group when it is built, so no import has to register one.
@@ -89,8 +65,12 @@ COMMANDS: tuple[click.Command, ...] = (ingest, links, status, check, run, report
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Where the store and WARC files live. Also $ROTWATCH_DATA_DIR; "
                    "default ~/.local/share/rotwatch.")
+@click.option("--trigger", type=click.Choice([t.value for t in EXTERNAL]),
+              envvar="ROTWATCH_TRIGGER", help="Who started this, as runs record it: the daemon "
+              "and the shipped cron and timer units say so (also $ROTWATCH_TRIGGER).")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path | None, data_dir: Path | None) -> None:
+def cli(ctx: click.Context, config_path: Path | None, data_dir: Path | None,
+        trigger: str | None) -> None:
     """Keep the links inside published articles alive and on record.
 
     \b
@@ -98,7 +78,8 @@ def cli(ctx: click.Context, config_path: Path | None, data_dir: Path | None) -> 
       rotwatch --data-dir ./data run seeds/
     """
     try:
-        ctx.obj = Context(load_config(config_path, data_dir))
+        ctx.obj = Context(load_config(config_path, data_dir),
+                          Trigger(trigger) if trigger else None)
     except ConfigError as exc:
         _echo_err(f"rotwatch: {exc}")
         ctx.exit(exit_code(error=True))

@@ -20,6 +20,7 @@ from archive.store.lock import StoreBusy, WriterLock
 from core.escaping import one_line
 from core.exitcodes import ExitCode, FailOn, exit_code
 from core.operator_rules import AcceptRule
+from core.triggers import Trigger
 from core.url_filter import PatternError, compile_pattern
 from core.urls import resolve
 from rotwatch.check import CheckSummary
@@ -269,7 +270,8 @@ def check(obj: Any, urls: tuple[str, ...], every: bool, seeds: tuple[str, ...],
         if every or seeds or keys:
             raise click.UsageError("URL arguments cannot be combined with --all, --seed "
                                    "or --url")
-        sys.exit(_adhoc(config, urls, record, choices, fail_on, "manual"))
+        sys.exit(_adhoc(config, urls, record, choices, fail_on,
+                        obj.trigger_or(Trigger.MANUAL)))
     wanted = {resolve(u, None).key: u for u in keys}
     unknown = _unknown_urls(config, wanted)
     for url in unknown:
@@ -278,7 +280,8 @@ def check(obj: Any, urls: tuple[str, ...], every: bool, seeds: tuple[str, ...],
     if wanted and len(unknown) == len(wanted):
         sys.exit(exit_code(error=True))
     selection = Selection(every=every, seeds=seeds, keys=tuple(wanted))
-    sys.exit(run_check_command(config, selection, choices, fail_on, "manual"))
+    sys.exit(run_check_command(config, selection, choices, fail_on,
+                               obj.trigger_or(Trigger.MANUAL)))
 
 
 @click.command()
@@ -306,4 +309,4 @@ def run(obj: Any, paths: tuple[str, ...], every: bool, seeds: tuple[str, ...],
     if code is not ExitCode.OK:
         sys.exit(code)
     sys.exit(run_check_command(obj.config, Selection(every=every, seeds=seeds), choices,
-                               fail_on, "run"))
+                               fail_on, obj.trigger_or(Trigger.RUN)))

@@ -68,7 +68,9 @@ def daemon(obj: _HasConfig, log_format: str, allow_private: bool, run_now: bool)
     """Run ingest, check, report and maintenance on the [daemon] cron schedules.
 
     Stops on SIGTERM or SIGINT: a running crawl gets SIGTERM and
-    shutdown_grace_seconds to finish before SIGKILL. See docs/daemon.md.
+    shutdown_grace_seconds to finish before SIGKILL. Writes a heartbeat to the
+    store (`rotwatch status`) and, under systemd Type=notify, speaks sd_notify
+    (ready, watchdog, status line). See docs/daemon.md.
 
     \b
     Example:
@@ -78,6 +80,10 @@ def daemon(obj: _HasConfig, log_format: str, allow_private: bool, run_now: bool)
     config = obj.config
     # APScheduler is loaded only by the command that needs it.
     from scheduler.daemon import Daemon, DaemonError, DaemonOptions, validate
+    from scheduler.notify import take_notify_environment
+
+    # Read once and removed, so the children it starts do not notify in its name.
+    notify = take_notify_environment(os.environ, os.getpid())
 
     try:
         validate(config)
@@ -87,7 +93,7 @@ def daemon(obj: _HasConfig, log_format: str, allow_private: bool, run_now: bool)
     root = click.get_current_context().find_root().command
     has_report = isinstance(root, click.Group) and "report" in root.commands
     runner = Daemon(config, DaemonOptions(allow_private=allow_private, run_now=run_now,
-                                          has_report=has_report))
+                                          has_report=has_report, notify=notify))
     clean = runner.run()
     logging.shutdown()
     if not clean:

@@ -119,6 +119,9 @@ class DaemonConfig:
     crash_retries: int = _within(3, 0, 10)
     vacuum: bool = False
     shutdown_grace_seconds: float = _within(30.0, 0, 3600)
+    # How often the daemon writes its heartbeat to the store; `status` calls it stalled
+    # after three missed beats.
+    heartbeat_seconds: float = _within(30.0, 0.5, 3600)
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,14 @@ with it, and the daemon builds its triggers with it, so both read an expression 
 from __future__ import annotations
 
 import re
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from apscheduler.triggers.cron import CronTrigger
 
 _DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")  # anchored, no nested repetition: linear
+# The seconds field: numbers, ranges, lists and steps only (linear: one class repeated).
+_RANGE_OR_STEP = re.compile(r"^[0-9*,/-]+$")
 
 
 def _standard_day_of_week(weekday: str) -> str:
@@ -46,12 +48,31 @@ def _standard_day_of_week(weekday: str) -> str:
 
 
 def parse_cron(expression: str, tz: tzinfo | None = None) -> CronTrigger:
-    """A trigger from a standard crontab expression; ValueError says what is wrong."""
+    """A trigger from a standard crontab expression; ValueError says what is wrong.
+
+    Six fields are read as a leading seconds field (as Quartz and node-cron have it), for
+    schedules shorter than a minute: tests and demos of the daemon.
+    """
     fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(f"expected 5 fields (minute hour day month weekday), got {len(fields)}")
-    fields[4] = _standard_day_of_week(fields[4])
-    return CronTrigger.from_crontab(" ".join(fields), timezone=tz)
+    if len(fields) not in (5, 6):
+        raise ValueError(f"expected 5 fields (minute hour day month weekday), or 6 with "
+                         f"seconds first, got {len(fields)}")
+    second = fields.pop(0) if len(fields) == 6 else "0"
+    minute, hour, day, month, weekday = fields
+    if not _RANGE_OR_STEP.match(second):
+        raise ValueError(f"bad seconds field {second!r}")
+    return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
+                       day_of_week=_standard_day_of_week(weekday), timezone=tz)
+
+
+def interval_after(trigger: CronTrigger, moment: datetime) -> timedelta | None:
+    """The schedule's interval around `moment`: the gap between the two firings that
+    follow it (for an irregular schedule, the gap that applies then); None if it stops."""
+    first = trigger.get_next_fire_time(None, moment)
+    if first is None:
+        return None
+    second = trigger.get_next_fire_time(first, first)
+    return None if second is None else second - first
 
 
 def check_cron(expression: str, now: datetime) -> None:

@@ -2,7 +2,9 @@
 
 Jobs: ingest, check and report run `rotwatch <command>` as child processes (a Twisted
 reactor cannot restart, so each crawl needs a fresh process); maintenance checkpoints the
-WAL in-process. Schedules are standard 5-field cron expressions from `[daemon]`.
+WAL in-process. Ingest and check are one chain, so links ingested in a minute are in that
+minute's check. Schedules are cron expressions from `[daemon]`. The daemon's heartbeat and
+each job's last run go to the store (`rotwatch status`), and to systemd by sd_notify.
 See docs/daemon.md.
 """
 
@@ -17,70 +19,37 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime
 from types import FrameType
 
+from apscheduler.events import EVENT_SCHEDULER_STARTED, SchedulerEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.combining import OrTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from archive.store import Store, StoreError
-from archive.store.lock import StoreBusy
 from core.exitcodes import ExitCode
-from scheduler.cron import parse_cron
 from scheduler.host import DaemonHost
-from scheduler.jobs import (
-    ChildRunner,
-    RetryPolicy,
-    RunRecorder,
-    maintain,
-    record_child_job,
-    run_with_retries,
+from scheduler.job_runs import JobRuns
+from scheduler.jobs import ChildRunner, RetryPolicy, RunRecorder
+from scheduler.maintenance_job import run_maintenance
+from scheduler.notify import Notifier, NotifySettings
+from scheduler.schedule import (
+    JOBS,
+    DaemonError,
+    cron_trigger,
+    fire_times_text,
+    local_zone,
+    next_fire_times,
+    triggers,
 )
+from scheduler.state import DaemonState
 
 LOG = logging.getLogger("rotwatch.daemon")
-JOBS = ("ingest", "check", "report", "maintenance")  # also the order --run-now uses
-
-
-class DaemonError(Exception):
-    """A configuration or environment problem found at start; the message says which."""
-
-
-def cron_trigger(expression: str, key: str, tz: tzinfo | None = None) -> CronTrigger:
-    """A trigger from a standard 5-field crontab expression; DaemonError names the key."""
-    try:
-        return parse_cron(expression, tz)
-    except ValueError as exc:
-        raise DaemonError(f"[daemon] {key} = {expression!r} is not a valid cron "
-                          f"expression: {exc}") from None
-
-
-def _local_zone() -> tzinfo | None:
-    """The zone cron expressions are read in: the system's, as cron does."""
-    return None  # CronTrigger/BlockingScheduler resolve None to the local zone (tzlocal)
-
-
-def triggers(config: DaemonHost, tz: tzinfo | None = None) -> dict[str, CronTrigger]:
-    daemon = config.daemon
-    expressions = {"ingest": daemon.ingest_cron, "check": daemon.check_cron,
-                   "report": daemon.report_cron, "maintenance": daemon.maintenance_cron}
-    return {job: cron_trigger(expr, f"{job}_cron", tz) for job, expr in expressions.items()}
-
-
-def next_fire_times(config: DaemonHost, now: datetime,
-                    tz: tzinfo | None = None) -> dict[str, datetime]:
-    """When each daemon job fires next after `now` (aware); cron read in `tz`, default
-    now's zone. Pure: the clock is a parameter. Raises DaemonError on a bad expression."""
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    result: dict[str, datetime] = {}
-    for job, trigger in triggers(config, tz or now.tzinfo).items():
-        fire = trigger.get_next_fire_time(None, now)
-        if fire is not None:
-            result[job] = fire
-    return result
+CHAIN = ("ingest", "check")  # one scheduler job, in this order
 
 
 def validate(config: DaemonHost) -> None:
@@ -106,6 +75,7 @@ class DaemonOptions:
     has_report: bool = False  # is there a `rotwatch report` command to run?
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     poll_seconds: float = 0.2
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
 
 class Daemon:
@@ -114,22 +84,35 @@ class Daemon:
         self.options = options
         self.stop = threading.Event()
         daemon = config.daemon
-        self.runner = ChildRunner(self.stop, daemon.shutdown_grace_seconds,
-                                  options.poll_seconds)
-        self.recorder = RunRecorder(config.store_path, os.getpid())
-        self.retry = RetryPolicy(daemon.crash_retries, options.retry.wait_initial,
-                                 options.retry.wait_max)
+        self.state = DaemonState(config.store_path, os.getpid(), daemon.heartbeat_seconds)
+        self.notifier = Notifier(options.notify)
+        runner = ChildRunner(self.stop, daemon.shutdown_grace_seconds, options.poll_seconds)
+        retry = RetryPolicy(daemon.crash_retries, options.retry.wait_initial,
+                            options.retry.wait_max)
+        minutes = daemon.check_timeout_minutes
+        self.jobs = JobRuns(config.store_path, RunRecorder(config.store_path, os.getpid()),
+                            self.state, self.notifier, runner, retry,
+                            minutes * 60 if minutes > 0 else None)  # 0 = no limit
+        self._triggers = triggers(config)
+        # When each chained job last ran (or the daemon started): a firing after it is due.
+        self._served = {job: datetime.now(UTC) for job in CHAIN}
+        self._stop_reason = "stopped"
+        # The chain skips a firing while it runs (its own line, not APScheduler's warning).
+        self._chain = threading.Lock()
         # One lock per job: the --run-now sequence and a cron firing never overlap.
         self._busy = {job: threading.Lock() for job in JOBS}
         self._wake_r, self._wake_w = os.pipe()
         self.scheduler = BlockingScheduler(
             jobstores={"default": MemoryJobStore()},  # a job store cannot be shared
-            executors={"default": ThreadPoolExecutor(len(JOBS) + 1)},
+            # Heartbeat and watchdog have threads of their own: long jobs never delay them,
+            # so only a scheduler that stopped scheduling stops them.
+            executors={"default": ThreadPoolExecutor(len(JOBS) + 1),
+                       "housekeeping": ThreadPoolExecutor(2)},
             job_defaults={"coalesce": True, "max_instances": 1,
                           # APScheduler's default grace is 1 s: a run delayed by a busy
                           # pool or a suspended laptop would be dropped silently.
                           "misfire_grace_time": max(1, int(daemon.misfire_grace_hours * 3600))},
-            timezone=_local_zone(),
+            timezone=local_zone(),
         )
 
     # ---- child command lines -----------------------------------------------------------
@@ -137,11 +120,7 @@ class Daemon:
         argv = [sys.executable, "-m", "rotwatch", "--data-dir", str(self.config.data_dir)]
         if self.config.source:
             argv += ["--config", self.config.source]
-        return [*argv, command, *extra]
-
-    def _timeout(self) -> float | None:
-        minutes = self.config.daemon.check_timeout_minutes
-        return minutes * 60 if minutes > 0 else None  # 0 = no limit
+        return [*argv, "--trigger", "daemon", command, *extra]
 
     # ---- jobs ----------------------------------------------------------------------------
     def _guarded(self, job: str, work: Callable[[], None]) -> None:
@@ -159,46 +138,45 @@ class Daemon:
         finally:
             lock.release()
 
-    def _child_job(self, job: str, argv: list[str]) -> None:
-        record_child_job(self.recorder, job, lambda: run_with_retries(
-            self.runner, argv, self._timeout(), self.retry, job))
+    def job_ingest(self, fired_by: str = "schedule") -> None:
+        self._guarded("ingest", lambda: self.jobs.run_child("ingest", self._argv("ingest"),
+                                                        fired_by))
 
-    def job_ingest(self) -> None:
-        self._guarded("ingest", lambda: self._child_job("ingest", self._argv("ingest")))
-
-    def job_check(self) -> None:
+    def job_check(self, fired_by: str = "schedule") -> None:
         extra = ("--allow-private",) if self.options.allow_private else ()
-        self._guarded("check", lambda: self._child_job("check", self._argv("check", *extra)))
+        self._guarded("check", lambda: self.jobs.run_child("check", self._argv("check", *extra),
+                                                       fired_by))
 
-    def job_report(self) -> None:
+    def job_chain(self) -> None:
+        """Ingest, then check: each if its schedule fired since it last ran here. Both
+        firing in the same minute is one run of this job, ingest first."""
+        if not self._chain.acquire(blocking=False):
+            LOG.info("ingest+check is still running; this firing is skipped")
+            return
+        try:
+            now = datetime.now(UTC)
+            for job in CHAIN:
+                fire = self._triggers[job].get_next_fire_time(self._served[job], now)
+                if fire is not None and fire <= now:
+                    self._served[job] = now
+                    getattr(self, f"job_{job}")()
+        finally:
+            self._chain.release()
+
+    def job_report(self, fired_by: str = "schedule") -> None:
         def work() -> None:
             if not self.options.has_report:
                 LOG.info("report skipped: this rotwatch has no `report` command",
                          extra={"job": "report", "status": "skipped"})
                 return
-            self._child_job("report", self._argv("report", "--configured"))
+            self.jobs.run_child("report", self._argv("report", "--configured"), fired_by)
 
         self._guarded("report", work)
 
-    def job_maintenance(self) -> None:
+    def job_maintenance(self, fired_by: str = "schedule") -> None:
         def work() -> None:
-            run_id = self.recorder.start("daemon-maintenance")
-            try:
-                counts = maintain(self.config.store_path, self.config.lock_path,
-                                  self.config.daemon.vacuum)
-            except StoreBusy as exc:
-                LOG.warning("maintenance skipped: %s", exc, extra={"job": "maintenance",
-                                                                    "status": "busy"})
-                self.recorder.finish(run_id, status="busy", exit_code=ExitCode.BUSY,
-                                     message=str(exc))
-                return
-            except Exception as exc:
-                self.recorder.finish(run_id, status="failed", exit_code=ExitCode.ERROR,
-                                     message=f"{type(exc).__name__}: {exc}")
-                raise
-            LOG.info("maintenance finished: %s", counts,
-                     extra={"job": "maintenance", "status": "ok", "run_id": run_id})
-            self.recorder.finish(run_id, status="ok", exit_code=ExitCode.OK, counts=counts)
+            self.jobs.run_in_process("maintenance", fired_by,
+                                     lambda clock: run_maintenance(self.config, clock))
 
         self._guarded("maintenance", work)
 
@@ -206,7 +184,7 @@ class Daemon:
         for job in JOBS:  # in order: ingest before check, so new links are checked at once
             if self.stop.is_set():
                 return
-            getattr(self, f"job_{job}")()
+            getattr(self, f"job_{job}")("run-now")
 
     # ---- lifecycle -------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -216,8 +194,10 @@ class Daemon:
 
     def _watch_signals(self) -> None:
         signum = os.read(self._wake_r, 1)[0]
+        self._stop_reason = signal.Signals(signum).name
         LOG.info("received %s: stopping (grace %.0fs for a running crawl)",
-                 signal.Signals(signum).name, self.config.daemon.shutdown_grace_seconds)
+                 self._stop_reason, self.config.daemon.shutdown_grace_seconds)
+        self.notifier.stopping(f"stopping on {self._stop_reason}")
         self.stop.set()
         for _ in range(600):  # a signal just before start(): wait (bounded) until it runs
             try:
@@ -228,26 +208,49 @@ class Daemon:
         LOG.error("the scheduler never started; exiting anyway")
         os._exit(ExitCode.OK)
 
+    def _next_text(self) -> str:
+        return ", ".join(f"{job} {fire:%Y-%m-%d %H:%M:%S %Z}" for job, fire in
+                         next_fire_times(self.config, datetime.now().astimezone()).items())
+
+    def _on_started(self, event: SchedulerEvent) -> None:
+        self.notifier.ready(f"waiting; next: {self._next_text()}")
+        self.notifier.watchdog()
+
+    def _schedule(self) -> None:
+        chain = OrTrigger([self._triggers[job] for job in CHAIN])
+        self.scheduler.add_job(self.job_chain, chain, id="ingest+check", name="ingest+check",
+                               max_instances=2)
+        for job in ("report", "maintenance"):
+            self.scheduler.add_job(getattr(self, f"job_{job}"), self._triggers[job], id=job,
+                                   name=job)
+        if self.options.run_now:
+            self.scheduler.add_job(self._startup_sequence, id="run-now", name="run-now")
+        self.scheduler.add_job(self.state.beat, IntervalTrigger(
+            seconds=self.config.daemon.heartbeat_seconds), id="heartbeat",
+            executor="housekeeping")
+        watchdog = self.options.notify.watchdog_seconds
+        if watchdog and self.notifier.enabled:
+            self.scheduler.add_job(self.notifier.watchdog, IntervalTrigger(seconds=watchdog),
+                                   id="watchdog", executor="housekeeping")
+        self.scheduler.add_listener(self._on_started, EVENT_SCHEDULER_STARTED)
+
     def run(self) -> bool:
         """Schedule and block until SIGTERM/SIGINT; True if every job ended in time."""
-        for job, trigger in triggers(self.config).items():
-            self.scheduler.add_job(getattr(self, f"job_{job}"), trigger, id=job, name=job,
-                                   replace_existing=True)
-        if self.options.run_now:
-            self.scheduler.add_job(self._startup_sequence, id="run-now", name="run-now",
-                                   replace_existing=True)  # no trigger: once, right away
+        self.state.register()
+        self._schedule()
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         threading.Thread(target=self._watch_signals, name="signals", daemon=True).start()
         try:
-            LOG.info("daemon started (pid %d); next: %s", os.getpid(), ", ".join(
-                f"{job} {fire:%Y-%m-%d %H:%M %Z}"
-                for job, fire in next_fire_times(self.config, datetime.now().astimezone(),
-                                                 ).items()))
+            LOG.info("daemon started (pid %d); next: %s", os.getpid(), self._next_text())
             self.scheduler.start()  # blocks until the watcher shuts it down
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
-        return self._drain()
+        clean = self._drain()
+        self.state.stopped(self._stop_reason if clean else f"{self._stop_reason} (forced)")
+        self.notifier.stopping("stopped")
+        self.notifier.close()
+        return clean
 
     def _drain(self) -> bool:
         """Wait for running jobs (their children get SIGTERM, then SIGKILL after the grace)."""
@@ -261,9 +264,5 @@ class Daemon:
         return clean
 
 
-def fire_times_text(config: DaemonHost, now: datetime) -> list[str]:
-    """Lines for `rotwatch status`: "check  2024-07-29 10:10 (in 0:04:12)"."""
-    return [f"{job:<12} {fire:%Y-%m-%d %H:%M %Z} (in {str(fire - now).split('.')[0]})"
-            for job, fire in sorted(next_fire_times(config, now).items(),
-                                    key=lambda item: item[1])
-            if fire - now >= timedelta(0)]
+__all__ = ["JOBS", "Daemon", "DaemonError", "DaemonOptions", "cron_trigger", "fire_times_text",
+           "next_fire_times", "triggers", "validate"]

@@ -1,8 +1,8 @@
-"""What the daemon's jobs do: run a rotwatch child process, retry crashes, record runs.
+"""How the daemon's jobs run: a rotwatch child process, crash retries, the `runs` rows.
 
 Each job run is one row in `runs` with kind `daemon-<job>` and trigger `daemon`; a child
-`rotwatch check` also records its own `check` row, so a daemon-check row says how the
-child ended and the check row says what the crawl found.
+`rotwatch check` also records its own `check` row (trigger `daemon` too), so a daemon-check
+row says how the child ended and the check row says what the crawl found.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from tenacity import (
 )
 
 from archive.store import Store
-from archive.store.lock import StoreBusy, WriterLock
 from core.exitcodes import ExitCode
 
 LOG = logging.getLogger("rotwatch.daemon")
@@ -64,7 +63,7 @@ class ChildOutcome:
         if self.returncode == ExitCode.OK:
             return "ok"
         if self.returncode == ExitCode.DEAD_LINKS:
-            return "dead-links"
+            return "attention"  # links need attention; a check says which (failing, dead)
         if self.returncode == ExitCode.BUSY:
             return "busy"
         return "failed"
@@ -206,46 +205,4 @@ class RunRecorder:
             LOG.exception("could not record the end of run %s", run_id)
 
 
-def maintain(store_path: Path, lock_path: Path, vacuum: bool,
-             checkpoint_attempts: int = 5) -> dict[str, Any]:
-    """Checkpoint the WAL into the main file (and VACUUM if asked) under the writer lock.
-
-    The lock keeps VACUUM — which rewrites the whole file and blocks every writer — from
-    running under a crawl; a busy store raises StoreBusy and the job is skipped.
-    """
-    with WriterLock(lock_path, "maintenance"), Store(store_path) as store:
-        result = store.checkpoint(checkpoint_attempts)
-        if vacuum:
-            result["vacuum_seconds"] = store.vacuum()
-        return result
-
-
-def record_child_job(recorder: RunRecorder, job: str,
-                     run: Callable[[], list[ChildOutcome]]) -> ChildOutcome | None:
-    """Run a child job, log its end and record it as one `daemon-<job>` row."""
-    run_id = recorder.start(f"daemon-{job}")
-    attempts = run()
-    if not attempts:
-        recorder.finish(run_id, status="failed", exit_code=ExitCode.ERROR, message="no attempt")
-        return None
-    last = attempts[-1]
-    counts = {"attempts": len(attempts), "child_pids": [a.pid for a in attempts if a.spawned],
-              "exit_codes": [a.returncode for a in attempts if a.spawned]}
-    message = f"{last.describe()}; {last.output}" if last.status != "ok" else None
-    if last.status == "busy":
-        message = "store busy: another rotwatch process holds the writer lock; not retried"
-    level = logging.INFO if last.status in ("ok", "dead-links", "interrupted") else logging.ERROR
-    if last.status == "busy":
-        level = logging.WARNING
-    LOG.log(level, "%s finished: %s (%s) after %d attempt(s)", job, last.status,
-            last.describe(), len(attempts),
-            extra={"job": job, "status": last.status, "exit_code": last.returncode,
-                   "run_id": run_id, "child_pid": last.pid,
-                   "output": last.output if level > logging.INFO else None})
-    recorder.finish(run_id, status=last.status, exit_code=last.returncode, counts=counts,
-                    message=message)
-    return last
-
-
-__all__ = ["ChildOutcome", "ChildRunner", "RetryPolicy", "RunRecorder", "StoreBusy",
-           "maintain", "record_child_job", "run_with_retries"]
+__all__ = ["ChildOutcome", "ChildRunner", "RetryPolicy", "RunRecorder", "run_with_retries"]

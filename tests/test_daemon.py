@@ -29,7 +29,8 @@ from scheduler.daemon import (
     next_fire_times,
     validate,
 )
-from scheduler.jobs import ChildRunner, RetryPolicy, maintain, run_with_retries
+from scheduler.jobs import ChildRunner, RetryPolicy, run_with_retries
+from scheduler.maintenance_job import maintain
 from tests.conftest import REPO_ROOT, MockServer
 
 PY = sys.executable
@@ -105,7 +106,7 @@ FAST = RetryPolicy(retries=2, wait_initial=0.01, wait_max=0.05)
 @pytest.mark.parametrize(("code", "attempts", "status"), [
     ("raise SystemExit(1)", 3, "failed"),
     ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", 3, "failed"),
-    ("raise SystemExit(2)", 1, "dead-links"),
+    ("raise SystemExit(2)", 1, "attention"),
     ("raise SystemExit(3)", 1, "busy"),
     ("raise SystemExit(0)", 1, "ok"),
 ])
@@ -225,6 +226,7 @@ def test_daemon_process_checks_survives_a_crash_and_stops_mid_crawl(
     assert by_kind["daemon-check"]["trigger"] == "daemon"
     crawl = by_kind["check"]  # the child's own row: it closed gracefully and recorded all
     assert crawl["status"] == "ok" and crawl["ended_at"]
+    assert crawl["trigger"] == "daemon"  # started by the daemon, not `manual`
     assert json.loads(crawl["counts"])["checked"] == 3
     assert _count(store, "SELECT count(*) FROM checks") == 3
     assert all(r["ended_at"] for r in runs)

@@ -34,7 +34,11 @@ def test_daemon_service_runs_the_daemon() -> None:
     argv = _exec_start("rotwatch.service")
     assert Path(argv[0]).name == "rotwatch" and "daemon" in argv
     service = _unit("rotwatch.service")["Service"]
-    assert service["Type"] == "simple" and service["KillSignal"] == "SIGTERM"
+    assert service["Type"] == "notify" and service["KillSignal"] == "SIGTERM"
+    # The daemon pings at half the watchdog period (tests/test_daemon_watch.py).
+    assert int(service["WatchdogSec"]) >= 30 and service["NotifyAccess"] == "main"
+    assert "SuccessExitStatus" not in service  # only 0: 2 and 3 are the one-shot commands'
+    assert service["RestartPreventExitStatus"].split() == ["64"]  # a bad command line
     # Longer than the default shutdown_grace_seconds (30), or systemd kills mid-flush.
     assert int(service["TimeoutStopSec"]) > 30
     assert _unit("rotwatch.service")["Install"]["WantedBy"] == "multi-user.target"
@@ -45,7 +49,9 @@ def test_timer_alternative_runs_rotwatch_run() -> None:
     assert Path(argv[0]).name == "rotwatch" and argv[-1] == "run"
     service = _unit("rotwatch-check.service")["Service"]
     assert service["Type"] == "oneshot"
+    # 2 (links need attention) and 3 (busy) are the job working; 1 and 64 never are.
     assert set(service["SuccessExitStatus"].split()) == {"2", "3"}
+    assert "ROTWATCH_TRIGGER=timer" in service["Environment"]
     timer = _unit("rotwatch-check.timer")
     assert timer["Timer"]["OnCalendar"]
     assert timer["Timer"]["Unit"] == "rotwatch-check.service"
@@ -59,6 +65,7 @@ def test_crontab_line_is_a_valid_schedule_running_rotwatch() -> None:
     fields = lines[0].split(None, 5)
     cron_trigger(" ".join(fields[:5]), "crontab")  # raises if the schedule is invalid
     command = shlex.split(fields[5])
+    assert "ROTWATCH_TRIGGER=cron" in (DEPLOY / "crontab").read_text().splitlines()
     assert Path(command[0]).name == "rotwatch" and "run" in command
 
 

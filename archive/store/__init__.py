@@ -1,6 +1,7 @@
 """The SQLite store: one API object, `Store`, with typed rows in and out."""
 
 from archive.store.checks import CheckRow, SnapshotRow, TargetUpdate
+from archive.store.daemons import DaemonJobRow, DaemonRow
 from archive.store.db import StoreBusyError, StoreError
 from archive.store.due import Selection
 from archive.store.links import LinkRow
@@ -10,6 +11,6 @@ from archive.store.seeds import IngestOutcome, SeedChange
 from archive.store.snapshots import ArchivedSnapshot
 from archive.store.store import Store
 
-__all__ = ["ArchivedSnapshot", "CheckRow", "IngestOutcome", "LinkRow", "ProblemLink", "RunRow",
-           "SeedChange", "Selection", "SnapshotRef", "SnapshotRow", "Store", "StoreBusyError",
-           "StoreError", "TargetUpdate"]
+__all__ = ["ArchivedSnapshot", "CheckRow", "DaemonJobRow", "DaemonRow", "IngestOutcome",
+           "LinkRow", "ProblemLink", "RunRow", "SeedChange", "Selection", "SnapshotRef",
+           "SnapshotRow", "Store", "StoreBusyError", "StoreError", "TargetUpdate"]

@@ -133,3 +133,37 @@ def m002_drop_snapshot_search(db: Database) -> None:
     # Nothing read the full-text index on snapshots: it held a second copy of every page's
     # text and cost three triggers on every snapshot write. The text stays in `snapshots`.
     db.table("snapshots").disable_fts()
+
+
+@migrations()
+def m003_i12b_daemon_state(db: Database) -> None:
+    # What `rotwatch status` says about the daemon: one row per daemon process (its
+    # heartbeat shows it is alive), and each job's last run. The index lets the daemon
+    # count the link states of one check run without scanning every check ever made.
+    db.executescript(
+        """
+        CREATE TABLE daemons (
+            id INTEGER PRIMARY KEY,
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            heartbeat_at TEXT NOT NULL,
+            heartbeat_seconds REAL NOT NULL,
+            stopped_at TEXT,
+            stop_reason TEXT
+        );
+        CREATE TABLE daemon_jobs (
+            job TEXT PRIMARY KEY,
+            daemon_id INTEGER NOT NULL REFERENCES daemons(id),
+            run_id INTEGER REFERENCES runs(id),
+            fired_by TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            outcome TEXT NOT NULL,
+            exit_code INTEGER,
+            counts TEXT,
+            summary TEXT
+        );
+        CREATE INDEX checks_run ON checks(run_id);
+        """
+    )

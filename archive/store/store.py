@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from archive.store.checks import CheckSide
+from archive.store.daemons import DaemonSide
 from archive.store.db import open_database, write_transaction
 from archive.store.due import DueSide
 from archive.store.links import LinkSide
@@ -20,11 +21,11 @@ T = TypeVar("T")
 
 
 class Store(SeedSide, LinkSide, DueSide, CheckSide, ProblemSide, SnapshotSide, RunSide,
-            MaintenanceSide):
+            MaintenanceSide, DaemonSide):
     """One SQLite file holding seeds, targets, links, checks, snapshots and runs.
 
     The methods live with their tables (seeds.py, links.py, due.py, checks.py,
-    problems.py, snapshots.py, runs.py, maintenance.py); rows go in and out as frozen
+    problems.py, snapshots.py, runs.py, maintenance.py, daemons.py); rows go in and out as frozen
     dataclasses. Writes of a crawl batch go through `transaction`; the others are each
     their own transaction.
     """
