@@ -16,7 +16,8 @@ from core.escaping import one_line
 from core.exitcodes import ExitCode, exit_code
 from rotwatch import __version__
 from rotwatch.cli_daemon import daemon
-from rotwatch.cli_report import export, report, verify
+from rotwatch.cli_export import export, verify
+from rotwatch.cli_report import report
 from rotwatch.config import Config, ConfigError, load_config
 from rotwatch.output import write_rows
 from rotwatch.progress import check_with_progress, print_summary

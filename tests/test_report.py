@@ -20,8 +20,9 @@ from archive.store import CheckRow, SnapshotRow, Store, TargetUpdate
 from archive.warc.writer import ArchivedRecord, Exchange, SnapshotWriter
 from core.records import Hop, Judgement, Observation, Verdict
 from rotwatch.cli import cli
-from rotwatch.cli_report import export, report
-from rotwatch.cli_report import verify as verify_command
+from rotwatch.cli_export import export
+from rotwatch.cli_export import verify as verify_command
+from rotwatch.cli_report import report
 from rotwatch.export import export_warc, verify
 from rotwatch.ingest import ingest_paths
 from rotwatch.report import RENDERERS, build_report, render_csv, render_html, render_junit
