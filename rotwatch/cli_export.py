@@ -60,49 +60,83 @@ def _recover_open_warcs(config: Any) -> None:
 
 
 
-def _since(value: str | None) -> datetime | None:
+def _moment(value: str | None, option: str) -> datetime | None:
     if value is None:
         return None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an ISO 8601 date or time",
-                                 param_hint="--since") from None
+                                 param_hint=option) from None
     # A bare date means midnight UTC: snapshot times are stored in UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+_STATES = ["dead", "failing", "changed", "moved", "recovered", "blocked", "alive", "new"]
+
 
 @click.command()
 @click.option("--output", "-o", required=True, type=click.Path(path_type=Path, dir_okay=False),
-              help="The .warc.gz file to write (replaced if it exists).")
+              help="The file to write (replaced if it exists, only once it is complete).")
+@click.option("--format", "fmt", type=click.Choice(["warc", "wacz", "robustlinks"]),
+              default="warc", show_default=True,
+              help="warc: one .warc.gz; wacz: WARC + CDXJ index + pages + datapackage, for "
+                   "ReplayWeb.page and pywb; robustlinks: the seed article's HTML with Robust "
+                   "Links attributes on every link (needs exactly one --seed).")
 @click.option("--seed", "seeds", multiple=True, help=_SEED_HELP)
-@click.option("--since", help="Only targets whose latest snapshot was taken at or after this "
-              "ISO 8601 date or time (UTC unless it says otherwise), e.g. 2024-07-01.")
+@click.option("--state", "states", multiple=True, type=click.Choice(_STATES),
+              help="Only targets in this state (repeatable).")
+@click.option("--since", help="Only captures taken at or after this ISO 8601 date or time "
+              "(UTC unless it says otherwise), e.g. 2024-07-01.")
+@click.option("--until", help="Only captures taken at or before this ISO 8601 date or time.")
+@click.option("--all-captures", is_flag=True,
+              help="Every archived record of the selected targets (error pages, redirect "
+                   "hops and retried attempts included), not only the latest good capture.")
+@click.option("--replay-prefix", default="http://localhost:8080/rotwatch/", show_default=True,
+              help="robustlinks: each data-versionurl is this prefix + the capture's "
+                   "14-digit time + '/' + the URL (a pywb or Wayback-style replay address).")
 @click.pass_obj
-def export(obj: Any, output: Path, seeds: tuple[str, ...], since: str | None) -> None:
-    """Export the latest snapshot of each target as one WARC file.
+def export(obj: Any, output: Path, fmt: str, seeds: tuple[str, ...],
+           states: tuple[str, ...], since: str | None, until: str | None,
+           all_captures: bool, replay_prefix: str) -> None:
+    """Export archived captures as WARC, WACZ, or a seed article with Robust Links.
 
-    A snapshot stored as a revisit comes with the response record it refers to, so
-    the file can be replayed on its own. Exits 1 when any record could not be copied.
+    Default: the latest good capture of each target (never an error page), each revisit
+    with the response it refers to, so the file replays on its own. Exits 1 when nothing
+    matches or a record cannot be read (run `rotwatch verify`); nothing is written then.
 
     \b
     Example:
       rotwatch export --output blinken.warc.gz --seed blinken --since 2024-07-01
+      rotwatch export --format wacz -o all.wacz --all-captures
+      rotwatch export --format robustlinks --seed blinken -o blinken.html
     """
-    moment = _since(since)
+    from archive.store import ExportFilter
+    from archive.warc.atomic import OutputError
+    from rotwatch.export import EmptySelection, ExportFailed
+
+    selection = ExportFilter(seeds, _moment(since, "--since"), _moment(until, "--until"),
+                             states, all_captures)
     _recover_open_warcs(obj.config)
     try:
         with Store(obj.config.store_path) as store:
-            result = export_warc(store, obj.config.warc_dir, output, seeds=seeds,
-                                 since=moment)
-    except (StoreError, OSError) as exc:
+            if fmt == "robustlinks":
+                from rotwatch.robustlinks import export_robust_links
+
+                count = export_robust_links(store, output, seeds, replay_prefix)
+                click.echo(f"wrote {count} link(s) with Robust Links attributes to {output}",
+                           err=True)
+                return
+            if fmt == "wacz":
+                from rotwatch.export_wacz import export_wacz
+
+                result = export_wacz(store, obj.config.warc_dir, output, selection)
+            else:
+                result = export_warc(store, obj.config.warc_dir, output, selection=selection)
+    except (StoreError, EmptySelection, ExportFailed, OutputError, ValueError) as exc:
         _fail(exc)
-    for problem in result.problems:
-        click.echo(f"rotwatch: {problem}", err=True)
     click.echo(f"wrote {result.records} record(s) for {result.targets} target(s) "
                f"({result.originals} revisit original(s)) to {output}", err=True)
-    sys.exit(exit_code(error=bool(result.problems)))
 
 
 @click.command()

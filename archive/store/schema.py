@@ -133,3 +133,21 @@ def m002_drop_snapshot_search(db: Database) -> None:
     # Nothing read the full-text index on snapshots: it held a second copy of every page's
     # text and cost three triggers on every snapshot write. The text stays in `snapshots`.
     db.table("snapshots").disable_fts()
+
+
+@migrations()
+def m003_i10_snapshot_captures(db: Database) -> None:
+    # Every archived record gets a row (issue 10): a check's earlier responses (redirect
+    # hops, attempts that were retried) are `capture = 'attempt'`, the response the check
+    # judged is `'result'`. `status` is the record's HTTP status, and `warc_date` its
+    # WARC-Date at full precision (what a revisit's WARC-Refers-To-Date must repeat).
+    db.executescript(
+        """
+        ALTER TABLE snapshots ADD COLUMN status INTEGER;
+        ALTER TABLE snapshots ADD COLUMN warc_date TEXT;
+        ALTER TABLE snapshots ADD COLUMN capture TEXT NOT NULL DEFAULT 'result';
+        UPDATE snapshots SET status = (SELECT c.status FROM checks c
+                                       WHERE c.snapshot_id = snapshots.id LIMIT 1);
+        CREATE INDEX snapshots_url ON snapshots(url, fetched_at);
+        """
+    )

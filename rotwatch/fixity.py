@@ -1,0 +1,174 @@
+"""Fixity: every snapshot row's record is readable and matches its digest, every revisit's
+original is stored, every WARC file is whole and named by some row.
+
+`read_member` is also how an export copies a record: byte for byte, checked first.
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+
+from archive.store import ArchivedSnapshot, Store
+from archive.warc.writer import (
+    OPEN_SUFFIX,
+    WARC_SUFFIX,
+    open_warc,
+    payload_digest,
+    scan_valid_records,
+    writer_holds,
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    warc_file: str
+    offset: int | None  # None: about the whole file
+    message: str
+    snapshot_id: int | None = None
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    snapshots: int  # rows checked
+    files: int  # files scanned
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class RecordError(Exception):
+    """The bytes at (file, offset) are not the record the store describes."""
+
+
+class MissingFile(RecordError):
+    """Neither the file a row names nor its `.open` form (still being written) exists."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One record as stored: its gzip member's bytes and the headers an export needs."""
+
+    data: bytes
+    uri: str | None  # WARC-Target-URI
+    date: str | None  # WARC-Date
+    refers_to_uri: str | None  # a revisit's WARC-Refers-To-Target-URI
+
+
+def read_member(warc_dir: Path, row: ArchivedSnapshot) -> Member:
+    """The record's gzip member, checked against its row (type, length, CRC, digests)."""
+    try:
+        fh = open_warc(warc_dir, row.warc_file)
+    except FileNotFoundError:
+        raise MissingFile("file is missing") from None
+    with fh:
+        fh.seek(row.offset)
+        data = fh.read(row.length)
+    if len(data) != row.length:
+        raise RecordError(f"file ends {row.length - len(data)} byte(s) early")
+    try:
+        # Exactly one whole member: proves the stored length and the gzip CRC.
+        decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        decomp.decompress(data)
+        if not decomp.eof or decomp.unused_data:
+            raise RecordError("stored length does not match the gzip member")
+        it = ArchiveIterator(io.BytesIO(data), check_digests=True)
+        record = next(iter(it), None)
+        if record is None:
+            raise RecordError("no record at this offset")
+        payload = record.raw_stream.read()
+    except RecordError:
+        raise
+    except Exception as exc:  # zlib, warcio and header parsing all raise their own kinds
+        raise RecordError(f"unreadable: {exc}") from exc
+    rec = record.rec_headers
+    if record.rec_type != row.record_type:
+        raise RecordError(f"is a {record.rec_type} record, the store says {row.record_type}")
+    if record.digest_checker.passed is False:
+        raise RecordError("; ".join(record.digest_checker.problems))
+    if rec.get_header("WARC-Payload-Digest") != row.digest:
+        raise RecordError("WARC-Payload-Digest differs from the store")
+    # A revisit has no payload to hash; a response's bytes must hash to the digest.
+    if row.record_type == "response" and payload_digest(payload) != row.digest:
+        raise RecordError("payload does not match its digest")
+    return Member(data, rec.get_header("WARC-Target-URI"), rec.get_header("WARC-Date"),
+                  rec.get_header("WARC-Refers-To-Target-URI"))
+
+
+def verify(store: Store, warc_dir: Path) -> VerifyResult:
+    """Fixity: every snapshot row's record is where the store says and matches its digest,
+    every revisit's original response is stored, and every WARC file in `warc_dir` is
+    whole (no cut record, no trailing garbage) and named by at least one row.
+
+    Files still named `.open` are checked too: a live writer's (the end it is appending
+    may be half written, so only its whole records count) and a crashed writer's (its cut
+    end is a problem until `check` or the verify command recovers it).
+    """
+    problems: list[Problem] = []
+    rows = store.all_snapshots()
+    missing: set[str] = set()
+    for row in rows:
+        if row.warc_file in missing:
+            continue  # one problem per file, not one per row
+        try:
+            member = read_member(warc_dir, row)
+        except MissingFile:
+            missing.add(row.warc_file)
+            continue
+        except RecordError as exc:
+            problems.append(Problem(row.warc_file, row.offset, str(exc), row.id))
+            continue
+        if row.record_type == "revisit" and store.response_for(
+                row.digest, member.refers_to_uri) is None:
+            # An export (or a replay tool) could not show this capture: the bytes it
+            # stands for are in no stored response.
+            problems.append(Problem(row.warc_file, row.offset,
+                                    f"revisit of {member.refers_to_uri}: the response it "
+                                    "refers to is not stored", row.id))
+    for name in sorted(missing):
+        count = sum(r.warc_file == name for r in rows)
+        problems.append(Problem(name, None, f"file is missing ({count} snapshot(s) in it)"))
+    if not warc_dir.is_dir():
+        return VerifyResult(len(rows), 0, tuple(problems))
+    files = 0
+    finished = {p.name for p in warc_dir.glob(f"*{WARC_SUFFIX}")}
+    named = {r.warc_file for r in rows}
+    for name in sorted(finished):
+        files += _scan_file(warc_dir / name, problems)
+        if name not in named:
+            problems.append(Problem(name, None, "no snapshot row names this file: its "
+                                    "records are in no export"))
+    for path in sorted(warc_dir.glob(f"*{WARC_SUFFIX}{OPEN_SUFFIX}")):
+        scanned = _scan_file(path, problems)
+        final = path.with_name(path.name.removesuffix(OPEN_SUFFIX))
+        if not scanned and final.name not in finished:
+            scanned = _scan_file(final, problems)  # closed since the listing: check it now
+        files += scanned
+    return VerifyResult(len(rows), files, tuple(problems))
+
+
+def _scan_file(path: Path, problems: list[Problem]) -> int:
+    """Check that one file is whole; 1 when it was scanned, 0 when it is gone."""
+    live = path.name.endswith(OPEN_SUFFIX) and writer_holds(path)
+    try:
+        records, valid = scan_valid_records(path)
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        problems.append(Problem(path.name, None, f"unreadable: {exc}"))
+        return 1
+    if valid < size and not live:
+        what = "corrupt or garbage"
+        if path.name.endswith(OPEN_SUFFIX):
+            what = ("left by an interrupted run; the next check (or verify, when no check "
+                    "is running) recovers it")
+        problems.append(Problem(path.name, valid, f"{size - valid} byte(s) after the last "
+                                f"intact record ({records} intact): {what}"))
+    return 1

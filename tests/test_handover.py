@@ -1,0 +1,265 @@
+"""Handing the archive over: every record accounted for, exports in each format validated by
+external tools (warcio, wacz, pywb), `show`, the CDXJ index and Robust Links.
+
+One module-scoped data dir, crawled twice from the loopback mock server: an article whose
+canonical URL is itself a target, a page on another host, a 500 that is retried then
+answered (flaky), a 500 retried into a revisit of itself, a 301, and a page rewritten
+between the two crawls.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from tests.conftest import MockServer
+from tests.helpers import query, rotwatch, write_config
+
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class Archive:
+    data: Path
+    config: Path
+    seed: Path
+    urls: dict[str, str]
+
+
+def _fetch(url: str) -> bytes:
+    try:
+        with _DIRECT.open(url, timeout=30) as response:
+            return bytes(response.read())
+    except urllib.error.HTTPError as exc:  # a 500 is still what the server sent
+        return bytes(exc.read())
+
+
+ORIGINAL = [f"The river authority said on day {i} that the levee held against the flood, "
+            f"and engineers inspected section {i} of the embankment before nightfall."
+            for i in range(12)]
+REWRITTEN = [f"A festival of lanterns opened in the old town on evening {i}, where "
+             f"musicians and cooks filled square number {i} with songs and dumplings."
+             for i in range(12)]
+
+
+def _page(title: str, sentences: list[str]) -> str:
+    body = "".join(f"<p>{s}</p>" for s in sentences)
+    return f"<html><head><title>{title}</title></head><body><article>{body}</article></body></html>"
+
+
+@pytest.fixture(scope="module")
+def archive(mockserver: MockServer, tmp_path_factory: pytest.TempPathFactory) -> Archive:
+    tmp = tmp_path_factory.mktemp("handover")
+    tag = tmp.name
+    urls = {
+        "article": mockserver.url(f"/mutable/article-{tag}"),
+        "page": mockserver.url(f"/page/handover-{tag}", host=2),
+        "flaky": mockserver.url(f"/flaky?key={tag}&times=1", host=3),
+        "error": mockserver.url("/status/500", host=1),
+        "moved": mockserver.url("/redirect/301/1", host=2),
+        "drift": mockserver.url(f"/mutable/drift-{tag}", host=3),
+    }
+    links = "".join(f'<p>See <a href="{u}">{k}</a>.</p>' for k, u in urls.items()
+                    if k != "article")
+    article = (f'<html><head><title>The article</title><link rel="canonical" '
+               f'href="{urls["article"]}"></head><body>{links}</body></html>')
+    mockserver.set_page(f"article-{tag}", article)
+    mockserver.set_page(f"drift-{tag}", _page("Levee holds", ORIGINAL), host=3)
+    seed = tmp / "handover-article.html"
+    seed.write_text(article, encoding="utf-8")
+    data, config = tmp / "data", write_config(tmp / "c.toml", retry_times=1, retry_backoff=0.1)
+    assert rotwatch(data, "ingest", str(seed), config=config).returncode == 0
+    first = rotwatch(data, "check", "--all", "--allow-private", config=config)
+    assert first.returncode in (0, 2), first.stderr
+    mockserver.set_page(f"drift-{tag}", _page("Lantern festival", REWRITTEN),
+                        host=3)
+    second = rotwatch(data, "check", "--all", "--allow-private", config=config)
+    assert second.returncode in (0, 2), second.stderr
+    return Archive(data, config, seed, urls)
+
+
+def _records(paths: list[Path]) -> list[dict[str, str | None]]:
+    found = []
+    for path in paths:
+        with open(path, "rb") as fh:
+            for record in ArchiveIterator(fh):
+                h = record.rec_headers
+                found.append({"type": record.rec_type, "uri": h.get_header("WARC-Target-URI"),
+                              "date": h.get_header("WARC-Date"),
+                              "digest": h.get_header("WARC-Payload-Digest"),
+                              "refers_uri": h.get_header("WARC-Refers-To-Target-URI"),
+                              "refers_date": h.get_header("WARC-Refers-To-Date"),
+                              "status": record.http_headers.get_statuscode()
+                              if record.http_headers else None})
+    return found
+
+
+def _warcs(data: Path) -> list[Path]:
+    return sorted((data / "warcs").glob("*.warc.gz"))
+
+
+def test_every_archived_record_has_a_row_and_verify_passes(archive: Archive) -> None:
+    records = [r for r in _records(_warcs(archive.data)) if r["type"] in ("response", "revisit")]
+    rows = query(archive.data, "SELECT url, record_type, status, capture, warc_date "
+                               "FROM snapshots ORDER BY id")
+    assert sorted((r["uri"], r["type"], r["date"]) for r in records) == sorted(
+        (url, kind, date) for url, kind, _, _, date in rows)
+    # The retried 500: an attempt row (the response) and a result row (its revisit).
+    errors = [(kind, status, capture) for url, kind, status, capture, _ in rows
+              if url == archive.urls["error"]]
+    assert ("response", 500, "attempt") in errors and ("revisit", 500, "result") in errors
+    flaky = [(status, capture) for url, _, status, capture, _ in rows
+             if url == archive.urls["flaky"]]
+    assert (500, "attempt") in flaky and (200, "result") in flaky
+    done = rotwatch(archive.data, "verify", config=archive.config)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_refers_to_date_is_the_originals_warc_date(archive: Archive) -> None:
+    records = _records(_warcs(archive.data))
+    responses = {(r["uri"], r["date"], r["digest"]) for r in records if r["type"] == "response"}
+    revisits = [r for r in records if r["type"] == "revisit"]
+    assert revisits
+    for r in revisits:
+        assert "." in (r["refers_date"] or ""), r  # microseconds, as the original has
+        assert (r["refers_uri"], r["refers_date"], r["digest"]) in responses, r
+
+
+def _copy(archive: Archive, tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    shutil.copytree(archive.data, data)
+    return data
+
+
+def test_verify_flags_what_an_export_could_not_carry(archive: Archive, tmp_path: Path
+                                                     ) -> None:
+    data = _copy(archive, tmp_path)
+    conn = sqlite3.connect(data / "rotwatch.db")
+    with conn:
+        # the original of the retried 500's revisit is forgotten by the store
+        conn.execute("DELETE FROM snapshots WHERE url = ? AND capture = 'attempt' AND "
+                     "record_type = 'response'", [archive.urls["error"]])
+        # a row pointing at bytes that are not its record
+        conn.execute("UPDATE snapshots SET warc_offset = warc_offset + 7 WHERE url = ?",
+                     [archive.urls["page"]])
+    conn.close()
+    stray = data / "warcs" / "rotwatch-stray.warc.gz"
+    shutil.copy(_warcs(data)[0], stray)
+    done = rotwatch(data, "verify", config=archive.config)
+    assert done.returncode == 1
+    out = done.stdout
+    assert "refers to is not stored" in out
+    assert "rotwatch-stray.warc.gz: no snapshot row names this file" in out
+    assert "unreadable" in out or "stored length" in out
+    target = tmp_path / "out.warc.gz"
+    failed = rotwatch(data, "export", "-o", str(target), "--all-captures",
+                      config=archive.config)
+    assert failed.returncode == 1 and not target.exists()
+    assert failed.stderr.count("\n") == 1 and "verify" in failed.stderr
+
+
+def _warcio(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "warcio"), *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_export_warc_default_all_captures_and_filters(archive: Archive, tmp_path: Path
+                                                      ) -> None:
+    out = tmp_path / "default.warc.gz"
+    done = rotwatch(archive.data, "export", "-o", str(out), config=archive.config)
+    assert done.returncode == 0, done.stderr
+    assert _warcio("check", str(out)).returncode == 0
+    records = _records([out])
+    uris = [r["uri"] for r in records if r["type"] in ("response", "revisit")]
+    # one good capture per healthy target, no error page, the flaky page's answer
+    assert archive.urls["error"] not in uris
+    assert all(r["status"] != "500" for r in records if r["type"] != "warcinfo")
+    assert archive.urls["flaky"] in uris and archive.urls["page"] in uris
+    full = tmp_path / "all.warc.gz"
+    done = rotwatch(archive.data, "export", "-o", str(full), "--all-captures",
+                    config=archive.config)
+    assert done.returncode == 0, done.stderr
+    assert _warcio("check", str(full)).returncode == 0
+    every = _records([full])
+    assert sum(r["uri"] == archive.urls["error"] for r in every) == 4  # 2 checks x 2 tries
+    changed = tmp_path / "changed.warc.gz"
+    done = rotwatch(archive.data, "export", "-o", str(changed), "--state", "changed",
+                    config=archive.config)
+    assert done.returncode == 0, done.stderr
+    assert {r["uri"] for r in _records([changed]) if r["type"] != "warcinfo"} == {
+        archive.urls["drift"]}
+    empty = tmp_path / "empty.warc.gz"
+    done = rotwatch(archive.data, "export", "-o", str(empty), "--until", "2001-01-01",
+                    config=archive.config)
+    assert done.returncode == 1 and "nothing to export" in done.stderr
+    assert not empty.exists()
+
+
+def _wacz_validate(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "wacz"), "validate", "-f", str(path)],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def wacz(archive: Archive, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wacz") / "handover.wacz"
+    done = rotwatch(archive.data, "export", "--format", "wacz", "-o", str(out),
+                    config=archive.config)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.mark.parametrize("extra", [(), ("--all-captures",)])
+def test_wacz_validates(archive: Archive, wacz: Path, tmp_path: Path,
+                        extra: tuple[str, ...]) -> None:
+    out = wacz
+    if extra:
+        out = tmp_path / "all.wacz"
+        done = rotwatch(archive.data, "export", "--format", "wacz", "-o", str(out), *extra,
+                        config=archive.config)
+        assert done.returncode == 0, done.stderr
+    checked = _wacz_validate(out)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    with zipfile.ZipFile(out) as zf:
+        names = set(zf.namelist())
+        assert {"archive/rotwatch-export.warc.gz", "indexes/index.cdx", "pages/pages.jsonl",
+                "datapackage.json"} <= names
+        assert zf.getinfo("archive/rotwatch-export.warc.gz").compress_type == zipfile.ZIP_STORED
+        package = json.loads(zf.read("datapackage.json"))
+        pages = [json.loads(line) for line in zf.read("pages/pages.jsonl").splitlines()]
+    assert package["wacz_version"] == "1.1.1" and package["rotwatch"]["version"]
+    assert [s["url"] for s in package["rotwatch"]["seeds"]] == [archive.urls["article"]]
+    assert pages[0]["format"] == "json-pages-1.0"
+    seed_pages = [p for p in pages[1:] if p.get("rotwatch:seed")]
+    assert [p["url"] for p in seed_pages] == [archive.urls["article"]]
+    assert seed_pages[0]["title"] == "The article" and seed_pages[0]["ts"].endswith("Z")
+
+
+def test_interrupted_export_leaves_nothing_under_the_final_name(archive: Archive,
+                                                                tmp_path: Path) -> None:
+    out = tmp_path / "killed.wacz"
+    child = subprocess.Popen(
+        [sys.executable, "-c",
+         "import os, signal, zipfile\n"
+         "real = zipfile.ZipFile.writestr\n"
+         "def die(*a, **k):\n"
+         "    os.kill(os.getpid(), signal.SIGKILL)\n"
+         "zipfile.ZipFile.writestr = die\n"
+         "from rotwatch.cli import main\n"
+         "import sys\n"
+         f"sys.argv = ['rotwatch', '--data-dir', {str(archive.data)!r}, 'export', "
+         f"'--format', 'wacz', '-o', {str(out)!r}]\n"
+         "main()\n"], cwd=Path(__file__).resolve().parent.parent)
+    assert child.wait(timeout=120) == -9
+    assert not out.exists()
