@@ -336,3 +336,61 @@ def test_warcio_checks_every_file_in_the_data_dir(archive: Archive) -> None:
     for path in _warcs(archive.data):
         done = _warcio("check", "-v", str(path))
         assert done.returncode == 0, done.stdout
+
+
+def test_the_crawl_keeps_a_cdxj_index_beside_the_warcs(archive: Archive) -> None:
+    indexes = sorted((archive.data / "warcs" / "indexes").glob("*.cdxj"))
+    assert sorted(p.name.removesuffix(".cdxj") for p in indexes) == [
+        p.name for p in _warcs(archive.data)]
+    lines = [line for p in indexes for line in p.read_text().splitlines()]
+    records = [r for r in _records(_warcs(archive.data)) if r["type"] in ("response", "revisit")]
+    assert len(lines) == len(records)
+    for p in indexes:
+        text = p.read_text().splitlines()
+        assert text == sorted(text)
+
+
+def _show(archive: Archive, *args: str) -> subprocess.CompletedProcess[str]:
+    return rotwatch(archive.data, "show", *args, config=archive.config)
+
+
+def test_show_writes_the_archived_body(archive: Archive, tmp_path: Path) -> None:
+    out = tmp_path / "flaky.html"
+    done = _show(archive, archive.urls["flaky"], "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes() == _fetch(archive.urls["flaky"])  # the 200 after the retry
+    # a revisit's body comes from its original
+    page = tmp_path / "page.html"
+    assert _show(archive, archive.urls["page"], "-o", str(page)).returncode == 0
+    assert page.read_bytes() == _fetch(archive.urls["page"])
+    # an archived redirect is followed to the page it led to
+    moved = tmp_path / "moved.html"
+    done = _show(archive, archive.urls["moved"], "-o", str(moved))
+    assert done.returncode == 0 and "followed the archived redirect" in done.stderr
+    assert moved.read_bytes() == _fetch(archive.urls["moved"])
+    heads = _show(archive, archive.urls["error"], "--headers")
+    assert heads.returncode == 0 and heads.stdout.startswith("500 ")
+    assert "Content-Type: text/html" in heads.stdout
+    missing = _show(archive, "http://127.0.0.9/never-archived")
+    assert missing.returncode == 1 and "no capture" in missing.stderr
+    assert missing.stderr.count("\n") == 1
+
+
+def test_show_at_a_time_list_and_diff(archive: Archive, tmp_path: Path) -> None:
+    listed = _show(archive, archive.urls["drift"], "--list")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert len(lines) == 2 and all(" 200 " in line and "sha1:" in line for line in lines)
+    first_time = lines[0].split()[0]
+    early = tmp_path / "early.html"
+    assert _show(archive, archive.urls["drift"], "--at", first_time, "-o",
+                 str(early)).returncode == 0
+    assert "levee held" in early.read_text()
+    latest = _show(archive, archive.urls["drift"])
+    assert "lanterns" in latest.stdout and "levee" not in latest.stdout
+    diff = _show(archive, archive.urls["drift"], "--diff")
+    assert diff.returncode == 0, diff.stderr
+    assert diff.stdout.startswith("--- baseline ")
+    assert any(line.startswith("-The river authority") for line in diff.stdout.splitlines())
+    assert any(line.startswith("+A festival of lanterns") for line in diff.stdout.splitlines())
+    assert len(diff.stdout.splitlines()) <= 42

@@ -161,6 +161,18 @@ class SnapshotSide(Tables):
             "WHERE t.key = ?", [key])
         return found[0] if found else None
 
+    def latest_result_of(self, key: str) -> ArchivedSnapshot | None:
+        """The latest capture a check of the target with this key judged."""
+        found = self._snapshots(
+            f"{_select('s')} FROM targets t JOIN snapshots s ON s.target_id = t.id WHERE "
+            "t.key = ? AND s.capture = 'result' ORDER BY s.fetched_at DESC, s.id DESC "
+            "LIMIT 1", [key])
+        return found[0] if found else None
+
+    def target_url(self, key: str) -> str | None:
+        row = self.db.conn.execute("SELECT url FROM targets WHERE key = ?", [key]).fetchone()
+        return str(row[0]) if row else None
+
     def all_snapshots(self) -> list[ArchivedSnapshot]:
         """Every snapshot row, in file and offset order."""
         return self._snapshots(
