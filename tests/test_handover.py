@@ -394,3 +394,27 @@ def test_show_at_a_time_list_and_diff(archive: Archive, tmp_path: Path) -> None:
     assert any(line.startswith("-The river authority") for line in diff.stdout.splitlines())
     assert any(line.startswith("+A festival of lanterns") for line in diff.stdout.splitlines())
     assert len(diff.stdout.splitlines()) <= 42
+
+
+def test_robust_links_decorate_every_link_with_a_good_capture(archive: Archive,
+                                                              tmp_path: Path) -> None:
+    from bs4 import BeautifulSoup
+
+    out = tmp_path / "article.html"
+    done = rotwatch(archive.data, "export", "--format", "robustlinks", "--seed",
+                    archive.seed.name, "--replay-prefix", "https://replay.example/coll/",
+                    "-o", str(out), config=archive.config)
+    assert done.returncode == 0, done.stderr
+    anchors = {a.get_text(): a for a in BeautifulSoup(out.read_text(), "lxml")("a")}
+    assert set(anchors) == {"page", "flaky", "error", "moved", "drift"}
+    for name in ("page", "flaky", "moved", "drift"):
+        a = anchors[name]
+        assert a["data-originalurl"] == archive.urls[name] == a["href"]
+        date = a["data-versiondate"]
+        assert len(date) == 10 and a["data-versionurl"].startswith(
+            f"https://replay.example/coll/{date.replace('-', '')}")
+        assert a["data-versionurl"].endswith("/" + archive.urls[name])
+    assert not anchors["error"].has_attr("data-versionurl")  # only an error page archived
+    several = rotwatch(archive.data, "export", "--format", "robustlinks", "-o", str(out),
+                       config=archive.config)
+    assert several.returncode == 1 and "exactly one seed" in several.stderr

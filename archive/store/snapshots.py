@@ -40,6 +40,7 @@ class SeedPage:
     path: str
     url: str | None
     title: str | None
+    format: str = "html"
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,15 @@ class SnapshotSide(Tables):
             "LIMIT 1", [key])
         return found[0] if found else None
 
+    def good_capture_of(self, key: str) -> ArchivedSnapshot | None:
+        """The latest capture of this target that its check judged healthy (no error page)."""
+        found = self._snapshots(
+            f"{_select('s')} FROM targets t JOIN snapshots s ON s.target_id = t.id JOIN "
+            "checks c ON c.snapshot_id = s.id WHERE t.key = ? AND s.capture = 'result' AND "
+            f"c.verdict IN ({','.join('?' for _ in _HEALTHY)}) "
+            "ORDER BY s.fetched_at DESC, s.id DESC LIMIT 1", [key, *_HEALTHY])
+        return found[0] if found else None
+
     def target_url(self, key: str) -> str | None:
         row = self.db.conn.execute("SELECT url FROM targets WHERE key = ?", [key]).fetchone()
         return str(row[0]) if row else None
@@ -182,9 +192,9 @@ class SnapshotSide(Tables):
         """The seed articles (matching `seeds`), by path."""
         seed_sql, params = seed_match(seeds)
         rows = self.db.conn.execute(
-            f"SELECT s.path, s.url, s.title FROM seeds s WHERE {seed_sql} ORDER BY s.path",
-            params).fetchall()
-        return [SeedPage(str(r[0]), r[1], r[2]) for r in rows]
+            f"SELECT s.path, s.url, s.title, s.format FROM seeds s WHERE {seed_sql} "
+            "ORDER BY s.path", params).fetchall()
+        return [SeedPage(str(r[0]), r[1], r[2], str(r[3])) for r in rows]
 
     def snapshot_text(self, snapshot_id: int) -> str | None:
         """The main text stored with a capture (a revisit's: its original's)."""
