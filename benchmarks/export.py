@@ -3,8 +3,9 @@ over data dirs of 1,000 and 10,000 captures built in the same run (docs/benchmar
 
 Each data dir holds one seed citing N targets, each with one archived capture (a distinct
 ~6 KB HTML body, so no revisits) and its check, written with rotwatch's own SnapshotWriter
-and Store. Each command runs as a child process (`python -m rotwatch`); its peak RSS is
-the child's `ru_maxrss` from `os.wait4`, so the benchmark itself is not counted.
+and Store, in a child process of its own: the benchmark process stays small, because a
+forked child's `ru_maxrss` starts from its parent's size. Each command runs as a child
+process (`python -m rotwatch`); its peak RSS is that child's `ru_maxrss` (`os.wait4`).
 
     python -m benchmarks.export                  # 1,000 and 10,000 captures
     python -m benchmarks.export --sizes 1000,20000 --json
@@ -83,14 +84,19 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sizes", default="1000,10000", help="capture counts, comma-separated")
     p.add_argument("--json", action="store_true", help="print the results as JSON too")
+    p.add_argument("--build", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.build:
+        build(Path(args.build[0]), int(args.build[1]))
+        return 0
     results = []
     with tempfile.TemporaryDirectory(prefix="rotwatch-bench-export-") as tmp:
         for size in (int(s) for s in args.sizes.split(",")):
             data = Path(tmp) / f"data-{size}"
             data.mkdir()
             built = time.perf_counter()
-            build(data, size)
+            subprocess.run([sys.executable, "-m", "benchmarks.export", "--build", str(data),
+                            str(size)], cwd=REPO, check=True)
             print(f"built {size} captures in {time.perf_counter() - built:.1f} s", flush=True)
             for fmt in ("warc", "wacz"):
                 out = Path(tmp) / f"export-{size}.{fmt}"
