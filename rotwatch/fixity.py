@@ -173,8 +173,9 @@ def verify(store: Store, warc_dir: Path) -> VerifyResult:
     for name in sorted(finished):
         files += _scan_file(warc_dir / name, problems)
         if name not in named:
-            problems.append(Problem(name, None, "no snapshot row names this file: its "
-                                    "records are in no export"))
+            problems.append(Problem(name, None, "no snapshot row names this file (an "
+                                    "interrupted run leaves one when it is killed before "
+                                    "recording its checks): its records are in no export"))
     for path in sorted(warc_dir.glob(f"*{WARC_SUFFIX}{OPEN_SUFFIX}")):
         scanned = _scan_file(path, problems)
         final = path.with_name(path.name.removesuffix(OPEN_SUFFIX))
