@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= data
 
-.PHONY: setup run test test-slow lint bench fuzz clean
+.PHONY: setup run test test-slow lint bench fuzz clean replay-env
 
 setup: $(VENV)/.installed
 
@@ -23,7 +23,15 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: lint
+# pywb, for the replay tests: its own virtualenv (see tests/replay_env.py for why).
+replay-env: .venv-replay/.installed
+
+.venv-replay/.installed: requirements-replay.txt
+	$(PYTHON) -m venv .venv-replay
+	.venv-replay/bin/python -m pip install --quiet -r requirements-replay.txt
+	touch $@
+
+test: lint replay-env
 	$(BIN)/pytest -q
 
 # Long hostile-input and kill-anywhere runs (not in CI's time budget).
@@ -34,4 +42,4 @@ bench: setup
 	$(BIN)/python benchmarks/ingest.py
 
 clean:
-	rm -rf $(VENV) $(DATA) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-replay $(DATA) .pytest_cache .mypy_cache .ruff_cache

@@ -15,9 +15,11 @@ from rotwatch import __version__
 from rotwatch.cli_check import check, run
 from rotwatch.cli_common import UsageGroup
 from rotwatch.cli_daemon import daemon
+from rotwatch.cli_export import export, verify
 from rotwatch.cli_ingest import ingest
 from rotwatch.cli_links import links
-from rotwatch.cli_report import export, report, verify
+from rotwatch.cli_report import report
+from rotwatch.cli_show import show
 from rotwatch.cli_status import status
 from rotwatch.config import Config, ConfigError, load_config
 
@@ -53,7 +55,7 @@ class Context:
 # Imports that are heavy or only some commands need (parsers, APScheduler) stay inside
 # the command functions.
 COMMANDS: tuple[click.Command, ...] = (ingest, links, status, check, run, report, export,
-                                       verify, daemon)
+                                       verify, show, daemon)
 
 
 # UsageGroup: usage errors exit 64, not click's 2 (which means "links need attention").

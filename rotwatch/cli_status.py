@@ -128,7 +128,7 @@ def status(obj: _HasConfig, fmt: str, monitor: bool) -> None:
     """Show the store's counts and states, the daemon and what each job last did.
 
     \b
-    Examples:
+    Example:
       rotwatch --data-dir ./data status
       rotwatch --data-dir /var/lib/rotwatch status --check   # for cron or Nagios
     """

@@ -18,6 +18,7 @@ from scrapy.http import Response
 
 from core.operator_rules import AcceptRule, accepted, refused_by_settings
 from crawler.fetch.archiving import note_archived, snapshot_of
+from crawler.fetch.hops import fetch_of
 from crawler.fetch.items import Outcome
 from rotwatch.recorder import Recorder
 
@@ -47,8 +48,9 @@ class RecordPipeline:
 
     def archive(self, response: Response, request: Request, spider: Any) -> None:
         exchange = snapshot_of(response, request, self.max_bytes)
-        if exchange is not None:
-            note_archived(request, self.recorder.archive(exchange))
+        state = fetch_of(request)
+        if exchange is not None and state is not None:
+            note_archived(request, self.recorder.archive(exchange, state.target.id))
 
     def flush(self, spider: Any) -> None:
         self.recorder.flush()

@@ -17,7 +17,8 @@ from archive.store import results
 from archive.store.db import write_transaction
 from archive.store.results import CheckRow, SnapshotRow, TargetUpdate
 from archive.store.store import Store
-from archive.warc.writer import SnapshotWriter
+from archive.warc.cdxj import index_files
+from archive.warc.writer import SnapshotWriter, format_warc_date
 from core.content_coding import is_text, media_type
 from core.exchange import ArchivedRecord, Exchange
 from core.policy import PastCheck, PolicyConfig, link_state, next_check_at
@@ -30,8 +31,20 @@ SHORT_PAGE_CHARS = 400
 
 
 @dataclass(frozen=True)
+class _Capture:
+    """One archived response of a target, as the WARC writer placed it."""
+
+    record: ArchivedRecord
+    url: str
+    status: int
+    warc_date: str
+    mime: str | None
+
+
+@dataclass(frozen=True)
 class _Prepared:
     record: ArchivedRecord | None
+    captures: tuple[_Capture, ...]  # every response of the target archived in this check
     baseline: tuple[int, str] | None
     earlier: tuple[str | None, str] | None
     text: Future[MainText] | None
@@ -55,6 +68,8 @@ class Recorder:
         self.error: BaseException | None = None
         self._store: Store | None = None
         self._warc: SnapshotWriter | None = None
+        # target id -> its responses archived so far in this check (worker thread only)
+        self._captures: dict[int, list[_Capture]] = {}
         self._executor.submit(self._open, store_path, warc_dir, warc_max_bytes).result()
 
     def _open(self, store_path: Path, warc_dir: Path | None, warc_max_bytes: int) -> None:
@@ -70,10 +85,11 @@ class Recorder:
     def archiving(self) -> bool:
         return self._warc is not None
 
-    def archive(self, exchange: Exchange) -> Future[ArchivedRecord | None] | None:
+    def archive(self, exchange: Exchange, target_id: int
+                ) -> Future[ArchivedRecord | None] | None:
         if self._warc is None:
             return None
-        return self._executor.submit(self._write_warc, exchange)
+        return self._executor.submit(self._write_warc, exchange, target_id)
 
     def add(self, outcome: Outcome) -> None:
         # The body goes to the worker at once (text extraction, drift) and is not kept
@@ -101,10 +117,16 @@ class Recorder:
         self._executor.shutdown(wait=True)
 
     # ---- the worker thread -------------------------------------------------------------
-    def _write_warc(self, exchange: Exchange) -> ArchivedRecord | None:
+    def _write_warc(self, exchange: Exchange, target_id: int) -> ArchivedRecord | None:
         assert self._warc is not None
         try:
-            return self._warc.write(exchange)
+            record = self._warc.write(exchange)
+            content_type = next((v for k, v in exchange.response_headers
+                                 if k.lower() == "content-type"), None)
+            self._captures.setdefault(target_id, []).append(_Capture(
+                record, exchange.url, exchange.status, format_warc_date(exchange.fetched_at),
+                media_type(content_type) or None))
+            return record
         except OSError as exc:  # a full disk must not lose the check itself
             LOG.error("cannot write WARC record for %s: %s", exchange.url, exc)
             self.error = self.error or OSError(
@@ -118,6 +140,8 @@ class Recorder:
         db = self._store.db
         obs = outcome.observation
         record = outcome.warc.result() if outcome.warc is not None else None
+        # The worker is FIFO: every response of this target was archived before this runs.
+        captures = tuple(self._captures.pop(outcome.target_id, ()))
         baseline = results.baselines(db, [outcome.target_id]).get(outcome.target_id)
         earlier = None
         if record is not None and record.record_type == "revisit":
@@ -134,7 +158,7 @@ class Recorder:
                 text.set_result(MainText(obs.title or "", obs.text, "visible-text"))
             else:
                 text = self._extractor.submit(outcome.body, obs.final_url, outcome.encoding)
-        return _Prepared(record, baseline, earlier, text, mime)
+        return _Prepared(record, captures, baseline, earlier, text, mime)
 
     def _record(self, pending: list[tuple[Outcome, Future[_Prepared]]]) -> None:
         assert self._store is not None
@@ -179,16 +203,29 @@ class Recorder:
                 similarity, drifted = result.similarity, result.drifted
         mime = prepared.mime
         snapshot = None
+        own = next((c for c in prepared.captures if c.record == record), None)
         if record is not None:
             snapshot = SnapshotRow(
                 fetched_at=outcome.checked_at, url=obs.final_url, warc_file=record.warc_file,
                 warc_offset=record.offset, warc_length=record.length,
                 payload_digest=record.payload_digest, record_type=record.record_type,
                 mime=mime, title=title, truncated=record.truncated,
-                # a revisit's text is its original's: indexed (FTS) once, not per visit
-                text=None if earlier is not None else text)
+                # a revisit's text is its original's: stored once, not per visit
+                text=None if earlier is not None else text,
+                status=own.status if own else obs.status,
+                warc_date=own.warc_date if own else None)
+        # The check's other records (hops, retried attempts) get rows too: nothing in the
+        # WARC is unaccounted for, and a later revisit of one finds its original.
+        attempts = tuple(
+            SnapshotRow(fetched_at=outcome.checked_at, url=c.url,
+                        warc_file=c.record.warc_file, warc_offset=c.record.offset,
+                        warc_length=c.record.length, payload_digest=c.record.payload_digest,
+                        record_type=c.record.record_type, mime=c.mime, title=None, text=None,
+                        truncated=c.record.truncated, status=c.status, warc_date=c.warc_date,
+                        capture="attempt")
+            for c in prepared.captures if c.record != record)
         return CheckRow(outcome.target_id, outcome.checked_at, obs, outcome.judgement,
-                        content_hash, similarity, drifted, snapshot)
+                        content_hash, similarity, drifted, snapshot, attempts)
 
     def _update(self, outcome: Outcome, history: list[PastCheck],
                 snapshot_id: int | None) -> TargetUpdate:
@@ -208,5 +245,10 @@ class Recorder:
         self._extractor.close()
         if self._warc is not None:
             self._warc.close()
+            try:
+                # The files are final now: index them for lookups by URL and time (`show`).
+                index_files(self._warc.directory, self._warc.files_written)
+            except Exception as exc:  # a missing index is rebuilt on demand; the crawl stands
+                LOG.warning("cannot index the WARC files of this crawl: %s", exc)
         if self._store is not None:
             self._store.close()

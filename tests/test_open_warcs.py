@@ -25,7 +25,7 @@ from warcio.archiveiterator import ArchiveIterator
 from archive.store import Store
 from archive.store.lock import WriterLock
 from archive.warc.writer import OPEN_SUFFIX, Exchange, SnapshotWriter, iter_records, read_response
-from rotwatch.export import verify
+from rotwatch.fixity import verify
 from tests.conftest import MockServer
 from tests.helpers import REPO_ROOT, query, rotwatch, write_config
 

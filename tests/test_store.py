@@ -40,6 +40,7 @@ def test_store_is_wal_and_migrated(tmp_path: Path) -> None:
             "SELECT name FROM _sqlite_migrations ORDER BY id")]
         assert applied[:2] == ["m001_initial", "m002_drop_snapshot_search"]
         assert len(applied) == len(set(applied))  # each once, however many later ones
+        assert "m003_i10_snapshot_captures" in applied
 
 
 def test_snapshot_search_index_is_dropped_and_snapshots_kept(tmp_path: Path) -> None:

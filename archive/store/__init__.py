@@ -8,9 +8,10 @@ from archive.store.links import LinkRow
 from archive.store.problems import ProblemLink, SnapshotRef
 from archive.store.runs import RunRow
 from archive.store.seeds import IngestOutcome, SeedChange
-from archive.store.snapshots import ArchivedSnapshot
+from archive.store.snapshots import ArchivedSnapshot, ExportFilter, SeedPage
 from archive.store.store import Store
 
-__all__ = ["ArchivedSnapshot", "CheckRow", "DaemonJobRow", "DaemonRow", "IngestOutcome",
-           "LinkRow", "ProblemLink", "RunRow", "SeedChange", "Selection", "SnapshotRef",
-           "SnapshotRow", "Store", "StoreBusyError", "StoreError", "TargetUpdate"]
+__all__ = ["ArchivedSnapshot", "CheckRow", "DaemonJobRow", "DaemonRow", "ExportFilter",
+           "IngestOutcome", "LinkRow", "ProblemLink", "RunRow", "SeedChange", "SeedPage",
+           "Selection", "SnapshotRef", "SnapshotRow", "Store", "StoreBusyError", "StoreError",
+           "TargetUpdate"]

@@ -29,6 +29,9 @@ class SnapshotRow:
     title: str | None
     text: str | None
     truncated: bool
+    status: int | None = None  # the archived response's HTTP status
+    warc_date: str | None = None  # its WARC-Date as written (full precision)
+    capture: str = "result"  # "result": the response the check judged; "attempt": earlier
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,9 @@ class CheckRow:
     similarity: float | None = None
     drifted: bool | None = None
     snapshot: SnapshotRow | None = None
+    # The check's other archived responses (redirect hops, retried attempts), in order:
+    # each WARC record has a row, so a revisit of a retried 500 finds its original.
+    attempts: tuple[SnapshotRow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,8 @@ def _snapshot_values(target_id: int, snap: SnapshotRow) -> dict[str, object]:
             "warc_file": snap.warc_file, "warc_offset": snap.warc_offset,
             "warc_length": snap.warc_length, "payload_digest": snap.payload_digest,
             "record_type": snap.record_type, "mime": snap.mime, "title": snap.title,
-            "text": snap.text, "truncated": int(snap.truncated)}
+            "text": snap.text, "truncated": int(snap.truncated), "status": snap.status,
+            "warc_date": snap.warc_date, "capture": snap.capture}
 
 
 def _check_values(row: CheckRow, run_id: int | None, snapshot_id: int) -> dict[str, object]:
@@ -103,6 +110,8 @@ class CheckSide(Tables):
         snapshot_ids: list[int] = []
         for row in rows:
             snapshot_id = 0
+            for attempt in row.attempts:
+                _insert(self.db, "snapshots", _snapshot_values(row.target_id, attempt))
             if row.snapshot is not None:
                 snapshot_id = _insert(self.db, "snapshots",
                                       _snapshot_values(row.target_id, row.snapshot))
@@ -147,14 +156,26 @@ class CheckSide(Tables):
              for u in updates])
 
     def find_digest(self, digest: str) -> tuple[str, datetime] | None:
-        """An earlier full (non-revisit) record of this payload: its URL and date."""
+        """An earlier full (non-revisit) record of this payload: its URL and WARC-Date.
+
+        The date is the record's own, to the microsecond, when the row has it (rows written
+        before migration m003 only have the check time, to the second).
+        """
         row = self.db.conn.execute(
-            "SELECT url, fetched_at FROM snapshots WHERE payload_digest = ? AND "
-            "record_type = 'response' ORDER BY id LIMIT 1", [digest]).fetchone()
+            "SELECT url, coalesce(warc_date, fetched_at) FROM snapshots WHERE "
+            "payload_digest = ? AND record_type = 'response' ORDER BY id LIMIT 1",
+            [digest]).fetchone()
         if not row:
             return None
-        moment = from_db(row[1])
+        moment = _parse_date(row[1])
         return (str(row[0]), moment) if moment else None
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    """A stored time: ISO 8601 from `to_db`, or a WARC-Date ('Z' suffix)."""
+    if not value:
+        return None
+    return from_db(value[:-1] + "+00:00" if value.endswith("Z") else value)
 
 
 def _bool(value: bool | None) -> int | None:

@@ -167,3 +167,21 @@ def m003_i12b_daemon_state(db: Database) -> None:
         CREATE INDEX checks_run ON checks(run_id);
         """
     )
+
+
+@migrations()
+def m003_i10_snapshot_captures(db: Database) -> None:
+    # Every archived record gets a row (issue 10): a check's earlier responses (redirect
+    # hops, attempts that were retried) are `capture = 'attempt'`, the response the check
+    # judged is `'result'`. `status` is the record's HTTP status, and `warc_date` its
+    # WARC-Date at full precision (what a revisit's WARC-Refers-To-Date must repeat).
+    db.executescript(
+        """
+        ALTER TABLE snapshots ADD COLUMN status INTEGER;
+        ALTER TABLE snapshots ADD COLUMN warc_date TEXT;
+        ALTER TABLE snapshots ADD COLUMN capture TEXT NOT NULL DEFAULT 'result';
+        UPDATE snapshots SET status = (SELECT c.status FROM checks c
+                                       WHERE c.snapshot_id = snapshots.id LIMIT 1);
+        CREATE INDEX snapshots_url ON snapshots(url, fetched_at);
+        """
+    )
