@@ -8,6 +8,7 @@ options. Real `rotwatch` processes over a real store and the loopback mock serve
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -201,8 +202,8 @@ def test_links_fit_80_columns_and_filter_by_state(site: dict[str, Any]) -> None:
     assert all(cell_len(line) <= 80 for line in lines), lines
     failing = runner.invoke(cli, [*base, "--state", "failing", "--format", "csv"])
     assert failing.exit_code == 0
-    assert [row.split(",")[2] for row in failing.stdout.splitlines()[1:]] == [
-        site["urls"]["broken"]]
+    listed = [row.split(",")[2] for row in failing.stdout.splitlines()[1:]]
+    assert site["urls"]["broken"] in listed and site["urls"]["ok"] not in listed
     wide = CliRunner(env={"COLUMNS": "200"}).invoke(cli, base)
     assert "anchor_text" in wide.stdout and "context" in wide.stdout
 
@@ -247,3 +248,48 @@ def test_costly_patterns_and_bad_accept_rules_in_the_config_are_refused(tmp_path
                                      "links"])
         assert result.exit_code == 1, result.output
         assert "[crawl]" in result.stderr and why in result.stderr
+
+
+def _on_a_terminal(data: Path, config: Path, *args: str) -> tuple[int, str]:
+    """Run rotwatch with standard error on a pseudo-terminal; returns (code, what it drew)."""
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    command = [sys.executable, "-m", "rotwatch", "--data-dir", str(data), "--config",
+               str(config), *args]
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"}
+    env.pop("NO_COLOR", None)
+    with subprocess.Popen(command, cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=follower, env=env) as proc:
+        os.close(follower)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        code = proc.wait(timeout=120)
+    os.close(leader)
+    # the text drawn, without its colour and cursor escapes
+    return code, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn.decode(errors="replace"))
+
+
+def test_progress_is_drawn_on_a_terminal_only(site: dict[str, Any]) -> None:
+    code, drawn = _on_a_terminal(site["data"], site["config"], "check", "--all",
+                                 "--allow-private", "--fail-on", "dead")
+    assert code == 0, drawn
+    # the known total, reached; live counts
+    total = re.search(r"\b(\d+)/\1\b", drawn)
+    assert "checking" in drawn and total and int(total.group(1)) >= 2, drawn
+    assert re.search(r"ok [1-9]\d* · broken [1-9]\d* · blocked 0", drawn), drawn
+    code, drawn = _on_a_terminal(site["data"], site["config"], "check", "--all",
+                                 "--allow-private", "--fail-on", "dead", "--no-progress")
+    assert code == 0 and "checking" not in drawn
+    code, drawn = _on_a_terminal(site["data"], site["config"], "ingest", str(site["seed"]))
+    assert code == 0 and "ingesting" in drawn and "1/1" in drawn
+    piped = _run(site, "check", "--all", "--allow-private", "--fail-on", "dead")
+    assert "checking" not in piped.stderr and "\x1b" not in piped.stderr + piped.stdout
