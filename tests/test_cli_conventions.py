@@ -18,7 +18,14 @@ import pytest
 from click.testing import CliRunner
 from rich.cells import cell_len
 
-from core.exitcodes import ExitCode
+from core.exitcodes import (
+    DEFAULT_FAIL_ON,
+    ExitCode,
+    FailOn,
+    exit_code,
+    needs_attention,
+    parse_fail_on,
+)
 from rotwatch.cli import cli
 from rotwatch.cli_common import command_line
 from rotwatch.config import Config
@@ -64,6 +71,17 @@ def test_a_bare_rotwatch_process_exits_64() -> None:
     done = subprocess.run([sys.executable, "-m", "rotwatch"], capture_output=True, text=True,
                           timeout=60, cwd=REPO_ROOT, stdin=subprocess.DEVNULL)
     assert done.returncode == 64 and "Usage:" in done.stdout + done.stderr
+
+
+def test_fail_on_states_and_the_order_of_outcomes() -> None:
+    assert parse_fail_on([]) == DEFAULT_FAIL_ON == {FailOn.DEAD, FailOn.FAILING}
+    assert parse_fail_on(["dead", "Changed, failing"]) == set(FailOn)
+    assert needs_attention({"dead": 1, "failing": 2, "alive": 5}, frozenset({FailOn.DEAD})) == 1
+    assert exit_code(usage=True, busy=True, error=True, attention=True) == 64
+    assert exit_code(busy=True, error=True, attention=True) == 3
+    assert exit_code(error=True, attention=True) == 1
+    assert exit_code(attention=True) == 2 and exit_code() == 0
+    assert ExitCode.DEAD_LINKS is ExitCode.ATTENTION
 
 
 def test_next_step_names_the_data_dir_only_when_needed(tmp_path: Path) -> None:
@@ -116,7 +134,11 @@ def test_run_exits_2_while_a_link_fails_even_with_nothing_due(site: dict[str, An
     assert again.returncode == 2 and "checked 0 link(s)" in again.stdout
     assert "1 link(s) need attention" in again.stdout
     # one 404 is "failing", not "dead": --fail-on dead passes
-    assert _run(site, "run", "--fail-on", "dead", str(site["seed"])).returncode == 0
+    every = _run(site, "run", "--all", "--seed", "article", "--fail-on", "dead",
+                 "--allow-private", str(site["seed"]))
+    assert every.returncode == 0 and "checked 2 link(s)" in every.stdout  # due or not
+    other = _run(site, "run", "--all", "--seed", "no-such-seed", str(site["seed"]))
+    assert other.returncode == 0 and "checked 0 link(s)" in other.stdout  # none selected
     assert _run(site, "run", "--fail-on", "dead,changed", str(site["seed"])).returncode == 0
 
 
