@@ -83,8 +83,13 @@ def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
     with Store(config.store_path) as store:
         store.mark_interrupted("check", now)
         run_id = store.start_run("check", trigger, os.getpid(), now)
-    shards = crawl_processes(config)
-    if shards == 1:
+        # Nothing due (a cron run between checks): no crawl process to start, which
+        # costs seconds for nothing.
+        idle = not store.due_page(now, selection, limit=1)
+    shards = 0 if idle else crawl_processes(config)
+    if idle:
+        parts = []
+    elif shards == 1:
         from rotwatch.crawl_process import crawl_shard
 
         parts = [crawl_shard(config, selection, now, run_id, (0, 1), on_result, log_level)]

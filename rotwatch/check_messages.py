@@ -3,12 +3,15 @@ link shared, and the next step (with the data directory it needs)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from core.records import Verdict
 from rotwatch.check import CheckSummary
 from rotwatch.cli_common import command_line
 from rotwatch.config import Config
+
+_EXCEPTION_NAME = re.compile(r"^[A-Za-z]{1,64}: ")  # anchored, bounded: linear
 
 # When every link failed the same way the cause is rarely the links: say what it may be.
 _SHARED: Mapping[Verdict, tuple[str, str]] = {
@@ -35,7 +38,10 @@ def shared_failure(verdicts: Mapping[str, int]) -> str | None:
 def refusal_line(summary: CheckSummary) -> str | None:
     if not summary.refused:
         return None
-    return (f"{summary.refused} link(s) not checked: {summary.refusal}. Not recorded: their "
+    # "PrivateAddressRefused: localhost resolves to …": the reader needs the sentence
+    sample = _EXCEPTION_NAME.sub("", summary.refusal or "refused by your settings", count=1)
+    others = " (and others like it)" if summary.refused > 1 else ""
+    return (f"{summary.refused} link(s) not checked: {sample}{others}. Not recorded: their "
             "state and next check are unchanged")
 
 

@@ -9,6 +9,7 @@ from pathlib import PurePath
 from typing import Any
 
 import click
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -40,21 +41,38 @@ def _cell(row: LinkRow, name: str) -> str:
     return "" if value is None else str(value)
 
 
+def column_widths(columns: list[tuple[str, int]], natural: dict[str, int],
+                  width: int) -> dict[str, int]:
+    """Each column's width: no wider than its content; the fixed ones at most their
+    maximum, the URL the rest; space left over widens the text columns back."""
+    gaps = 2 * (len(columns) - 1)
+    sized = {name: min(natural[name], most) for name, most in columns if most}
+    rest = width - gaps - sum(sized.values())
+    sized["url"] = min(natural["url"], max(rest, 20))
+    spare = width - gaps - sum(sized.values())
+    for name in ("anchor_text", "context", "seed"):
+        if name in sized and spare > 0:
+            grow = min(spare, natural[name] - sized[name])
+            sized[name] += grow
+            spare -= grow
+    return sized
+
+
 def write_table(rows: Iterable[LinkRow], console: Console) -> int:
     """One line per link, truncated with an ellipsis, never wrapped letter by letter."""
-    table = Table(show_lines=False, expand=False, pad_edge=False, box=None, padding=(0, 1))
     columns = table_columns(console.width)
-    # Fixed columns keep their width; the URL takes the rest (one space between columns).
-    rest = console.width - sum(most for _, most in columns) - (len(columns) - 1) * 2
-    for name, most in columns:
-        table.add_column(name, overflow="ellipsis", no_wrap=True, width=most or max(rest, 20))
-    count = 0
-    for row in rows:
-        # Text, not str: rich would read "[link=…]" in a str as its own markup.
-        table.add_row(*(Text(one_line(_cell(row, name))) for name, _ in columns))
-        count += 1
+    # Text, not str: rich would read "[link=…]" in a str as its own markup.
+    cells = [[Text(one_line(_cell(row, name))) for name, _ in columns] for row in rows]
+    natural = {name: max([len(name), *(cell_len(r[i].plain) for r in cells)])
+               for i, (name, _) in enumerate(columns)}
+    widths = column_widths(columns, natural, console.width)
+    table = Table(show_lines=False, expand=False, pad_edge=False, box=None, padding=(0, 1))
+    for name, _ in columns:
+        table.add_column(name, overflow="ellipsis", no_wrap=True, width=widths[name])
+    for line in cells:
+        table.add_row(*line)
     console.print(table)
-    return count
+    return len(cells)
 
 
 @click.command()

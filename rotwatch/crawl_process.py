@@ -116,7 +116,7 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
 
     def checked(item: Any, **_: Any) -> None:
         if isinstance(item, Outcome) and refused_by_settings(item.observation):
-            refusals.append(item.judgement.reason)
+            refusals.append(item.observation.error_message or item.judgement.reason)
         elif isinstance(item, Outcome):
             verdicts[item.judgement.verdict.value] += 1
             if on_result is not None:

@@ -8,6 +8,7 @@ options. Real `rotwatch` processes over a real store and the loopback mock serve
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,14 @@ import pytest
 from click.testing import CliRunner
 from rich.cells import cell_len
 
-from core.exitcodes import ExitCode
+from core.exitcodes import (
+    DEFAULT_FAIL_ON,
+    ExitCode,
+    FailOn,
+    exit_code,
+    needs_attention,
+    parse_fail_on,
+)
 from rotwatch.cli import cli
 from rotwatch.cli_common import command_line
 from rotwatch.config import Config
@@ -63,6 +71,17 @@ def test_a_bare_rotwatch_process_exits_64() -> None:
     done = subprocess.run([sys.executable, "-m", "rotwatch"], capture_output=True, text=True,
                           timeout=60, cwd=REPO_ROOT, stdin=subprocess.DEVNULL)
     assert done.returncode == 64 and "Usage:" in done.stdout + done.stderr
+
+
+def test_fail_on_states_and_the_order_of_outcomes() -> None:
+    assert parse_fail_on([]) == DEFAULT_FAIL_ON == {FailOn.DEAD, FailOn.FAILING}
+    assert parse_fail_on(["dead", "Changed, failing"]) == set(FailOn)
+    assert needs_attention({"dead": 1, "failing": 2, "alive": 5}, frozenset({FailOn.DEAD})) == 1
+    assert exit_code(usage=True, busy=True, error=True, attention=True) == 64
+    assert exit_code(busy=True, error=True, attention=True) == 3
+    assert exit_code(error=True, attention=True) == 1
+    assert exit_code(attention=True) == 2 and exit_code() == 0
+    assert ExitCode.DEAD_LINKS is ExitCode.ATTENTION
 
 
 def test_next_step_names_the_data_dir_only_when_needed(tmp_path: Path) -> None:
@@ -115,7 +134,11 @@ def test_run_exits_2_while_a_link_fails_even_with_nothing_due(site: dict[str, An
     assert again.returncode == 2 and "checked 0 link(s)" in again.stdout
     assert "1 link(s) need attention" in again.stdout
     # one 404 is "failing", not "dead": --fail-on dead passes
-    assert _run(site, "run", "--fail-on", "dead", str(site["seed"])).returncode == 0
+    every = _run(site, "run", "--all", "--seed", "article", "--fail-on", "dead",
+                 "--allow-private", str(site["seed"]))
+    assert every.returncode == 0 and "checked 2 link(s)" in every.stdout  # due or not
+    other = _run(site, "run", "--all", "--seed", "no-such-seed", str(site["seed"]))
+    assert other.returncode == 0 and "checked 0 link(s)" in other.stdout  # none selected
     assert _run(site, "run", "--fail-on", "dead,changed", str(site["seed"])).returncode == 0
 
 
@@ -249,3 +272,48 @@ def test_costly_patterns_and_bad_accept_rules_in_the_config_are_refused(tmp_path
                                      "links"])
         assert result.exit_code == 1, result.output
         assert "[crawl]" in result.stderr and why in result.stderr
+
+
+def _on_a_terminal(data: Path, config: Path, *args: str) -> tuple[int, str]:
+    """Run rotwatch with standard error on a pseudo-terminal; returns (code, what it drew)."""
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    command = [sys.executable, "-m", "rotwatch", "--data-dir", str(data), "--config",
+               str(config), *args]
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"}
+    env.pop("NO_COLOR", None)
+    with subprocess.Popen(command, cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=follower, env=env) as proc:
+        os.close(follower)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        code = proc.wait(timeout=120)
+    os.close(leader)
+    # the text drawn, without its colour and cursor escapes
+    return code, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn.decode(errors="replace"))
+
+
+def test_progress_is_drawn_on_a_terminal_only(site: dict[str, Any]) -> None:
+    code, drawn = _on_a_terminal(site["data"], site["config"], "check", "--all",
+                                 "--allow-private", "--fail-on", "dead")
+    assert code == 0, drawn
+    # the known total, reached; live counts
+    total = re.search(r"\b(\d+)/\1\b", drawn)
+    assert "checking" in drawn and total and int(total.group(1)) >= 2, drawn
+    assert re.search(r"ok [1-9]\d* · broken [1-9]\d* · blocked 0", drawn), drawn
+    code, drawn = _on_a_terminal(site["data"], site["config"], "check", "--all",
+                                 "--allow-private", "--fail-on", "dead", "--no-progress")
+    assert code == 0 and "checking" not in drawn
+    code, drawn = _on_a_terminal(site["data"], site["config"], "ingest", str(site["seed"]))
+    assert code == 0 and "ingesting" in drawn and "1/1" in drawn
+    piped = _run(site, "check", "--all", "--allow-private", "--fail-on", "dead")
+    assert "checking" not in piped.stderr and "\x1b" not in piped.stderr + piped.stdout

@@ -73,9 +73,12 @@ class DueSide(Tables):
         return [DueTarget(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
 
     def selected_states(self, selection: Selection) -> Iterator[tuple[str, str, str]]:
-        """(key, URL, state) of every selected checkable target, due or not: what a
-        command's exit code is about (core.exitcodes.needs_attention)."""
+        """(key, URL, state) of every selected checkable target, due or not, that an
+        article cites now (as `report` counts): what a command's exit code is about
+        (core.exitcodes.needs_attention)."""
         where, params = _selected(selection)
+        where.append("EXISTS (SELECT 1 FROM links l WHERE l.target_id = t.id AND "
+                     "l.removed_at IS NULL)")
         sql = f"SELECT t.key, t.url, t.state FROM targets t WHERE {' AND '.join(where)}"
         for key, url, state in self.db.conn.execute(sql, params):
             yield str(key), str(url), str(state)
