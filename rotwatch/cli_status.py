@@ -128,8 +128,8 @@ def status(obj: _HasConfig, fmt: str, monitor: bool) -> None:
     """Show the store's counts and states, the daemon and what each job last did.
 
     \b
-    Examples:
-      rotwatch --data-dir ./data status
+    Example:
+      rotwatch --data-dir ./data status --format json
       rotwatch --data-dir /var/lib/rotwatch status --check   # for cron or Nagios
     """
     now = datetime.now(UTC)
