@@ -6,6 +6,7 @@ notice when it stalls (SIGSTOP) and when it stops (SIGTERM)."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
@@ -26,7 +27,9 @@ from archive.store import DaemonRow, RunRow
 from rotwatch.cli import cli
 from rotwatch.daemon_health import DaemonStatus, check_freshness, daemon_health
 from scheduler.cron import interval_after, parse_cron
+from scheduler.jobs import ChildOutcome
 from scheduler.notify import Notifier, NotifySettings, take_notify_environment
+from scheduler.summaries import CheckNumbers, child_report
 from tests.conftest import REPO_ROOT, MockServer
 
 PY = sys.executable
@@ -284,3 +287,46 @@ def test_a_check_started_by_cron_is_labelled_cron(tmp_path: Path) -> None:
                                         "SELECT * FROM runs")] == ["cron"]
     bad = CliRunner().invoke(cli, ["--trigger", "sometimes", "status"])
     assert bad.exit_code != 0 and "'sometimes' is not one of" in bad.output
+
+
+# ---- the line each job ends with (pure) ----------------------------------------------------------
+
+def _run_row(counts: dict[str, int]) -> RunRow:
+    return RunRow(9, "check", "daemon", "2026-12-01T11:00:00+00:00",
+                  "2026-12-01T11:00:41+00:00", "ok", 2, 77, json.dumps(counts), None)
+
+
+@pytest.mark.parametrize(("code", "states", "outcome", "line"), [
+    (2, {"failing": 2, "alive": 7}, "failing", "check finished: 9 checked, 2 broken, 0 dead, 41 s"),
+    (2, {"dead": 1, "failing": 1, "alive": 7}, "dead",
+     "check finished: 9 checked, 2 broken, 1 dead, 41 s"),
+    (0, {"alive": 9}, "ok", "check finished: 9 checked, 2 broken, 0 dead, 41 s"),
+])
+def test_a_check_ends_with_its_numbers(code: int, states: dict[str, int], outcome: str,
+                                       line: str) -> None:
+    # 2 broken: a 404 (broken) and a DNS failure; blocked says nothing either way.
+    run = _run_row({"checked": 9, "recorded": 9, "ok": 6, "broken": 1, "dns-failure": 1,
+                    "blocked": 1})
+    report = child_report("check", [ChildOutcome(code, 77)], 41.2,
+                          CheckNumbers.of(run, states))
+    assert (report.outcome, report.summary) == (outcome, line)
+    assert report.counts["check_run_id"] == 9 and report.message is None
+    assert report.level == logging.INFO
+
+
+def test_other_job_endings_say_what_happened() -> None:
+    ingest = child_report("ingest", [ChildOutcome(0, 5, "x\ningested 2 seed(s): 2 new, 0 "
+                                                        "changed, 0 unchanged; 7 link(s); "
+                                                        "0 problem(s)")], 2.25)
+    assert ingest.summary == ("ingest finished: ingested 2 seed(s): 2 new, 0 changed, 0 "
+                              "unchanged; 7 link(s); 0 problem(s), 2.2 s")
+    crashed = child_report("check", [ChildOutcome(1, 5, "boom"), ChildOutcome(1, 6, "boom")],
+                           3.0)
+    assert crashed.summary == "check finished: failed (exit 1) after 2 attempt(s), 3.0 s"
+    assert crashed.level == logging.ERROR and crashed.message == "exit 1; boom"
+    busy = child_report("check", [ChildOutcome(3, 5)], 0.5)
+    assert busy.outcome == "busy" and busy.level == logging.WARNING
+    stopped = child_report("check", [ChildOutcome(-15, 5, interrupted=True)], 12.0)
+    assert stopped.summary == ("check finished: interrupted (killed by SIGTERM) after 1 "
+                               "attempt(s), 12 s")
+    assert child_report("report", [ChildOutcome(2, 5)], 1.0).outcome == "attention"
