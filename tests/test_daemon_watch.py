@@ -330,3 +330,24 @@ def test_other_job_endings_say_what_happened() -> None:
     assert stopped.summary == ("check finished: interrupted (killed by SIGTERM) after 1 "
                                "attempt(s), 12 s")
     assert child_report("report", [ChildOutcome(2, 5)], 1.0).outcome == "attention"
+
+
+def test_a_store_that_cannot_be_written_costs_one_log_line_not_the_daemon(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from scheduler.state import DaemonState
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    state = DaemonState(blocker / "data" / "rotwatch.db", pid=1, heartbeat_seconds=1)
+    with caplog.at_level(logging.INFO, logger="rotwatch.daemon"):
+        state.register()
+        for _ in range(3):
+            state.beat()  # retries the registration; still failing: no more lines
+        state.job_finished("check", outcome="ok", exit_code=0, counts=None, summary="x")
+    assert state.daemon_id is None
+    assert [r.levelname for r in caplog.records] == ["ERROR"]
+    assert "could not record the daemon's start" in caplog.records[0].getMessage()
+    good = DaemonState(tmp_path / "data" / "rotwatch.db", pid=2, heartbeat_seconds=1)
+    good.register()
+    good.beat()
+    assert _rows(tmp_path / "data" / "rotwatch.db", "SELECT pid FROM daemons") == [{"pid": 2}]
