@@ -90,13 +90,13 @@ def _job(row: DaemonJobRow | None) -> dict[str, Any] | None:
     return asdict(row) | {"counts": json.loads(row.counts) if row.counts else None}
 
 
-def _text(info: dict[str, Any], now: datetime) -> list[str]:
-    lines = [f"store: {info['store']}",
+def _text(info: dict[str, Any]) -> list[str]:
+    lines = [f"store: {one_line(info['store'])}",
              "  " + "  ".join(f"{name}={n}" for name, n in info["counts"].items())]
     if info["states"]:
         lines.append("targets by state: " + ", ".join(f"{s}={n}" for s, n in
                                                       info["states"].items()))
-    lines.append(f"daemon: {info['daemon']['line']}")
+    lines.append(f"daemon: {one_line(info['daemon']['line'])}")
     lines.append("jobs:")
     for job, entry in info["jobs"].items():
         last = entry["last"]
@@ -105,16 +105,16 @@ def _text(info: dict[str, Any], now: datetime) -> list[str]:
         elif last["finished_at"] is None:
             did = f"running since {last['started_at']} ({last['fired_by']})"
         else:
-            did = f"{last['outcome']} at {last['finished_at']}: {last['summary']}"
+            did = f"{last['outcome']} at {last['finished_at']}: {one_line(last['summary'])}"
         nxt = entry["next"]
         when = f"next {datetime.fromisoformat(nxt):%Y-%m-%d %H:%M:%S %Z}" if nxt else "no next"
         lines.append(f"  {job:<12} {did}; {when}")
-    lines.append(f"check schedule: {info['check']['line']}")
+    lines.append(f"check schedule: {one_line(info['check']['line'])}")
     for r in info["runs"]:
         lines.append(f"run {r['id']}: {r['kind']} ({r['trigger']}) {r['started_at']} → "
                      f"{r['ended_at'] or '…'} {r['status']} exit={r['exit_code']} "
-                     f"{json.dumps(r['counts']) if r['counts'] else ''}".rstrip())
-    return [one_line(line) for line in lines]
+                     f"{one_line(json.dumps(r['counts'])) if r['counts'] else ''}".rstrip())
+    return lines
 
 
 @click.command()
@@ -129,7 +129,7 @@ def status(obj: _HasConfig, fmt: str, monitor: bool) -> None:
 
     \b
     Example:
-      rotwatch --data-dir ./data status
+      rotwatch --data-dir ./data status --format json
       rotwatch --data-dir /var/lib/rotwatch status --check   # for cron or Nagios
     """
     now = datetime.now(UTC)
@@ -148,5 +148,5 @@ def status(obj: _HasConfig, fmt: str, monitor: bool) -> None:
     if fmt == "json":
         click.echo(json_safe(json.dumps(info, ensure_ascii=False, default=str)))
     else:
-        for line in _text(info, now):
+        for line in _text(info):
             click.echo(line)

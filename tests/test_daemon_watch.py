@@ -6,6 +6,7 @@ notice when it stalls (SIGSTOP) and when it stops (SIGTERM)."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
@@ -26,7 +27,9 @@ from archive.store import DaemonRow, RunRow
 from rotwatch.cli import cli
 from rotwatch.daemon_health import DaemonStatus, check_freshness, daemon_health
 from scheduler.cron import interval_after, parse_cron
+from scheduler.jobs import ChildOutcome
 from scheduler.notify import Notifier, NotifySettings, take_notify_environment
+from scheduler.summaries import CheckNumbers, child_report
 from tests.conftest import REPO_ROOT, MockServer
 
 PY = sys.executable
@@ -120,6 +123,9 @@ def test_a_real_daemon_is_observable_notifies_and_is_caught_stalling(
         finished = _wait_for(lambda: listener.drain() and _rows(
             store, "SELECT * FROM daemon_jobs WHERE job='check' AND finished_at IS NOT NULL"),
             120, "a finished check")[0]
+        # At once: the check just ended, well within twice its 5 s interval.
+        code, out = _status(config, data, "--check")
+        assert code == 0 and out.startswith("ok: the last check run"), out
 
         # The numbers, in the store, the log and systemd's status line alike.
         assert re.fullmatch(r"check finished: 2 checked, 1 broken, 0 dead, [\d.]+ s",
@@ -146,8 +152,6 @@ def test_a_real_daemon_is_observable_notifies_and_is_caught_stalling(
         assert shown["jobs"]["check"]["last"]["counts"]["checked"] == 2
         code, out = _status(config, data)
         assert code == 0 and f"daemon: running (pid {proc.pid}" in out, out
-        code, out = _status(config, data, "--check")
-        assert code == 0 and out.startswith("ok: the last check run"), out
         assert len(listener.having("WATCHDOG", "1")) >= 2  # every 0.5 s, half of 1 s
 
         # Stalled: the process exists but does nothing; heartbeat and checks stop.
@@ -284,3 +288,67 @@ def test_a_check_started_by_cron_is_labelled_cron(tmp_path: Path) -> None:
                                         "SELECT * FROM runs")] == ["cron"]
     bad = CliRunner().invoke(cli, ["--trigger", "sometimes", "status"])
     assert bad.exit_code != 0 and "'sometimes' is not one of" in bad.output
+
+
+# ---- the line each job ends with (pure) ----------------------------------------------------------
+
+def _run_row(counts: dict[str, int]) -> RunRow:
+    return RunRow(9, "check", "daemon", "2026-12-01T11:00:00+00:00",
+                  "2026-12-01T11:00:41+00:00", "ok", 2, 77, json.dumps(counts), None)
+
+
+@pytest.mark.parametrize(("code", "states", "outcome", "line"), [
+    (2, {"failing": 2, "alive": 7}, "failing", "check finished: 9 checked, 2 broken, 0 dead, 41 s"),
+    (2, {"dead": 1, "failing": 1, "alive": 7}, "dead",
+     "check finished: 9 checked, 2 broken, 1 dead, 41 s"),
+    (0, {"alive": 9}, "ok", "check finished: 9 checked, 2 broken, 0 dead, 41 s"),
+])
+def test_a_check_ends_with_its_numbers(code: int, states: dict[str, int], outcome: str,
+                                       line: str) -> None:
+    # 2 broken: a 404 (broken) and a DNS failure; blocked says nothing either way.
+    run = _run_row({"checked": 9, "recorded": 9, "ok": 6, "broken": 1, "dns-failure": 1,
+                    "blocked": 1})
+    report = child_report("check", [ChildOutcome(code, 77)], 41.2,
+                          CheckNumbers.of(run, states))
+    assert (report.outcome, report.summary) == (outcome, line)
+    assert report.counts["check_run_id"] == 9 and report.message is None
+    assert report.level == logging.INFO
+
+
+def test_other_job_endings_say_what_happened() -> None:
+    ingest = child_report("ingest", [ChildOutcome(0, 5, "x\ningested 2 seed(s): 2 new, 0 "
+                                                        "changed, 0 unchanged; 7 link(s); "
+                                                        "0 problem(s)")], 2.25)
+    assert ingest.summary == ("ingest finished: ingested 2 seed(s): 2 new, 0 changed, 0 "
+                              "unchanged; 7 link(s); 0 problem(s), 2.2 s")
+    crashed = child_report("check", [ChildOutcome(1, 5, "boom"), ChildOutcome(1, 6, "boom")],
+                           3.0)
+    assert crashed.summary == "check finished: failed (exit 1) after 2 attempt(s), 3.0 s"
+    assert crashed.level == logging.ERROR and crashed.message == "exit 1; boom"
+    busy = child_report("check", [ChildOutcome(3, 5)], 0.5)
+    assert busy.outcome == "busy" and busy.level == logging.WARNING
+    stopped = child_report("check", [ChildOutcome(-15, 5, interrupted=True)], 12.0)
+    assert stopped.summary == ("check finished: interrupted (killed by SIGTERM) after 1 "
+                               "attempt(s), 12 s")
+    assert child_report("report", [ChildOutcome(2, 5)], 1.0).outcome == "attention"
+
+
+def test_a_store_that_cannot_be_written_costs_one_log_line_not_the_daemon(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from scheduler.state import DaemonState
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    state = DaemonState(blocker / "data" / "rotwatch.db", pid=1, heartbeat_seconds=1)
+    with caplog.at_level(logging.INFO, logger="rotwatch.daemon"):
+        state.register()
+        for _ in range(3):
+            state.beat()  # retries the registration; still failing: no more lines
+        state.job_finished("check", outcome="ok", exit_code=0, counts=None, summary="x")
+    assert state.daemon_id is None
+    assert [r.levelname for r in caplog.records] == ["ERROR"]
+    assert "could not record the daemon's start" in caplog.records[0].getMessage()
+    good = DaemonState(tmp_path / "data" / "rotwatch.db", pid=2, heartbeat_seconds=1)
+    good.register()
+    good.beat()
+    assert _rows(tmp_path / "data" / "rotwatch.db", "SELECT pid FROM daemons") == [{"pid": 2}]
