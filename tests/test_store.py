@@ -37,7 +37,8 @@ def test_store_is_wal_and_migrated(tmp_path: Path) -> None:
     # reopening applies nothing twice
     with Store(tmp_path / "s.db") as store:
         applied = store.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0]
-        assert applied == 2
+        # Every migration defined, once (other issues add theirs: count, don't hard-code).
+        assert applied == len(migrations._migrations) >= 3
 
 
 def test_snapshot_search_index_is_dropped_and_snapshots_kept(tmp_path: Path) -> None:
