@@ -41,6 +41,7 @@ class Result:
     passes: int
     fmt: str
     wall_s: float = 0.0
+    cpu_s: float = 0.0  # user + system: what the report cost, whatever else ran
     rss_mb: float = 0.0
     exit_code: int = 0
     timed_out: bool = False
@@ -65,6 +66,7 @@ def _measure(cmd: list[str], cwd: Path, timeout: float, result: Result) -> None:
         time.sleep(0.01)
     result.wall_s = round(time.perf_counter() - start, 2)
     result.rss_mb = round(usage.ru_maxrss / 1024, 1)
+    result.cpu_s = round(usage.ru_utime + usage.ru_stime, 2)
     result.exit_code = os.waitstatus_to_exitcode(status)
 
 
@@ -146,7 +148,7 @@ def _cell(r: Result | None) -> str:
         return "—"
     if r.timed_out:
         return f"> {r.wall_s:.0f} s (stopped)"
-    return f"{r.wall_s:.2f} s, {r.rss_mb:.0f} MB" + (f" (exit {r.exit_code})"
+    return f"{r.wall_s:.2f} s ({r.cpu_s:.2f} s CPU), {r.rss_mb:.0f} MB" + (f" (exit {r.exit_code})"
                                                     if r.exit_code not in (0, 2) else "")
 
 
@@ -161,7 +163,8 @@ def table(results: list[Result]) -> None:
     for code, links, fmt in keys:
         row = [find.get((code, links, fmt, p)) for p in passes]
         done = [r for r in row if r and not r.timed_out]
-        ratio = f"{done[-1].wall_s / done[0].wall_s:.2f}×" if len(done) > 1 else "—"
+        ratio = (f"{done[-1].wall_s / done[0].wall_s:.2f}× wall, "
+                 f"{done[-1].cpu_s / max(done[0].cpu_s, 0.01):.2f}× CPU") if len(done) > 1 else "—"
         print(f"| {code} | {links:,} | {fmt} | " + " | ".join(_cell(r) for r in row)
               + f" | {ratio} |")
     news = [r for r in results if r.code == "new"]
@@ -172,8 +175,9 @@ def table(results: list[Result]) -> None:
                 small = find.get(("new", sizes[0], fmt, p))
                 big = find.get(("new", sizes[-1], fmt, p))
                 if small and big and small.wall_s:
-                    print(f"growth {fmt} after {p}: {big.wall_s / small.wall_s:.2f}×",
-                          file=sys.stderr)
+                    print(f"| growth 10× links, {fmt}, after {p} pass(es) | "
+                          f"{big.wall_s / small.wall_s:.2f}× wall | "
+                          f"{big.cpu_s / max(small.cpu_s, 0.01):.2f}× CPU |")
 
 
 if __name__ == "__main__":

@@ -78,15 +78,15 @@ def _lang(seed: SeedSection) -> str:
 
 def _tech(link: ReportLink, report: Report) -> str:
     zone = report.zone
+    # Only the checker's reason and the error message come from outside; the rest is ours.
+    outside = [("checker's reason", link.reason), ("error message", link.error_message),
+               ("redirects to", link.final_url)]
     rows = [("verdict", link.last_verdict), ("HTTP status", link.status),
-            ("checker's reason", link.reason), ("error", link.error_kind),
-            ("error message", link.error_message),
-            ("state since", local(link.state_since, zone)),
+            ("error", link.error_kind), ("state since", local(link.state_since, zone)),
             ("first failure", local(link.first_failure_at, zone)),
             ("failures in a row", link.consecutive_failures or None),
             ("last worked", local(link.last_ok_at, zone) or "never"),
             ("last checked", local(link.last_checked_at, zone)),
-            ("redirects to", link.final_url),
             ("similarity to cited text", f"{link.similarity:.0%}"
              if link.similarity is not None else None)]
     if link.snapshot:
@@ -94,8 +94,10 @@ def _tech(link: ReportLink, report: Report) -> str:
         rows.append(("capture", f"#{s.id} ({link.snapshot_kind}, {s.record_type}) of "
                                 f"{local(s.fetched_at, zone)}, {s.warc_file} at offset "
                                 f"{s.warc_offset}"))
-    cells = "".join(f"<dt>{name}</dt><dd>{e(one_line(str(value)))}</dd>"
-                    for name, value in rows if value not in (None, ""))
+    cells = "".join([*(f"<dt>{name}</dt><dd>{e(one_line(value))}</dd>"
+                       for name, value in outside if value),
+                     *(f"<dt>{name}</dt><dd>{e(str(value))}</dd>"
+                       for name, value in rows if value not in (None, ""))])
     return f'<details><summary>Technical detail</summary><dl class="tech">{cells}</dl></details>'
 
 

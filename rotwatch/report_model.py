@@ -163,8 +163,9 @@ def _sections(rows: Iterator[ProblemLink]) -> Iterator[SeedSection]:
     for _, group in groupby(rows, key=lambda r: r.seed_path):
         first, *rest = group
         links = tuple(_link(r) for r in (first, *rest))
-        lang = guess_lang([first.seed_title, *(x.anchor_text for x in links[:20]),
-                           *(x.context for x in links[:5])])
+        # The title says most about the article's language; its link text when it has none.
+        lang = guess_lang([first.seed_title]) or guess_lang(
+            [*(x.context for x in links[:5]), *(x.anchor_text for x in links[:20])])
         yield SeedSection(first.seed_path, first.seed_url, first.seed_title, links, lang)
 
 
