@@ -58,9 +58,12 @@ dl.tech dt{color:#555}dl.tech dd{margin:0;overflow-wrap:anywhere}
 dl.legend{display:grid;grid-template-columns:max-content 1fr;gap:.3em .8em}dl.legend dd{margin:0}
 .overview{display:grid;grid-template-columns:1fr 1fr;gap:1.5em}
 @media (max-width:40em){body{font-size:15px;padding:0 .5em}.overview{grid-template-columns:1fr}
-dl.tech,dl.legend{grid-template-columns:1fr}dl.tech dt{font-weight:600}}
+dl.tech{grid-template-columns:1fr}dl.tech dt{font-weight:600}
+dl.legend{font-size:.85em;gap:.2em .5em}
+h1{font-size:1.3em}}
 @media print{body{max-width:none;font-size:11pt;color:#000}a{color:#000}
-li.link{border-color:#999}summary{display:none}details{display:block}
+li.link{border-color:#999}summary{display:none}
+details::details-content{content-visibility:visible;display:block;block-size:auto}
 .fix{background:none;border:1px solid #999}a[href^="http"]::after{content:" <" attr(href) ">";
 font-size:.8em;color:#333}}
 """
@@ -130,7 +133,7 @@ def _link(link: ReportLink, seed: SeedSection, report: Report, now: datetime | N
     return (f'<li class="link {e(link.state)}"><p><span class="badge">{e(link.state)}</span> '
             f"{_a(link.target_url)}{moved} <span class=\"age\">{e(age)}</span></p>"
             f'<p class="why">{e(link.explanation)}</p>'
-            f'<p class="cited">Cited as “<q{lang}>{e(one_line(link.anchor_text))}</q>” '
+            f'<p class="cited">Cited as <q{lang}>{e(one_line(link.anchor_text))}</q> '
             f"({e(one_line(link.role))}){context}</p>{_fix(link, report)}{history}"
             f"{_tech(link, report)}</li>")
 
