@@ -36,6 +36,8 @@ _JSON_RAW_RE = re.compile("[" + "".join(map(chr, sorted(_JSON_RAW))) + "]")
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+# The same set as a table: one pass in C instead of a template expanded per match.
+_MD_TABLE = {ord(c): "\\" + c for c in "\\`*_{}[]()#+-.!|~>"}
 
 
 def one_line(value: object) -> str:
@@ -75,4 +77,4 @@ def markdown_text(value: object) -> str:
     """One line of Markdown that renders as the text itself: syntax (links, emphasis,
     table pipes, code) backslash-escaped; < and & as entities so no raw HTML gets in."""
     text = one_line(value).replace("&", "&amp;").replace("<", "&lt;")
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    return text.translate(_MD_TABLE)

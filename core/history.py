@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
+from itertools import groupby
 
 from core.records import Verdict
 
@@ -24,6 +26,8 @@ CODES: dict[Verdict, str] = {
     Verdict.NOT_CHECKABLE: "n",
 }
 _VERDICTS = {code: verdict for verdict, code in CODES.items()}
+_HEALTHY_CODES = tuple(code for verdict, code in CODES.items() if verdict.is_healthy)
+_FAILURE_CODES = tuple(code for verdict, code in CODES.items() if verdict.is_failure)
 
 
 class CheckClass(StrEnum):
@@ -71,22 +75,20 @@ def runs(codes: str, last: int) -> tuple[Run, ...]:
     """The last `last` checks as runs of equal verdicts, oldest first."""
     shown = codes[-last:] if last > 0 else ""
     out: list[Run] = []
-    for i, code in enumerate(shown):
-        if out and out[-1].code == code:
-            out[-1] = Run(out[-1].start, out[-1].length + 1, code)
-        else:
-            out.append(Run(i, 1, code))
+    start = 0
+    for code, group in groupby(shown):  # in C: a report calls this once per link
+        length = sum(1 for _ in group)
+        out.append(Run(start, length, code))
+        start += length
     return tuple(out)
 
 
+@lru_cache(maxsize=4096)  # histories repeat across targets
 def uptime(codes: str) -> float | None:
     """The share of informative checks that worked, in percent; None when none informed.
 
     Neutral checks (blocked, robots) are left out: a bot wall is not downtime.
     """
-    healthy = failed = 0
-    for code in codes:
-        kind = class_of(code)
-        healthy += kind is CheckClass.HEALTHY
-        failed += kind is CheckClass.FAILURE
+    healthy = sum(codes.count(code) for code in _HEALTHY_CODES)
+    failed = sum(codes.count(code) for code in _FAILURE_CODES)
     return None if healthy + failed == 0 else round(100.0 * healthy / (healthy + failed), 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from datetime import tzinfo
+from functools import lru_cache
 
 from archive.store.problems import RunPoint
 from core.history import class_of, runs, verdict_of
@@ -20,6 +21,7 @@ _CELL = 6  # width of one check in the strip, in viewBox units
 _HEIGHT = 14
 
 
+@lru_cache(maxsize=4096)  # most links share a few histories ("all worked", "all failed")
 def strip(history: str, shown: int) -> str:
     """One rectangle per run of equal verdicts over the last `shown` checks, oldest left."""
     parts = runs(history, shown)
