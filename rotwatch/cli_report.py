@@ -15,11 +15,12 @@ from typing import Any, NoReturn
 import click
 
 from archive.store import Store, StoreBusyError, StoreError
-from archive.warc.atomic import OutputError, write_text_atomic
+from archive.warc.atomic import OutputError, atomic_output
 from core.escaping import one_line
 from core.exitcodes import FailOn, exit_code, needs_attention
 from rotwatch.cli_common import echo_err, empty_store_hint, fail_on_option
-from rotwatch.report import RENDERERS, build_report
+from rotwatch.report import ALL_STATES, RENDERERS, STREAMERS, Report, stream_report
+from rotwatch.timezone import UnknownZone, resolve_zone
 
 _SEED_HELP = "Only seeds whose path contains this text (repeatable)."
 
@@ -34,19 +35,46 @@ _EXTENSIONS = {"text": "txt", "markdown": "md", "html": "html", "csv": "csv",
                "json": "json", "junit": "xml"}
 
 
-def _write_configured(config: Any, built: Any) -> None:
+def _write(target: Path, built: Report, fmt: str) -> None:
+    """Stream one format into `target`, atomically: a reader never sees half a report."""
+    try:
+        with atomic_output(target) as fh:
+            for chunk in STREAMERS[fmt](built):
+                fh.write(chunk.encode("utf-8"))
+    except OutputError as exc:
+        _fail(exc)
+    click.echo(f"wrote {built.link_total} link(s) to {target}", err=True)
+
+
+def _open(store: Store, config: Any, states: tuple[str, ...], seeds: tuple[str, ...]
+          ) -> Report:
+    try:
+        zone, name = resolve_zone(config.report.timezone)
+    except UnknownZone as exc:
+        _fail(f"[report] timezone: {exc}")
+    return stream_report(store, datetime.now(UTC), states=states or None, seeds=seeds,
+                         zone=zone, timezone=name)
+
+
+def _attention(built: Report, fail_on: frozenset[FailOn]) -> bool:
+    """Exit 2's one definition (as `check` and `run`): a selected link in a --fail-on state."""
+    return needs_attention(dict(built.totals), fail_on) > 0
+
+
+def _write_configured(store: Store, config: Any, states: tuple[str, ...],
+                      seeds: tuple[str, ...], fail_on: frozenset[FailOn]) -> bool:
+    """Every configured format into [report] directory; True when a link needs attention."""
     directory = Path(config.report.directory).expanduser()
     if not directory.is_absolute():
         directory = config.data_dir / directory
+    attention = False
     for name in config.report.formats:
-        if name not in RENDERERS:
-            _fail(f"[report] formats: unknown format {name!r} (known: {', '.join(RENDERERS)})")
-        target = directory / f"rotwatch-report.{_EXTENSIONS[name]}"
-        try:
-            write_text_atomic(target, RENDERERS[name](built))  # never half a report
-        except OutputError as exc:
-            _fail(exc)
-        click.echo(f"wrote {len(built.links)} link(s) to {target}", err=True)
+        if name not in STREAMERS:
+            _fail(f"[report] formats: unknown format {name!r} (known: {', '.join(STREAMERS)})")
+        built = _open(store, config, states, seeds)  # each format reads the store anew
+        _write(directory / f"rotwatch-report.{_EXTENSIONS[name]}", built, name)
+        attention = _attention(built, fail_on)
+    return attention
 
 
 @click.command()
@@ -56,8 +84,7 @@ def _write_configured(config: Any, built: Any) -> None:
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False),
               help="Write the report to FILE instead of standard output.")
 @click.option("--state", "states", multiple=True,
-              type=click.Choice(["dead", "failing", "changed", "moved", "recovered", "blocked",
-                                 "alive", "new"]),
+              type=click.Choice(list(ALL_STATES)),
               help="Only links whose target is in this state (repeatable). Default: dead, "
                    "failing, changed, moved, recovered and blocked.")
 @click.option("--seed", "seeds", multiple=True, help=_SEED_HELP)
@@ -82,23 +109,18 @@ def report(obj: Any, fmt: str, output: Path | None, states: tuple[str, ...],
     """
     try:
         with Store(obj.config.store_path) as store:
-            built = build_report(store, datetime.now(UTC), states=states or None,
-                                 seeds=seeds)
+            if configured:
+                attention = _write_configured(store, obj.config, states, seeds, fail_on)
+            else:
+                built = _open(store, obj.config, states, seeds)
+                if output is None:
+                    for chunk in STREAMERS[fmt](built):
+                        click.echo(chunk, nl=False)
+                else:
+                    _write(output, built, fmt)
+                attention = _attention(built, fail_on)
+                if not built.totals and not seeds:
+                    echo_err(empty_store_hint(obj.config, "checked links"))
     except StoreError as exc:
         _fail(exc)
-    attention = needs_attention(dict(built.totals), fail_on) > 0
-    if not built.totals and not seeds:
-        echo_err(empty_store_hint(obj.config, "checked links"))
-    if configured:
-        _write_configured(obj.config, built)
-        sys.exit(exit_code(attention=attention))
-    text = RENDERERS[fmt](built)
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        try:
-            write_text_atomic(output, text)
-        except OutputError as exc:
-            _fail(exc)
-        click.echo(f"wrote {len(built.links)} link(s) to {output}", err=True)
     sys.exit(exit_code(attention=attention))

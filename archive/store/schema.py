@@ -9,7 +9,13 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from core.history import CODES, WINDOW
+from core.records import Verdict
+
 migrations = Migrations("rotwatch")
+_CODES = {verdict.value: code for verdict, code in CODES.items()}
+_HEALTHY = tuple(v.value for v in Verdict if v.is_healthy)
+_WINDOW = WINDOW
 
 
 @migrations()
@@ -185,3 +191,27 @@ def m003_i10_snapshot_captures(db: Database) -> None:
         CREATE INDEX snapshots_url ON snapshots(url, fetched_at);
         """
     )
+
+
+@migrations()
+def m003_i11_report_summaries(db: Database) -> None:
+    # A report must not cost more the longer the daemon runs: each target carries what a
+    # report shows of its history (the last checks as one code per check, oldest first) and
+    # its latest healthy capture, kept up to date by insert_checks. Filled here once from
+    # the checks table for stores that already have a history.
+    db.executescript(
+        """
+        ALTER TABLE targets ADD COLUMN recent_checks TEXT;
+        ALTER TABLE targets ADD COLUMN good_snapshot_id INTEGER;
+        CREATE INDEX links_seed ON links(seed_id, position);
+        """
+    )
+    codes = " ".join(f"WHEN '{verdict}' THEN '{code}'" for verdict, code in _CODES.items())
+    # Newest first per target, cut at the window, then re-ordered oldest first.
+    db.execute(
+        "UPDATE targets SET recent_checks = (SELECT group_concat(code, '') FROM (SELECT code "
+        f"FROM (SELECT CASE verdict {codes} ELSE '?' END AS code, checked_at, id FROM checks "
+        f"WHERE checks.target_id = targets.id ORDER BY checked_at DESC, id DESC LIMIT {_WINDOW})"
+        " ORDER BY checked_at, id)), good_snapshot_id = (SELECT snapshot_id FROM checks WHERE "
+        "checks.target_id = targets.id AND snapshot_id IS NOT NULL AND verdict IN "
+        f"({', '.join(repr(v) for v in _HEALTHY)}) ORDER BY checked_at DESC, id DESC LIMIT 1)")
