@@ -245,6 +245,8 @@ def test_wacz_validates(archive: Archive, wacz: Path, tmp_path: Path,
     assert package["wacz_version"] == "1.1.1" and package["rotwatch"]["version"]
     assert [s["url"] for s in package["rotwatch"]["seeds"]] == [archive.urls["article"]]
     assert pages[0]["format"] == "json-pages-1.0"
+    urls = [p["url"] for p in pages[1:]]
+    assert len(urls) == len(set(urls)) and archive.urls["page"] in urls  # one per target
     seed_pages = [p for p in pages[1:] if p.get("rotwatch:seed")]
     assert [p["url"] for p in seed_pages] == [archive.urls["article"]]
     assert seed_pages[0]["title"] == "The article" and seed_pages[0]["ts"].endswith("Z")
