@@ -420,3 +420,30 @@ def test_robust_links_decorate_every_link_with_a_good_capture(archive: Archive,
     several = rotwatch(archive.data, "export", "--format", "robustlinks", "-o", str(out),
                        config=archive.config)
     assert several.returncode == 1 and "exactly one seed" in several.stderr
+
+
+def test_robust_links_version_urls_replay_in_pywb(archive: Archive, wacz: Path, pywb: str,
+                                                  tmp_path: Path) -> None:
+    from bs4 import BeautifulSoup
+
+    out = tmp_path / "article.html"
+    done = rotwatch(archive.data, "export", "--format", "robustlinks", "--seed",
+                    archive.seed.name, "--replay-prefix", pywb + "/", "-o", str(out),
+                    config=archive.config)
+    assert done.returncode == 0, done.stderr
+    anchor = next(a for a in BeautifulSoup(out.read_text(), "lxml")("a")
+                  if a.get_text() == "flaky")
+    prefix, _, rest = anchor["data-versionurl"].partition(pywb + "/")
+    stamp, _, url = rest.partition("/")
+    assert not prefix and url == archive.urls["flaky"]
+    assert _fetch(f"{pywb}/{stamp}id_/{url}") == _fetch(url)
+
+
+def test_show_indexes_files_left_without_an_index(archive: Archive, tmp_path: Path) -> None:
+    data = _copy(archive, tmp_path)
+    shutil.rmtree(data / "warcs" / "indexes")  # a data dir from before the index, or a kill
+    done = rotwatch(data, "show", archive.urls["page"], "--list", config=archive.config)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 2  # both crawls' captures
+    assert sorted(p.name for p in (data / "warcs" / "indexes").iterdir()) == [
+        p.name + ".cdxj" for p in _warcs(data)]
