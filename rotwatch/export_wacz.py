@@ -61,14 +61,21 @@ def export_wacz(store: Store, warc_dir: Path, out_path: Path, selection: ExportF
             pages.write(json.dumps({"format": "json-pages-1.0", "id": "pages",
                                     "title": "Cited pages"}) + "\n")
             chain = _chain(first, records)
+            # Records come target by target, oldest first: a target's page is its latest
+            # capture a check judged, written when the next target starts.
+            page: Exported | None = None
             for item in write_records(out, WARC_NAME, "rotwatch export",
                                       chain, {"rotwatch-version": __version__}):
                 counts["records"] += 1
                 counts["originals"] += item.original
-                if not item.original and item.row.capture == "result" and (
-                        item.row.target_id not in targets):
-                    targets.add(item.row.target_id)
-                    pages.write(json.dumps(_page(item, seed_titles)) + "\n")
+                if item.original or item.row.capture != "result":
+                    continue
+                if page is not None and page.row.target_id != item.row.target_id:
+                    pages.write(json.dumps(_page(page, seed_titles)) + "\n")
+                page = item
+                targets.add(item.row.target_id)
+            if page is not None:
+                pages.write(json.dumps(_page(page, seed_titles)) + "\n")
         if not counts["records"]:
             raise EmptySelection("nothing to export: no capture matches the selection")
         CDXJIndexer(output=str(index), inputs=[str(warc)], sort=True).process_all()

@@ -230,7 +230,8 @@ def test_daemon_process_checks_survives_a_crash_and_stops_mid_crawl(
     assert json.loads(crawl["counts"])["checked"] == 3
     assert _count(store, "SELECT count(*) FROM checks") == 3
     assert all(r["ended_at"] for r in runs)
-    warcs = sorted(p.name for p in (data / "warcs").iterdir())
+    # every WARC closed (no .open left); indexes/ holds their CDXJ index
+    warcs = sorted(p.name for p in (data / "warcs").iterdir() if p.is_file())
     assert warcs and all(name.endswith(".warc.gz") for name in warcs), warcs
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     assert any(e.get("job") == "check" and e.get("status") == "interrupted" for e in lines)

@@ -245,6 +245,8 @@ def test_wacz_validates(archive: Archive, wacz: Path, tmp_path: Path,
     assert package["wacz_version"] == "1.1.1" and package["rotwatch"]["version"]
     assert [s["url"] for s in package["rotwatch"]["seeds"]] == [archive.urls["article"]]
     assert pages[0]["format"] == "json-pages-1.0"
+    urls = [p["url"] for p in pages[1:]]
+    assert len(urls) == len(set(urls)) and archive.urls["page"] in urls  # one per target
     seed_pages = [p for p in pages[1:] if p.get("rotwatch:seed")]
     assert [p["url"] for p in seed_pages] == [archive.urls["article"]]
     assert seed_pages[0]["title"] == "The article" and seed_pages[0]["ts"].endswith("Z")
@@ -418,3 +420,30 @@ def test_robust_links_decorate_every_link_with_a_good_capture(archive: Archive,
     several = rotwatch(archive.data, "export", "--format", "robustlinks", "-o", str(out),
                        config=archive.config)
     assert several.returncode == 1 and "exactly one seed" in several.stderr
+
+
+def test_robust_links_version_urls_replay_in_pywb(archive: Archive, wacz: Path, pywb: str,
+                                                  tmp_path: Path) -> None:
+    from bs4 import BeautifulSoup
+
+    out = tmp_path / "article.html"
+    done = rotwatch(archive.data, "export", "--format", "robustlinks", "--seed",
+                    archive.seed.name, "--replay-prefix", pywb + "/", "-o", str(out),
+                    config=archive.config)
+    assert done.returncode == 0, done.stderr
+    anchor = next(a for a in BeautifulSoup(out.read_text(), "lxml")("a")
+                  if a.get_text() == "flaky")
+    prefix, _, rest = anchor["data-versionurl"].partition(pywb + "/")
+    stamp, _, url = rest.partition("/")
+    assert not prefix and url == archive.urls["flaky"]
+    assert _fetch(f"{pywb}/{stamp}id_/{url}") == _fetch(url)
+
+
+def test_show_indexes_files_left_without_an_index(archive: Archive, tmp_path: Path) -> None:
+    data = _copy(archive, tmp_path)
+    shutil.rmtree(data / "warcs" / "indexes")  # a data dir from before the index, or a kill
+    done = rotwatch(data, "show", archive.urls["page"], "--list", config=archive.config)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 2  # both crawls' captures
+    assert sorted(p.name for p in (data / "warcs" / "indexes").iterdir()) == [
+        p.name + ".cdxj" for p in _warcs(data)]

@@ -189,6 +189,8 @@ def m003_i10_snapshot_captures(db: Database) -> None:
         UPDATE snapshots SET status = (SELECT c.status FROM checks c
                                        WHERE c.snapshot_id = snapshots.id LIMIT 1);
         CREATE INDEX snapshots_url ON snapshots(url, fetched_at);
+        -- a capture's check (is it a good capture?), asked per target by export and show
+        CREATE INDEX checks_snapshot ON checks(snapshot_id);
         """
     )
 
