@@ -21,7 +21,7 @@ from core.triggers import Trigger
 from core.urls import resolve
 from rotwatch.check import CheckSummary
 from rotwatch.check_messages import notes, summary_lines
-from rotwatch.cli_common import command_line, echo_err
+from rotwatch.cli_common import command_line, echo_err, empty_store_hint
 from rotwatch.cli_ingest import run_ingest
 from rotwatch.cli_options import RunChoices, run_options
 from rotwatch.config import Config
@@ -73,11 +73,13 @@ def run_check_command(config: Config, selection: Selection, choices: RunChoices,
     def work() -> ExitCode:
         summary = run(config, selection)
         code = _report(config, summary, choices)
-        if choices.verbose and not choices.quiet:
-            with Store(config.store_path) as store:
+        with Store(config.store_path) as store:
+            if choices.verbose and not choices.quiet:
                 for found in store.run_checks(summary.run_id):
                     click.echo(one_line(f"{found.verdict:<18} {found.state:<9} {found.url} "
                                         f"({found.reason})"))
+            if not summary.checked and not summary.refused and not store.counts()["targets"]:
+                echo_err(empty_store_hint(config, "links"))
         return code
 
     return _locked(config, work)

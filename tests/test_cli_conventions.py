@@ -248,7 +248,7 @@ def test_long_urls_are_cut_with_an_ellipsis(tmp_path: Path) -> None:
 def test_an_empty_store_says_it_may_be_the_wrong_one(tmp_path: Path) -> None:
     runner = CliRunner()
     data = ["--data-dir", str(tmp_path / "elsewhere")]
-    for command in (["report"], ["links"]):
+    for command in (["report"], ["links"], ["check"]):
         result = runner.invoke(cli, [*data, *command])
         assert result.exit_code == 0, result.output
         assert f"in the store at {tmp_path / 'elsewhere' / 'rotwatch.db'}" in result.stderr
