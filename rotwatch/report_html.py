@@ -173,7 +173,8 @@ def iter_html(report: Report) -> Iterator[str]:
            f"<h1>Link report, {when}</h1><p>{report.link_total} link(s) listed "
            f"({e(', '.join(f'{n} {s}' for s, n in report.link_counts)) or 'none'}). "
            f"All targets by state: {e(report.summary)}. Times are in {e(report.timezone)}."
-           f"</p>{_overview(report)}")
+           f"</p>{'' if report.link_total else '<p><b>No link needs attention.</b></p>'}"
+           f"{_overview(report)}")
     for seed in report.seeds:
         title = _a(seed.url, seed.title or seed.path) if seed.url else \
             e(one_line(seed.title or seed.path))

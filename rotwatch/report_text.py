@@ -66,7 +66,8 @@ def _uptime(link: ReportLink) -> str:
 def iter_text(report: Report) -> Iterator[str]:
     """For a terminal: one block per seed, one indented entry per link."""
     yield (f"rotwatch report {local(report.generated_at, report.zone)}: "
-           f"{report.link_total} link(s)\ntargets by state: {report.summary}\n\n")
+           f"{report.link_total} link(s)\ntargets by state: {report.summary}\n\n"
+           + ("" if report.link_total else "No link needs attention.\n"))
     for seed in report.seeds:
         out = [f"{one_line(seed.title or seed.path)} ({one_line(seed.path)})"]
         for link in seed.links:
