@@ -69,7 +69,12 @@ def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
         store.mark_interrupted("check", now)
         run_id = store.start_run("check", trigger, os.getpid(), now)
     shards = crawl_processes(config)
-    if shards == 1:
+    if config.cluster.enabled:
+        from rotwatch.cluster.coordinator import run_fleet
+
+        shards = len(config.cluster.scrapyd)
+        parts = [run_fleet(config, selection, now, run_id, on_result, log_level)]
+    elif shards == 1:
         from rotwatch.crawl_process import crawl_shard
 
         parts = [crawl_shard(config, selection, now, run_id, (0, 1), on_result, log_level)]

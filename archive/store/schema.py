@@ -133,3 +133,27 @@ def m002_drop_snapshot_search(db: Database) -> None:
     # Nothing read the full-text index on snapshots: it held a second copy of every page's
     # text and cost three triggers on every snapshot write. The text stays in `snapshots`.
     db.table("snapshots").disable_fts()
+
+
+@migrations()
+def m003_i14_fleet(db: Database) -> None:
+    # A check spread over a Scrapyd fleet: one row per (run, shard) says which job holds
+    # the shard and whether its results are in the store (the ingest is idempotent on it).
+    # A check's `vantage` names the network it was made from (NULL: this machine).
+    db.executescript(
+        """
+        CREATE TABLE fleet_shards (
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            shard TEXT NOT NULL,
+            node TEXT,
+            job_id TEXT,
+            attempt INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL,
+            targets INTEGER NOT NULL DEFAULT 0,
+            checks INTEGER,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, shard)
+        );
+        ALTER TABLE checks ADD COLUMN vantage TEXT;
+        """
+    )
