@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from archive.store import SeedChange, Store, StoreError
-from archive.store import schema
+from archive.store import SeedChange, Store, StoreError, schema
 from archive.store.schema import migrations
 from crawler.extract.links import extract
 from rotwatch.ingest import ingest_paths
