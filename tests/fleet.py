@@ -34,11 +34,12 @@ def free_port(address: str) -> int:
 
 class ScrapydServer:
     def __init__(self, directory: Path, address: str, *, max_proc: int = 2,
-                 cpus: str | None = None) -> None:
+                 cpus: str | None = None, env: dict[str, str] | None = None) -> None:
         self.directory = directory
         self.address = address
         self.max_proc = max_proc
         self.cpus = cpus
+        self.env = env or {}
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -62,7 +63,7 @@ class ScrapydServer:
             command = ["taskset", "-c", self.cpus, *command]
         self.proc = subprocess.Popen(command, cwd=d, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
+                                     start_new_session=True, env={**os.environ, **self.env})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

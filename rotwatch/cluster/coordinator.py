@@ -17,6 +17,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,13 +121,18 @@ class Coordinator:
     def _deploy(self) -> None:
         egg = build_egg()
         self.version = egg.version
-        for node in self.nodes:
+
+        def deploy(node: Node) -> None:
             try:
                 if egg.version not in node.api.versions():
                     node.api.add_version(egg.version, egg.data)
             except (NodeUnreachable, NodeError) as exc:
                 LOG.warning("node %s left out of this run: %s", node.api.url, exc)
                 node.alive = False
+
+        # In parallel: a node checks a new egg by loading its spiders (seconds each).
+        with ThreadPoolExecutor(max_workers=min(8, len(self.nodes))) as pool:
+            list(pool.map(deploy, self.nodes))
 
     # ---- scheduling ---------------------------------------------------------------------
     def _candidates(self, shard: Shard) -> list[Node]:
