@@ -140,6 +140,10 @@ def status(obj: Context) -> None:
 
     for line in fire_times_text(obj.config, _now()):
         click.echo(line)
+    if obj.config.cluster.enabled:  # the fleet's nodes and shards (rotwatch/cluster/)
+        from rotwatch.cluster.status import fleet_lines
+
+        click.echo("\n".join(fleet_lines(obj.config)))
     for r in runs:
         click.echo(f"run {r.id}: {r.kind} ({r.trigger}) {r.started_at} → "
                    f"{r.ended_at or '…'} {r.status} exit={r.exit_code} {r.counts or ''}")

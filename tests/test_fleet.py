@@ -9,7 +9,9 @@ vantage before a link is called failing.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -22,7 +24,7 @@ import pytest
 from archive.warc.reader import read_response
 from rotwatch.cluster.egg import build_egg
 from rotwatch.cluster.plan import shard_of
-from rotwatch.cluster.scrapyd_api import NodeUnreachable, ScrapydNode
+from rotwatch.cluster.scrapyd_api import NodeError, NodeUnreachable, ScrapydNode
 from tests.conftest import REPO_ROOT, MockServer
 from tests.fleet import ScrapydServer, free_port
 from tests.helpers import query, rotwatch, write_config
@@ -218,6 +220,55 @@ def test_no_node_answers_is_one_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def _start_check(data: Path, cfg: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "rotwatch", "--data-dir", str(data), "--config", str(cfg),
+         "check", "--allow-private"], cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_running(node: ScrapydNode, check: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        with contextlib.suppress(NodeError):  # "project not found" until the egg is there
+            if node.jobs().running:
+                return
+        assert time.monotonic() < deadline, f"{node.url} never ran a shard"
+        assert check.poll() is None, check.communicate()
+        time.sleep(0.1)
+
+
+def test_sigterm_cancels_the_fleet_jobs(mock: MockServer, nodes: dict[str, ScrapydServer],
+                                        tmp_path: Path) -> None:
+    # 2 s pages: the jobs are surely still running when the coordinator is stopped.
+    urls = [mock.url(f"/bench/200/t{i}?delay_ms=2000", host=i % 4 + 1) for i in range(80)]
+    data = tmp_path / "data"
+    cfg = fleet_config(tmp_path / "t.toml", tmp_path / "shared",
+                       [nodes["a"].url, nodes["c"].url])
+    assert rotwatch(data, "ingest", str(seed(tmp_path / "s.md", urls)),
+                    config=cfg).returncode == 0
+    check = _start_check(data, cfg)
+    apis = [ScrapydNode(nodes[n].url) for n in ("a", "c")]
+    try:
+        for api in apis:
+            _wait_running(api, check)
+        check.send_signal(signal.SIGTERM)
+        out, err = check.communicate(timeout=60)
+    finally:
+        if check.poll() is None:
+            check.kill()
+    assert check.returncode == 1, (out, err)
+    assert "cancelled" in out + err and "Traceback" not in err
+    deadline = time.monotonic() + 60  # the crawls close gracefully (in-flight pages end)
+    while any(api.jobs().running or api.jobs().pending for api in apis):
+        assert time.monotonic() < deadline, [api.jobs() for api in apis]
+        time.sleep(0.2)
+    assert {s for (s,) in query(data, "SELECT status FROM fleet_shards")} == {"cancelled"}
+    assert query(data, "SELECT status FROM runs WHERE kind = 'check'") == [("failed",)]
+    # far fewer than 80 pages were checked (2 s each, 2 at a time per host): nothing waited
+    assert query(data, "SELECT count(*) FROM checks")[0][0] == 0
+
+
 def test_a_node_killed_mid_run_has_its_shard_finished_elsewhere(
         mock: MockServer, nodes: dict[str, ScrapydServer], tmp_path: Path) -> None:
     # Slow pages (100 ms each, 2 at a time per host): each shard runs for seconds.
@@ -227,17 +278,9 @@ def test_a_node_killed_mid_run_has_its_shard_finished_elsewhere(
     cfg = fleet_config(tmp_path / "k.toml", tmp_path / "shared",
                        [nodes[n].url for n in ("a", "b", "c")])
     assert rotwatch(data, "ingest", str(seed_file), config=cfg).returncode == 0
-    check = subprocess.Popen(
-        [sys.executable, "-m", "rotwatch", "--data-dir", str(data), "--config", str(cfg),
-         "check", "--allow-private"], cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    victim = ScrapydNode(nodes["b"].url)
+    check = _start_check(data, cfg)
     try:
-        deadline = time.monotonic() + 120
-        while not victim.jobs().running:
-            assert time.monotonic() < deadline, "node b never ran its shard"
-            assert check.poll() is None, check.communicate()
-            time.sleep(0.1)
+        _wait_running(ScrapydNode(nodes["b"].url), check)
         nodes["b"].kill()
         out, err = check.communicate(timeout=240)
     finally:
@@ -253,3 +296,9 @@ def test_a_node_killed_mid_run_has_its_shard_finished_elsewhere(
     assert len(moved) == 1, shards
     assert shards[moved[0]][0] != nodes["b"].url
     assert all(status == "ingested" for _, _, status in shards.values())
+    # status shows the fleet: the vanished node, and where each shard ran
+    shown = rotwatch(data, "status", config=cfg)
+    assert shown.returncode == 0, shown.stderr
+    assert f"{nodes['b'].url} [default]: unreachable" in shown.stdout
+    assert f"{nodes['a'].url} [default]: pending=0 running=0" in shown.stdout
+    assert f"shard {moved[0]}: ingested on" in shown.stdout and "(attempt 2," in shown.stdout
