@@ -85,6 +85,13 @@ def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
     verdicts: Counter[str] = Counter()
     for part in parts:
         verdicts.update(part.verdicts)
+    cluster = config.cluster
+    if not cluster.enabled and cluster.confirm and cluster.confirm_bind_address:
+        # A second vantage without a fleet: failures checked again from another address.
+        from rotwatch.cluster.local_confirm import confirm_locally
+
+        verdicts.update(confirm_locally(config, run_id, log_level))
+        verdicts = +verdicts  # drop counts that fell to zero
     recorded = sum(part.recorded for part in parts)
     errors = [part.error for part in parts if part.error]
     error = "; ".join(errors) if errors else None

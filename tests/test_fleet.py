@@ -31,6 +31,7 @@ from tests.helpers import query, rotwatch, write_config
 
 PER_HOST = 2
 REFUSING_HOST = 8  # 127.0.0.9 refuses connections from 127.0.0.5 (node c's network)
+LOCAL_REFUSING_HOST = 9  # 127.0.0.10 refuses 127.0.0.1 (this machine's usual source)
 # Crawl settings of every check here: no retries and no soft-404 probes (a probe has a
 # download slot of its own, which would make the per-host count include probes).
 CRAWL = {"retry_times": 0, "soft404_probe": False, "concurrency_per_host": PER_HOST,
@@ -39,8 +40,9 @@ CRAWL = {"retry_times": 0, "soft404_probe": False, "concurrency_per_host": PER_H
 
 @pytest.fixture(scope="module")
 def mock() -> Iterator[MockServer]:
-    with MockServer(hosts=["127.0.0.2-9"], tls=False, bomb_mb=0,
-                    extra_args=["--refuse", "127.0.0.9=127.0.0.5"]) as server:
+    with MockServer(hosts=["127.0.0.2-10"], tls=False, bomb_mb=0,
+                    extra_args=["--refuse", "127.0.0.9=127.0.0.5",
+                                "--refuse", "127.0.0.10=127.0.0.1"]) as server:
         yield server
 
 
@@ -188,6 +190,35 @@ def test_a_link_that_works_from_elsewhere_is_regional_not_failing(
     assert len(dead) == 1 and dead[0][0] == "connection-failed", dead
     assert "also connection-failed from" in dead[0][1]
     assert query(data, "SELECT state FROM targets WHERE url = ?", urls[-1]) == [("failing",)]
+
+
+def test_without_a_fleet_a_second_source_address_confirms(mock: MockServer,
+                                                          tmp_path: Path) -> None:
+    urls = [mock.url(f"/page/l{i}", host=LOCAL_REFUSING_HOST) for i in range(3)]
+    urls += [mock.url("/ok", host=1), "http://127.0.0.1:1/dead"]
+    data = tmp_path / "data"
+    cfg = write_config(tmp_path / "l.toml", **CRAWL)
+    with cfg.open("a", encoding="utf-8") as out:
+        out.write('\n[cluster]\nconfirm_bind_address = "127.0.0.6"\n')
+    assert rotwatch(data, "ingest", str(seed(tmp_path / "s.md", urls)),
+                    config=cfg).returncode == 0
+    checked = rotwatch(data, "check", "--allow-private", config=cfg)
+    assert checked.returncode == 2, checked.stderr  # the dead link, not the regional ones
+    assert "connection-failed=1" in checked.stdout and "blocked=3" in checked.stdout
+    for url in urls[:3]:
+        history = query(data, "SELECT verdict, vantage, reason FROM checks c JOIN targets t "
+                              "ON t.id = c.target_id WHERE t.url = ? ORDER BY c.checked_at, "
+                              "c.id", url)
+        assert [(v, where) for v, where, _ in history] == [
+            ("connection-failed", None), ("ok", "source 127.0.0.6"),
+            ("blocked", "this machine")], history
+        assert history[2][2].startswith("regional: connection-failed from this machine")
+        assert query(data, "SELECT state FROM targets WHERE url = ?", url) == [("blocked",)]
+    assert query(data, "SELECT count(*), max(verdict) FROM checks c JOIN targets t ON "
+                       "t.id = c.target_id WHERE t.url = ?", urls[-1]) == [
+        (1, "connection-failed")]
+    assert query(data, "SELECT count(*) FROM checks c JOIN targets t ON "
+                       "t.id = c.target_id WHERE t.url = ?", urls[3]) == [(1,)]
 
 
 # ---- nodes that fail -------------------------------------------------------------------------
