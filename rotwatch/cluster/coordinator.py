@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 import signal
 import time
 from collections import Counter
@@ -88,6 +89,7 @@ class Coordinator:
         self.errors: list[str] = []
         self.version = ""
         self.stopping = False
+        self.token = secrets.token_hex(3)
 
     # ---- the run ------------------------------------------------------------------------
     def run(self, selection: Selection, now: datetime) -> ShardResult:
@@ -154,7 +156,8 @@ class Coordinator:
         node = preferred if preferred in candidates else min(
             candidates, key=lambda n: sum(1 for s in self.shards.values()
                                           if s.node is n and not s.finished))
-        job_id = f"rw{self.run_id}-{shard.name}-a{shard.attempt}"
+        # The token keeps ids unique on nodes that other stores' coordinators also use.
+        job_id = f"rw{self.run_id}-{self.token}-{shard.name}-a{shard.attempt}"
         args = {"shard_dir": str(shard.dir.path), "attempt": str(shard.attempt),
                 "vantage": node.vantage}
         try:

@@ -88,8 +88,12 @@ class ScrapydNode:
         fields += list((args or {}).items())
         return str(self._call("POST", "schedule.json", fields)["jobid"])
 
+    def jobs_detail(self) -> dict[str, Any]:
+        """listjobs.json as Scrapyd answers it (start and end times included)."""
+        return self._call("GET", "listjobs.json", {"project": self.project})
+
     def jobs(self) -> Jobs:
-        found = self._call("GET", "listjobs.json", {"project": self.project})
+        found = self.jobs_detail()
 
         def ids(key: str) -> frozenset[str]:
             return frozenset(str(j["id"]) for j in found.get(key, []))
