@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from archive.warc.reader import read_response
 from rotwatch.cluster.egg import build_egg
 from rotwatch.cluster.plan import shard_of
 from rotwatch.cluster.scrapyd_api import NodeError, NodeUnreachable, ScrapydNode
+from rotwatch.config import ConfigError, load_config
 from tests.conftest import REPO_ROOT, MockServer
 from tests.fleet import ScrapydServer, free_port
 from tests.helpers import query, rotwatch, write_config
@@ -222,6 +224,25 @@ def test_without_a_fleet_a_second_source_address_confirms(mock: MockServer,
 
 
 # ---- nodes that fail -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("table", "message"), [
+    ('scrapyd = ["ftp://node:6800"]\nshared_dir = "/s"', "not an http(s) URL"),
+    ('scrapyd = ["http://a:6800", "http://a:6800"]\nshared_dir = "/s"', "listed twice"),
+    ('scrapyd = ["http://a:6800"]', "shared_dir: required"),
+    ('scrapyd = ["http://a:6800"]\nshared_dir = "/s"\nvantage = ["x", "y"]',
+     "2 labels for 1 nodes"),
+    ("max_attempts = 0", "max_attempts: must be in"),
+])
+def test_cluster_config_is_checked_up_front(tmp_path: Path, table: str, message: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(f"[cluster]\n{table}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(path, tmp_path)
+
+
+def test_without_cluster_nothing_changes(tmp_path: Path) -> None:
+    assert not load_config(None, tmp_path).cluster.enabled
+
 
 def test_egg_is_reproducible_and_names_its_settings() -> None:
     first, second = build_egg(), build_egg()

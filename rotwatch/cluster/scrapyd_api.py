@@ -4,11 +4,12 @@ Each call has a timeout and is retried a few times (tenacity) when the node cann
 reached or answers 5xx; after that it raises `NodeUnreachable`, which the coordinator
 reads as "this node is gone". A node that answers `"status": "error"` raises `NodeError`
 with Scrapyd's message. Requests go straight to the node, never through a proxy from the
-environment.
+environment. Credentials in a node's URL are sent as HTTP basic auth.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.error
 import urllib.parse
@@ -57,7 +58,16 @@ class Jobs:
 class ScrapydNode:
     def __init__(self, url: str, *, timeout: float = 10.0, attempts: int = 3,
                  project: str = "rotwatch") -> None:
-        self.url = url.rstrip("/")
+        parts = urllib.parse.urlsplit(url.rstrip("/"))
+        # Credentials in the URL (http://user:pass@node:6800) become HTTP basic auth,
+        # Scrapyd's own; they never appear in messages or `status`.
+        self._auth: str | None = None
+        if parts.username is not None:
+            pair = f"{urllib.parse.unquote(parts.username)}:" \
+                   f"{urllib.parse.unquote(parts.password or '')}"
+            self._auth = "Basic " + base64.b64encode(pair.encode()).decode()
+            parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+        self.url = parts.geturl()
         self.timeout = timeout
         self.attempts = attempts
         self.project = project
@@ -114,7 +124,7 @@ class ScrapydNode:
         pairs = list(fields.items()) if isinstance(fields, dict) else list(fields or [])
         url = f"{self.url}/{endpoint}"
         body: bytes | None = None
-        headers: dict[str, str] = {}
+        headers: dict[str, str] = {"Authorization": self._auth} if self._auth else {}
         if method == "GET":
             url += "?" + urllib.parse.urlencode(pairs) if pairs else ""
         elif files:
