@@ -46,6 +46,9 @@ class ReportLink:
     last_checked_at: str | None
     final_url: str | None  # only when the last check was redirected elsewhere
     snapshot: Snapshot | None  # the last capture taken while the page was healthy, if any
+    # Where the last check was made from (a fleet's vantage label); its reason says what a
+    # second vantage saw, when one was asked.
+    vantage: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def _link(row: ProblemLink) -> ReportLink:
         reason=row.reason, status=row.status, first_failure_at=row.first_failure_at,
         consecutive_failures=row.consecutive_failures, last_ok_at=row.last_ok_at,
         last_checked_at=row.last_checked_at, final_url=row.final_url if moved else None,
-        snapshot=row.snapshot)
+        snapshot=row.snapshot, vantage=row.vantage)
 
 
 # --------------------------------------------------------------------------- renderers
@@ -212,7 +215,7 @@ def render_html(report: Report) -> str:
     return "\n".join([*out, "</body></html>\n"])
 
 
-_LINK_FIELDS = tuple(f.name for f in fields(ReportLink) if f.name != "snapshot")
+_LINK_FIELDS = tuple(f.name for f in fields(ReportLink) if f.name not in ("snapshot", "vantage"))
 CSV_COLUMNS = ("seed_path", "seed_url", "seed_title", *_LINK_FIELDS, "snapshot_id", "snapshot_at")
 
 

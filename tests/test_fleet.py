@@ -69,7 +69,7 @@ def fleet_config(path: Path, shared: Path, urls: list[str], vantage: list[str] |
                  **crawl: Any) -> Path:
     write_config(path, **{**CRAWL, **crawl})
     lines = ["", "[cluster]", f"scrapyd = {json.dumps(urls)}", f'shared_dir = "{shared}"',
-             "poll_interval = 0.2", "request_timeout = 5"]
+             "poll_interval = 0.2", "request_timeout = 10"]
     if vantage:
         lines.append(f"vantage = {json.dumps(vantage)}")
     with path.open("a", encoding="utf-8") as out:
@@ -192,6 +192,14 @@ def test_a_link_that_works_from_elsewhere_is_regional_not_failing(
     assert len(dead) == 1 and dead[0][0] == "connection-failed", dead
     assert "also connection-failed from" in dead[0][1]
     assert query(data, "SELECT state FROM targets WHERE url = ?", urls[-1]) == [("failing",)]
+    # the report's JSON says which vantage saw what
+    report = rotwatch(data, "report", "--format", "json", config=cfg)
+    links = {link["target_url"]: link for seed in json.loads(report.stdout)["seeds"]
+             for link in seed["links"]}
+    assert links[urls[-1]]["vantage"] in ("east", "west")
+    assert "also connection-failed from" in links[urls[-1]]["reason"]
+    assert links[urls[0]]["vantage"] == "west" and links[urls[0]]["state"] == "blocked"
+    assert "; ok from east" in links[urls[0]]["reason"]
 
 
 def test_without_a_fleet_a_second_source_address_confirms(mock: MockServer,

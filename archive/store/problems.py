@@ -42,6 +42,7 @@ class ProblemLink:
     checked_url: str | None
     final_url: str | None
     snapshot: SnapshotRef | None  # the last capture taken while the page was healthy, if any
+    vantage: str | None = None  # where the last check was made from (a fleet's label)
 
 
 class ProblemSide(Tables):
@@ -54,11 +55,12 @@ class ProblemSide(Tables):
         seed_sql, seed_params = seed_match(seeds)
         # The last check per target: SQLite takes bare columns from the row holding max().
         rows = self.db.conn.execute(
-            "WITH last AS (SELECT target_id, reason, status, url, final_url, max(checked_at) "
+            "WITH last AS (SELECT target_id, reason, status, url, final_url, vantage, "
+            "max(checked_at) "
             "FROM checks GROUP BY target_id) "
             "SELECT s.path, s.url, s.title, l.role, l.anchor_text, l.context, t.id, t.url, "
             "t.state, t.last_verdict, t.first_failure_at, t.consecutive_failures, "
-            "t.last_ok_at, t.last_checked_at, c.reason, c.status, c.url, c.final_url "
+            "t.last_ok_at, t.last_checked_at, c.reason, c.status, c.url, c.final_url, c.vantage "
             "FROM links l JOIN seeds s ON s.id = l.seed_id JOIN targets t ON t.id = l.target_id "
             "LEFT JOIN last c ON c.target_id = t.id WHERE l.removed_at IS NULL "
             f"AND t.state IN ({','.join('?' for _ in states)}) AND {seed_sql} "
@@ -68,7 +70,7 @@ class ProblemSide(Tables):
             context=r[5], target_id=r[6], target_url=r[7], state=r[8], last_verdict=r[9],
             first_failure_at=r[10], consecutive_failures=int(r[11] or 0), last_ok_at=r[12],
             last_checked_at=r[13], reason=r[14], status=r[15], checked_url=r[16],
-            final_url=r[17], snapshot=self.good_snapshot(r[6])) for r in rows]
+            final_url=r[17], snapshot=self.good_snapshot(r[6]), vantage=r[18]) for r in rows]
 
     def state_totals(self, seeds: Sequence[str] = ()) -> list[tuple[str, int]]:
         """Checkable targets per state, counting those cited (now) by the matching seeds."""

@@ -14,7 +14,7 @@ import logging
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from archive.store import results as store_results
@@ -137,10 +137,12 @@ def _reconciled(pair: Pair) -> list[NodeResult]:
                         Seen(second.vantage, second.judgement))
     if not outcome.record_second:
         return [replace(first, judgement=outcome.first)]
-    # The regional verdict is reached when the second check comes back: it is dated then,
-    # after that check, so it is the latest word (blocked, not failing, not alive).
+    # The regional verdict is reached when the second check comes back: it is dated after
+    # that check (one second: the store keeps whole seconds, and a tie would leave the
+    # order to chance), so it is the latest word: blocked, not failing, not alive.
     concluded = replace(first, judgement=outcome.first,
-                        checked_at=max(first.checked_at, second.checked_at))
+                        checked_at=max(first.checked_at, second.checked_at)
+                        + timedelta(seconds=1))
     return [second, concluded]
 
 

@@ -28,6 +28,10 @@ from tenacity import (
 )
 
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+# addversion.json loads the egg's spiders in a new process (`scrapy list`) before it
+# answers, and schedule.json does too when the node has not listed that version since it
+# started: seconds on an idle node, far more on a busy one. Not a sign of a dead node.
+SLOW_CALL_TIMEOUT = 120.0
 
 
 class NodeUnreachable(Exception):
@@ -88,7 +92,8 @@ class ScrapydNode:
 
     def add_version(self, version: str, egg: bytes) -> None:
         self._call("POST", "addversion.json",
-                   {"project": self.project, "version": version}, files={"egg": egg})
+                   {"project": self.project, "version": version}, files={"egg": egg},
+                   slow=True)
 
     def schedule(self, spider: str, job_id: str, *, version: str,
                  settings: Sequence[str] = (), args: dict[str, str] | None = None) -> str:
@@ -96,7 +101,7 @@ class ScrapydNode:
                                          ("jobid", job_id), ("_version", version)]
         fields += [("setting", s) for s in settings]
         fields += list((args or {}).items())
-        return str(self._call("POST", "schedule.json", fields)["jobid"])
+        return str(self._call("POST", "schedule.json", fields, slow=True)["jobid"])
 
     def jobs_detail(self) -> dict[str, Any]:
         """listjobs.json as Scrapyd answers it (start and end times included)."""
@@ -120,7 +125,7 @@ class ScrapydNode:
     # ---- transport ----------------------------------------------------------------------
     def _call(self, method: str, endpoint: str,
               fields: dict[str, str] | list[tuple[str, str]] | None = None,
-              files: dict[str, bytes] | None = None) -> dict[str, Any]:
+              files: dict[str, bytes] | None = None, slow: bool = False) -> dict[str, Any]:
         pairs = list(fields.items()) if isinstance(fields, dict) else list(fields or [])
         url = f"{self.url}/{endpoint}"
         body: bytes | None = None
@@ -139,7 +144,8 @@ class ScrapydNode:
                                     wait=wait_exponential(multiplier=0.2, max=2),
                                     retry=retry_if_exception_type(_Transient)):
                 with attempt:
-                    answer = self._send(request)
+                    answer = self._send(request, max(self.timeout, SLOW_CALL_TIMEOUT)
+                                        if slow else self.timeout)
         except RetryError as exc:
             cause = exc.last_attempt.exception()
             raise NodeUnreachable(f"{self.url}: {cause}") from None
@@ -147,9 +153,9 @@ class ScrapydNode:
             raise NodeError(f"{self.url} {endpoint}: {answer.get('message', 'error')}")
         return answer
 
-    def _send(self, request: urllib.request.Request) -> dict[str, Any]:
+    def _send(self, request: urllib.request.Request, timeout: float) -> dict[str, Any]:
         try:
-            with _DIRECT.open(request, timeout=self.timeout) as response:
+            with _DIRECT.open(request, timeout=timeout) as response:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
             if exc.code >= 500:
