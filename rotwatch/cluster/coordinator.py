@@ -93,27 +93,34 @@ class Coordinator:
 
     # ---- the run ------------------------------------------------------------------------
     def run(self, selection: Selection, now: datetime) -> ShardResult:
+        # From the start: a signal during the deploy or the scheduling stops the run too.
+        previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM,
+                                                                     signal.SIGINT)}
+        try:
+            return self._run(selection, now)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _run(self, selection: Selection, now: datetime) -> ShardResult:
         self._deploy()
         alive = [n for n in self.nodes if n.alive]
         if not alive:
             return ShardResult({}, 0, "no Scrapyd node answered: "
                                       + ", ".join(n.api.url for n in self.nodes))
-        planned = plan_shards(self.config, selection, now, self.run_id, len(alive))
-        for i, (name, (directory, count)) in enumerate(sorted(planned.items())):
-            shard = Shard(name, directory, count)
-            self.shards[name] = shard
-            self._schedule(shard, preferred=alive[i % len(alive)])
-        previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM,
-                                                                     signal.SIGINT)}
-        try:
-            while not self.stopping and any(not s.finished for s in self.shards.values()):
-                time.sleep(self.cluster.poll_interval)
-                self._poll()
-            if self.stopping:
-                self._cancel_all()
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        if not self.stopping:
+            planned = plan_shards(self.config, selection, now, self.run_id, len(alive))
+            for i, (name, (directory, count)) in enumerate(sorted(planned.items())):
+                if self.stopping:
+                    break
+                shard = Shard(name, directory, count)
+                self.shards[name] = shard
+                self._schedule(shard, preferred=alive[i % len(alive)])
+        while not self.stopping and any(not s.finished for s in self.shards.values()):
+            time.sleep(self.cluster.poll_interval)
+            self._poll()
+        if self.stopping:
+            self._cancel_all()
         return ShardResult(dict(self.verdicts), self.recorded,
                            "; ".join(self.errors) if self.errors else None)
 
@@ -202,7 +209,10 @@ class Coordinator:
                 LOG.warning("node %s vanished (%s): its shards go elsewhere", node.api.url, exc)
                 node.alive = False
                 for shard in [s for s in active if s.node is node]:
-                    self._schedule(shard)
+                    if read_done(shard.dir.attempt(shard.attempt)) is not None:
+                        self._finished(shard)  # it finished before its node went away
+                    else:
+                        self._schedule(shard)
                 continue
             for shard in [s for s in active if s.node is node]:
                 assert shard.job_id is not None
