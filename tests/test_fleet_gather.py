@@ -3,6 +3,7 @@ vantages' checks of one link conclude (core/vantage.py)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,8 +14,9 @@ from archive.store.fleet import FleetSide, ShardState
 from core.policy_config import DEFAULT_CONFIG
 from core.records import ErrorKind, Hop, Judgement, Observation, Verdict
 from core.vantage import Seen, needs_confirmation, reconcile
-from rotwatch.cluster.gather import Pair, ingest
+from rotwatch.cluster.gather import BadResults, Pair, ResultsFile, ingest
 from rotwatch.cluster.results import NodeResult, from_json, to_json
+from rotwatch.cluster.shared_dir import AttemptDir
 from rotwatch.ingest import ingest_paths
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -60,7 +62,8 @@ def test_a_shard_ingested_twice_is_recorded_once(store_path: Path) -> None:
     results = [_result(ids[u], u, Verdict.OK, "eu") for u in ids]
     first = ingest(store_path, 1, "s0", policy=DEFAULT_CONFIG, now=NOW, results=results)
     again = ingest(store_path, 1, "s0", policy=DEFAULT_CONFIG, now=NOW, results=results)
-    assert first == (2, []) and again is None
+    assert first is not None and again is None
+    assert (first.recorded, first.held, first.verdicts) == (2, [], {"ok": 2})
     with Store(store_path) as store:
         rows = store.db.conn.execute("SELECT verdict, vantage FROM checks").fetchall()
         assert rows == [("ok", "eu"), ("ok", "eu")]
@@ -73,13 +76,15 @@ def test_held_results_wait_and_a_pair_records_both_vantages(store_path: Path) ->
     ids = _targets(store_path)
     a, b = sorted(ids)
     results = [_result(ids[a], a, Verdict.OK, "eu"), _result(ids[b], b, Verdict.TIMEOUT, "eu")]
-    recorded, held = ingest(store_path, 1, "s0", policy=DEFAULT_CONFIG, now=NOW,
-                            results=results,
-                            hold=lambda r: needs_confirmation(r.judgement.verdict)) or (0, [])
-    assert recorded == 1 and [h.target_id for h in held] == [ids[b]]
+    outcome = ingest(store_path, 1, "s0", policy=DEFAULT_CONFIG, now=NOW, results=results,
+                     hold=lambda r: needs_confirmation(r.judgement.verdict))
+    assert outcome is not None and outcome.recorded == 1
+    held = outcome.held
+    assert [h.target_id for h in held] == [ids[b]] and outcome.verdicts == {"ok": 1}
     second = _result(ids[b], b, Verdict.OK, "us", at=NOW + timedelta(seconds=30))
-    assert ingest(store_path, 1, "cs0", policy=DEFAULT_CONFIG, now=NOW,
-                  pairs=[Pair(held[0], second)]) == (2, [])
+    paired = ingest(store_path, 1, "cs0", policy=DEFAULT_CONFIG, now=NOW,
+                    pairs=[Pair(held[0], second)])
+    assert paired is not None and paired.recorded == 2 and paired.verdicts == {"timeout": 1}
     with Store(store_path) as store:
         history = store.db.conn.execute(
             "SELECT verdict, vantage, reason FROM checks WHERE target_id = ? ORDER BY "
@@ -105,6 +110,18 @@ def test_which_verdicts_need_a_second_vantage(verdict: Verdict) -> None:
     expected = verdict.value in {"dns-failure", "timeout", "connection-failed", "tls-error",
                                  "broken", "blocked"}
     assert needs_confirmation(verdict) is expected
+
+
+def test_a_results_file_that_is_short_or_broken_is_refused(tmp_path: Path) -> None:
+    attempt = AttemptDir(tmp_path)
+    line = json.dumps(to_json(_result(7, "https://example.org/a", Verdict.OK, "eu")))
+    attempt.items.write_text(line + "\n", encoding="utf-8")
+    assert len(list(ResultsFile(attempt, 1))) == 1
+    with pytest.raises(BadResults, match=r"1 results, done\.json says 2"):
+        list(ResultsFile(attempt, 2))
+    attempt.items.write_text(line + "\n" + line[:40] + "\n", encoding="utf-8")
+    with pytest.raises(BadResults, match="result 2"):
+        list(ResultsFile(attempt, 2))
 
 
 def test_a_result_survives_its_json_form() -> None:

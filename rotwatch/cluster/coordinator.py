@@ -30,7 +30,7 @@ from archive.store.store import Store
 from core.records import DueTarget, Verdict
 from core.vantage import needs_confirmation
 from rotwatch.cluster.egg import build_egg
-from rotwatch.cluster.gather import BadResults, Pair, ingest, move_warcs, read_results
+from rotwatch.cluster.gather import BadResults, Pair, ResultsFile, ingest, move_warcs
 from rotwatch.cluster.node_spider import NODE_SPIDER
 from rotwatch.cluster.plan import node_settings, plan_shards, write_confirm_targets
 from rotwatch.cluster.results import NodeResult
@@ -98,6 +98,9 @@ class Coordinator:
                                                                      signal.SIGINT)}
         try:
             return self._run(selection, now)
+        except BaseException:
+            self._cancel_all()  # no job may outlive the coordinator that gathers it
+            raise
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -110,12 +113,12 @@ class Coordinator:
                                       + ", ".join(n.api.url for n in self.nodes))
         if not self.stopping:
             planned = plan_shards(self.config, selection, now, self.run_id, len(alive))
-            for i, (name, (directory, count)) in enumerate(sorted(planned.items())):
+            for index, (name, (directory, count)) in sorted(planned.items()):
                 if self.stopping:
                     break
                 shard = Shard(name, directory, count)
                 self.shards[name] = shard
-                self._schedule(shard, preferred=alive[i % len(alive)])
+                self._schedule(shard, preferred=alive[index % len(alive)])
         while not self.stopping and any(not s.finished for s in self.shards.values()):
             time.sleep(self.cluster.poll_interval)
             self._poll()
@@ -235,40 +238,39 @@ class Coordinator:
             LOG.warning("job %s ended without finishing; rescheduling", shard.job_id)
             self._schedule(shard)
             return
+        results = ResultsFile(attempt, int(done.get("count", -1)))
         try:
-            results = read_results(attempt, int(done.get("count", -1)))
-        except BadResults as exc:
+            if self.config.crawl.snapshots:
+                move_warcs(attempt, self.config.warc_dir)
+            if shard.avoid_vantage is not None:
+                by_target = {r.target_id: r for r in results}
+                self._ingest(shard, pairs=[Pair(r, by_target.get(r.target_id))
+                                           for r in shard.held])
+            else:
+                self._ingest(shard, results=results)
+        except (BadResults, OSError) as exc:  # nothing of it was recorded: run it again
             LOG.warning("job %s: %s; rescheduling", shard.job_id, exc)
             self._schedule(shard)
             return
-        if self.config.crawl.snapshots:
-            move_warcs(attempt, self.config.warc_dir)
         shard.finished = True
-        if shard.avoid_vantage is not None:
-            by_target = {r.target_id: r for r in results}
-            self._ingest(shard, pairs=[Pair(r, by_target.get(r.target_id))
-                                       for r in shard.held])
-        else:
-            self._ingest(shard, results=results)
 
-    def _ingest(self, shard: Shard, results: list[NodeResult] | None = None,
+    def _ingest(self, shard: Shard, results: ResultsFile | None = None,
                 pairs: list[Pair] | None = None) -> None:
         vantage = shard.node.vantage if shard.node else DEFAULT_VANTAGE
-        hold = self._hold_rule(vantage)
         outcome = ingest(self.config.store_path, self.run_id, shard.name,
                          policy=self.config.policy, now=datetime.now(UTC),
-                         results=results or [], pairs=pairs or [], hold=hold)
+                         results=results or (), pairs=pairs or [],
+                         hold=self._hold_rule(vantage))
         if outcome is None:
             return  # ingested before: nothing to add
-        recorded, held = outcome
-        self.recorded += recorded
-        counted = [r for r in results or [] if not hold(r)] + [p.first for p in pairs or []]
-        for result in counted:
-            self.verdicts[result.judgement.verdict.value] += 1
-            if self.on_result is not None:
-                self.on_result(result.judgement.verdict)
-        if held:
-            self._confirm(shard, vantage, held)
+        self.recorded += outcome.recorded
+        self.verdicts.update(outcome.verdicts)
+        if self.on_result is not None:
+            for verdict, count in outcome.verdicts.items():
+                for _ in range(count):
+                    self.on_result(Verdict(verdict))
+        if outcome.held:
+            self._confirm(shard, vantage, outcome.held)
 
     def _hold_rule(self, vantage: str) -> Callable[[NodeResult], bool]:
         others = any(n.alive and n.vantage != vantage for n in self.nodes)
@@ -292,7 +294,8 @@ class Coordinator:
             with contextlib.suppress(NodeUnreachable, NodeError):
                 shard.node.api.cancel(shard.job_id)
             shard.finished = True
-            self._note(shard, ShardState.CANCELLED)
+            with contextlib.suppress(Exception):  # the jobs are stopped; the note is extra
+                self._note(shard, ShardState.CANCELLED)
         self.errors.append("interrupted: the fleet's jobs were cancelled; their targets "
                            "stay due")
 

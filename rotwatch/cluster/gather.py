@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,27 +31,56 @@ from rotwatch.cluster.shared_dir import AttemptDir
 from rotwatch.drift import compare, content_fingerprint
 
 LOG = logging.getLogger(__name__)
+BATCH = 500  # results per batch of work inside a shard's transaction
+
+
+def batched(items: Iterable[NodeResult], size: int) -> Iterator[list[NodeResult]]:
+    batch: list[NodeResult] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 class BadResults(Exception):
     """An attempt's results file cannot be read whole (the attempt is tried again)."""
 
 
+class ResultsFile:
+    """A finished attempt's results, read as they are iterated: never all in memory.
+
+    Each iteration reads the file again (a write transaction that met a lock is run
+    again), and raises `BadResults` at a line that does not parse or when the file holds
+    fewer or more results than `done.json` counted.
+    """
+
+    def __init__(self, attempt: AttemptDir, expected: int) -> None:
+        self.attempt = attempt
+        self.expected = expected
+
+    def __iter__(self) -> Iterator[NodeResult]:
+        items = self.attempt.items
+        if self.expected == 0 and not items.exists():
+            return  # Scrapy writes no feed file for a crawl without items
+        count = 0
+        try:
+            with items.open(encoding="utf-8") as lines:
+                for line in lines:
+                    if line.strip():
+                        count += 1
+                        yield from_json(json.loads(line))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise BadResults(f"{items}: result {count}: {exc}") from exc
+        if count != self.expected:
+            raise BadResults(f"{items}: {count} results, done.json says {self.expected}")
+
+
 def read_results(attempt: AttemptDir, expected: int) -> list[NodeResult]:
-    """Every result of a finished attempt; fewer lines than `done.json` counted is an error."""
-    found: list[NodeResult] = []
-    if expected == 0 and not attempt.items.exists():
-        return found  # Scrapy writes no feed file for a crawl without items
-    try:
-        with attempt.items.open(encoding="utf-8") as lines:
-            for line in lines:
-                if line.strip():
-                    found.append(from_json(json.loads(line)))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise BadResults(f"{attempt.items}: line {len(found) + 1}: {exc}") from exc
-    if len(found) != expected:
-        raise BadResults(f"{attempt.items}: {len(found)} results, done.json says {expected}")
-    return found
+    """Every result of a finished attempt, in memory (for the few a confirmation holds)."""
+    return list(ResultsFile(attempt, expected))
 
 
 def move_warcs(attempt: AttemptDir, warc_dir: Path) -> int:
@@ -81,51 +111,72 @@ class Pair:
     second: NodeResult | None
 
 
+@dataclass(frozen=True)
+class Ingested:
+    recorded: int  # checks appended
+    held: list[NodeResult]  # results waiting for a second vantage
+    verdicts: Counter[str]  # of the results recorded as this shard's checks
+
+
 def ingest(store_path: Path, run_id: int, shard: str, *, policy: PolicyConfig,
-           now: datetime, results: Sequence[NodeResult] = (), pairs: Sequence[Pair] = (),
-           hold: Callable[[NodeResult], bool] = lambda r: False
-           ) -> tuple[int, list[NodeResult]] | None:
+           now: datetime, results: Iterable[NodeResult] = (), pairs: Sequence[Pair] = (),
+           hold: Callable[[NodeResult], bool] = lambda r: False) -> Ingested | None:
     """Record a shard's results (and reconciled pairs) in one transaction.
 
     Results for which `hold` is true are not recorded: they are returned, to be checked
-    again from another vantage (and recorded with that check, as a `Pair`). Returns the
-    number of checks recorded and the held results, or None when the shard was ingested
-    already.
+    again from another vantage (and recorded with that check, as a `Pair`). `results` is
+    read in batches (it may be a `ResultsFile`) and must be iterable again. Returns None
+    when the shard was ingested already.
     """
-    held = [r for r in results if hold(r)]
-    plain = [r for r in results if not hold(r)]
     with Store(store_path) as store:
         fleet = FleetSide(store.db)
 
-        def work() -> tuple[int, list[NodeResult]] | None:
+        def work() -> Ingested | None:
             if fleet.shard_state(run_id, shard) is ShardState.INGESTED:
                 return None
-            db = store.db
-            ordered: list[NodeResult] = list(plain)
+            outcome = Ingested(0, [], Counter())
+            for batch in batched(results, BATCH):
+                plain: list[NodeResult] = []
+                for result in batch:
+                    (outcome.held if hold(result) else plain).append(result)
+                outcome.verdicts.update(r.judgement.verdict.value for r in plain)
+                recorded = _record(store, run_id, plain, policy)
+                outcome = replace(outcome, recorded=outcome.recorded + recorded)
             for pair in pairs:
-                ordered.extend(_reconciled(pair))
-            ids = {r.target_id for r in ordered}
-            baselines = store_results.baselines(db, ids)
-            rows: list[tuple[NodeResult, CheckRow]] = []
-            for result in ordered:
-                rows.append((result, _row(result, baselines.get(result.target_id))))
-            for result, row in rows:  # one insert per result, to name its vantage
-                before = fleet.last_check_id()
-                store_results.insert_checks(db, [row], run_id)
-                if result.vantage:
-                    fleet.label_checks(before, result.vantage)
-            histories = store_results.histories(db, ids)
-            latest: dict[int, NodeResult] = {}
-            for result in ordered:
-                latest[result.target_id] = result
-            first_snapshot = _first_snapshots(db, run_id, ids)
-            updates = [_update(r, histories[r.target_id], policy,
-                               first_snapshot.get(r.target_id)) for r in latest.values()]
-            store_results.update_targets(db, updates)
-            fleet.mark_ingested(run_id, shard, len(rows), now)
-            return len(rows), held
+                outcome.verdicts[pair.first.judgement.verdict.value] += 1
+            recorded = _record(store, run_id,
+                               [r for pair in pairs for r in _reconciled(pair)], policy)
+            outcome = replace(outcome, recorded=outcome.recorded + recorded)
+            fleet.mark_ingested(run_id, shard, outcome.recorded, now)
+            return outcome
 
         return store.transaction(work)
+
+
+def _record(store: Store, run_id: int, ordered: list[NodeResult],
+            policy: PolicyConfig) -> int:
+    """Append these checks (in order) and update their targets; inside a transaction."""
+    if not ordered:
+        return 0
+    db, fleet = store.db, FleetSide(store.db)
+    ids = {r.target_id for r in ordered}
+    baselines = store_results.baselines(db, ids)
+    first_snapshot: dict[int, int] = {}
+    latest: dict[int, NodeResult] = {}
+    for result in ordered:  # one insert per result, to name its vantage
+        before = fleet.last_check_id()
+        (snapshot_id,) = store_results.insert_checks(
+            db, [_row(result, baselines.get(result.target_id))], run_id)
+        if result.vantage:
+            fleet.label_checks(before, result.vantage)
+        if snapshot_id:
+            first_snapshot.setdefault(result.target_id, snapshot_id)
+        latest[result.target_id] = result
+    histories = store_results.histories(db, ids)
+    store_results.update_targets(db, [
+        _update(r, histories[r.target_id], policy, first_snapshot.get(r.target_id))
+        for r in latest.values()])
+    return len(ordered)
 
 
 def _reconciled(pair: Pair) -> list[NodeResult]:
@@ -144,20 +195,6 @@ def _reconciled(pair: Pair) -> list[NodeResult]:
                         checked_at=max(first.checked_at, second.checked_at)
                         + timedelta(seconds=1))
     return [second, concluded]
-
-
-def _first_snapshots(db: object, run_id: int, ids: set[int]) -> dict[int, int]:
-    from sqlite_utils import Database
-
-    assert isinstance(db, Database)
-    found: dict[int, int] = {}
-    for target_id in ids:
-        row = db.conn.execute(
-            "SELECT min(snapshot_id) FROM checks WHERE run_id = ? AND target_id = ? "
-            "AND snapshot_id IS NOT NULL", [run_id, target_id]).fetchone()
-        if row and row[0]:
-            found[target_id] = int(row[0])
-    return found
 
 
 def _row(result: NodeResult, baseline: tuple[int, str] | None) -> CheckRow:

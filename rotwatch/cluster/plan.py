@@ -25,8 +25,8 @@ def shard_of(host: str, count: int) -> int:
 
 
 def plan_shards(config: Config, selection: Selection, now: Any, run_id: int,
-                count: int) -> dict[str, tuple[ShardDir, int]]:
-    """Write each shard's targets into the shared directory; shard name → (dir, targets).
+                count: int) -> dict[int, tuple[str, tuple[ShardDir, int]]]:
+    """Write each shard's targets into the shared directory; index → (name, (dir, targets)).
 
     Shards without targets are left out. The targets stream page by page from the store
     and straight into their files: never all in memory.
@@ -47,11 +47,11 @@ def plan_shards(config: Config, selection: Selection, now: Any, run_id: int,
     finally:
         for f in files:
             f.close()
-    planned: dict[str, tuple[ShardDir, int]] = {}
+    planned: dict[int, tuple[str, tuple[ShardDir, int]]] = {}
     for i, d in enumerate(dirs):
         d.targets.with_suffix(".building").replace(d.targets)
         if counts[i]:
-            planned[f"s{i}"] = (d, counts[i])
+            planned[i] = (f"s{i}", (d, counts[i]))
     return planned
 
 
