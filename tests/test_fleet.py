@@ -32,7 +32,7 @@ from tests.fleet import ScrapydServer, free_port
 from tests.helpers import query, rotwatch, write_config
 
 PER_HOST = 2
-LINKS = 1400
+LINKS = 700  # 100 per host; a slow test runs 4,200
 REFUSING_HOST = 8  # 127.0.0.9 refuses connections from 127.0.0.5 (node c's network)
 LOCAL_REFUSING_HOST = 9  # 127.0.0.10 refuses 127.0.0.1 (this machine's usual source)
 # Crawl settings of every check here: no retries and no soft-404 probes (a probe has a
@@ -91,15 +91,14 @@ def verdicts(data: Path) -> dict[str, str]:
 
 # ---- one check, two ways ---------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def compared(mock: MockServer, nodes: dict[str, ScrapydServer],
-             tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    base = tmp_path_factory.mktemp("compare")
+def run_compare(mock: MockServer, nodes: dict[str, ScrapydServer], base: Path,
+                links: int) -> dict[str, Any]:
+    """The same seed checked locally and through nodes a and b, read back."""
     kinds = ["200", "404", "301", "500", "410", "403"]
-    # 7 hosts (not the refusing ones) × 200 links, each host in one shard; plus a few
-    # routes with verdicts of their own. (A larger run only takes longer: same code paths.)
+    # 7 hosts (not the refusing ones), each host in one shard; plus a few routes with
+    # verdicts of their own.
     urls = [mock.url(f"/bench/{kinds[i % len(kinds)]}/{i}", host=i % 7 + 1)
-            for i in range(LINKS)]
+            for i in range(links)]
     urls += [mock.url("/loop/a", host=2), mock.url("/private/p", host=3),
              mock.url("/challenge", host=4), "http://127.0.0.1:1/refused"]
     seed_file = seed(base / "seed.md", urls)
@@ -110,14 +109,32 @@ def compared(mock: MockServer, nodes: dict[str, ScrapydServer],
     for data, cfg in ((local_data, local_cfg), (fleet_data, fleet_cfg)):
         done = rotwatch(data, "ingest", str(seed_file), config=cfg)
         assert done.returncode == 0, done.stderr
-    local = rotwatch(local_data, "check", "--allow-private", config=local_cfg)
+    local = rotwatch(local_data, "check", "--allow-private", config=local_cfg,
+                     timeout=280 + links // 10)
     for host in range(1, 8):  # not 127.0.0.10: it refuses this machine's usual address
         mock.reset(host)
-    fleet = rotwatch(fleet_data, "check", "--allow-private", config=fleet_cfg, timeout=280)
+    fleet = rotwatch(fleet_data, "check", "--allow-private", config=fleet_cfg,
+                     timeout=280 + links // 10)
     return {"urls": urls, "local": local, "fleet": fleet, "local_data": local_data,
             "fleet_data": fleet_data, "shared": base / "shared",
             "logs": {h: mock.log(h) for h in range(1, 8)},
             "stats": {h: mock.stats(h) for h in range(1, 8)}}
+
+
+@pytest.fixture(scope="module")
+def compared(mock: MockServer, nodes: dict[str, ScrapydServer],
+             tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return run_compare(mock, nodes, tmp_path_factory.mktemp("compare"), LINKS)
+
+
+@pytest.mark.slow
+def test_a_few_thousand_links_through_the_fleet_match_a_local_check(
+        mock: MockServer, nodes: dict[str, ScrapydServer], tmp_path: Path) -> None:
+    done = run_compare(mock, nodes, tmp_path, 4200)
+    assert verdicts(done["fleet_data"]) == verdicts(done["local_data"])
+    assert query(done["fleet_data"], "SELECT count(*), count(DISTINCT target_id) "
+                                     "FROM checks") == [(4204, 4204)]
+    assert all(1 <= s["max_inflight"] <= PER_HOST for s in done["stats"].values())
 
 
 def test_fleet_gives_the_local_verdicts(compared: dict[str, Any]) -> None:
