@@ -18,7 +18,6 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from w3lib.url import path_to_file_uri
 
-from core.records import DueTarget
 from crawler.fetch.hops import TargetFetch
 from crawler.fetch.spider import CheckSpider
 from rotwatch.cluster.shared_dir import ShardDir, read_targets, write_done
@@ -74,4 +73,4 @@ class NodeCheckSpider(CheckSpider):
                                       "vantage": self.vantage})
 
 
-__all__ = ["NODE_SPIDER", "DueTarget", "NodeCheckSpider"]
+__all__ = ["BIND_ADDRESS_ENV", "NODE_SPIDER", "NodeCheckSpider"]

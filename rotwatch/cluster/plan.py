@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from archive.store.due import Selection
 from core.records import DueTarget
@@ -24,7 +24,7 @@ def shard_of(host: str, count: int) -> int:
     return zlib.crc32(host.encode()) % count
 
 
-def plan_shards(config: Config, selection: Selection, now: Any, run_id: int,
+def plan_shards(config: Config, selection: Selection, now: datetime, run_id: int,
                 count: int) -> dict[int, tuple[str, tuple[ShardDir, int]]]:
     """Write each shard's targets into the shared directory; index → (name, (dir, targets)).
 
