@@ -89,6 +89,11 @@ def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
     shards = 0 if idle else crawl_processes(config)
     if idle:
         parts = []
+    elif config.cluster.enabled:
+        from rotwatch.cluster.coordinator import run_fleet
+
+        shards = len(config.cluster.scrapyd)
+        parts = [run_fleet(config, selection, now, run_id, on_result, log_level)]
     elif shards == 1:
         from rotwatch.crawl_process import crawl_shard
 
@@ -100,6 +105,13 @@ def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
     verdicts: Counter[str] = Counter()
     for part in parts:
         verdicts.update(part.verdicts)
+    cluster = config.cluster
+    if not cluster.enabled and cluster.confirm and cluster.confirm_bind_address:
+        # A second vantage without a fleet: failures checked again from another address.
+        from rotwatch.cluster.local_confirm import confirm_locally
+
+        verdicts.update(confirm_locally(config, run_id, log_level))
+        verdicts = +verdicts  # drop counts that fell to zero
     recorded = sum(part.recorded for part in parts)
     errors = [part.error for part in parts if part.error]
     error = "; ".join(errors) if errors else None

@@ -145,8 +145,18 @@ def status(obj: _HasConfig, fmt: str, monitor: bool) -> None:
         else:
             click.echo(one_line(check["line"]))
         sys.exit(exit_code(attention=not check["ok"]))
+    fleet = obj.config.cluster
     if fmt == "json":
+        if fleet.enabled:  # the fleet's nodes and shards (rotwatch/cluster/)
+            from rotwatch.cluster.status import fleet_status
+
+            info["fleet"] = fleet_status(obj.config)
         click.echo(json_safe(json.dumps(info, ensure_ascii=False, default=str)))
     else:
         for line in _text(info):
             click.echo(line)
+        if fleet.enabled:
+            from rotwatch.cluster.status import fleet_lines
+
+            for line in fleet_lines(obj.config):
+                click.echo(one_line(line))

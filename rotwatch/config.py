@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, get_type_hints
+from urllib.parse import urlsplit
 
 from core.operator_rules import AcceptRule
 from core.policy_config import DEFAULT_CONFIG, PolicyConfig
@@ -133,12 +134,36 @@ class ReportConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    """A check spread over a Scrapyd fleet (rotwatch/cluster/); empty `scrapyd`: local."""
+
+    scrapyd: tuple[str, ...] = ()  # node base URLs, e.g. "http://node-a:6800"
+    # A directory every node and the coordinator see (a shared filesystem).
+    shared_dir: str | None = None
+    # One label per node (same order as `scrapyd`): the network it checks from.
+    vantage: tuple[str, ...] = ()
+    # Before a verdict that could lead to "dead" counts, a node of another vantage (or,
+    # without a fleet, a second local source address) checks the link again.
+    confirm: bool = True
+    confirm_bind_address: str | None = None  # without a fleet: the second source address
+    max_attempts: int = _within(3, 1, 20)  # per shard, over the nodes
+    poll_interval: float = _within(1.0, 0.05, 600, above=True)
+    request_timeout: float = _within(10.0, 0, 600, above=True)
+    job_timeout_minutes: float = _within(120.0, 0, 10_080)  # 0 = no limit
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.scrapyd)
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path  # no default: where the data lives is decided by load_config
     ingest: IngestConfig = IngestConfig()
     crawl: CrawlConfig = CrawlConfig()
     daemon: DaemonConfig = DaemonConfig()
     report: ReportConfig = ReportConfig()
+    cluster: ClusterConfig = ClusterConfig()
     policy: PolicyConfig = DEFAULT_CONFIG
     source: str | None = None
 
@@ -157,7 +182,7 @@ class Config:
 
 _SECTIONS: Final[Mapping[str, type]] = MappingProxyType({
     "ingest": IngestConfig, "crawl": CrawlConfig, "daemon": DaemonConfig,
-    "report": ReportConfig})
+    "report": ReportConfig, "cluster": ClusterConfig})
 
 
 def load_config(path: Path | None, data_dir: Path | None = None,
@@ -202,6 +227,8 @@ def load_config(path: Path | None, data_dir: Path | None = None,
             resolve_zone(values["report"].timezone)
         except UnknownZone as exc:
             raise ConfigError(f"{where}: [report] timezone: {exc}") from None
+    if "cluster" in values:
+        _check_cluster(values["cluster"], f"{where}: [cluster]")
     if isinstance(raw.get("daemon"), dict):
         _check_schedules(raw["daemon"], f"{where}: [daemon]")
     if "crawl" in values:
@@ -220,6 +247,21 @@ def _policy(table: object, where: str) -> PolicyConfig:
         return PolicyConfig.from_mapping(table)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{where} {exc}") from exc
+
+
+def _check_cluster(cluster: ClusterConfig, where: str) -> None:
+    for url in cluster.scrapyd:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"{where} scrapyd: {url!r} is not an http(s) URL of a node")
+    if len(set(cluster.scrapyd)) != len(cluster.scrapyd):
+        raise ConfigError(f"{where} scrapyd: a node is listed twice")
+    if cluster.scrapyd and not cluster.shared_dir:
+        raise ConfigError(f"{where} shared_dir: required with scrapyd nodes (a directory "
+                          "every node and this machine see)")
+    if cluster.vantage and len(cluster.vantage) != len(cluster.scrapyd):
+        raise ConfigError(f"{where} vantage: {len(cluster.vantage)} labels for "
+                          f"{len(cluster.scrapyd)} nodes (one label per node)")
 
 
 def _check_schedules(table: dict[str, Any], where: str) -> None:

@@ -77,6 +77,9 @@ class ReportLink:
     uptime: float | None = None  # percent of informative checks in `history` that worked
     suggestion: Suggestion | None = None  # the first of `suggestions`
     suggestions: tuple[Suggestion, ...] = ()
+    # Where the last check was made from (a fleet's vantage label); its reason says what a
+    # second vantage saw, when one was asked.
+    vantage: str | None = None
 
 
 @dataclass(frozen=True)
@@ -198,7 +201,7 @@ def _link(row: ProblemLink) -> ReportLink:
         error_kind=row.error_kind, error_message=row.error_message,
         similarity=row.similarity, snapshot_kind=kind, history=history,
         uptime=uptime(history), suggestion=suggestions[0] if suggestions else None,
-        suggestions=suggestions)
+        suggestions=suggestions, vantage=row.vantage)
 
 
 def _suggestions(state: str, final_url: str | None, snapshot: Snapshot | None,

@@ -242,6 +242,11 @@ class MockServer:
         entries: list[dict[str, Any]] = json.loads(self._call(self.url("/_log" + query, host)))
         return entries
 
+    def stats(self, host: int | str = 1) -> dict[str, int]:
+        """``requests``, ``inflight`` and ``max_inflight`` (most at once) of ``host``."""
+        stats: dict[str, int] = json.loads(self._call(self.url("/_stats", host)))
+        return stats
+
     def paths(self, host: int | str = 1) -> list[str]:
         """Just the request targets of :meth:`log`, for terse assertions."""
         return [entry["path"] for entry in self.log(host)]

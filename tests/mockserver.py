@@ -55,6 +55,10 @@ anything else                          honest 404, or 200 "Sorry..." on soft-404
 
 Control routes (never logged, so they cannot disturb what a test counts):
 
+* ``GET /_stats`` → ``{"requests", "inflight", "max_inflight"}``: the most requests this
+  listener answered at once (``POST /_reset`` starts counting again).
+* ``--refuse HOST=CLIENT``: host HOST closes every connection from source address CLIENT
+  without an answer (one network blocked, another served).
 * ``GET /_log`` → JSON list of the requests seen by this listener; ``?clear=1`` returns the
   list and empties it in one step.
 * ``POST|PUT /_set/<name>`` body = page; optional ``X-Status`` header (default 200); the
@@ -285,6 +289,19 @@ class HostState:
     seq: int = 0
     counters: dict[tuple[str, str], int] = field(default_factory=dict)
     pages: dict[str, MutablePage] = field(default_factory=dict)
+    # Requests being answered now, and the most ever at once (logged routes only).
+    inflight: int = 0
+    max_inflight: int = 0
+    refused_clients: frozenset[str] = frozenset()
+
+    def enter(self) -> None:
+        with self.lock:
+            self.inflight += 1
+            self.max_inflight = max(self.max_inflight, self.inflight)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.inflight -= 1
 
     def record(self, method: str, target: str, headers: Message) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -317,6 +334,7 @@ class HostState:
 
     def reset(self) -> None:
         with self.lock:
+            self.max_inflight = self.inflight
             self.log.clear()
             self.counters.clear()
             self.pages.clear()
@@ -415,6 +433,11 @@ class MockHTTPServer(ThreadingHTTPServer):
         self.server_name = str(host)
         self.server_port = int(port)
 
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        # A host that refuses one network (`--refuse HOST=CLIENT`): the connection is
+        # closed unanswered, as a firewall that resets would.
+        return str(client_address[0]) not in self.state.refused_clients
+
     def finish_request(self, request: Any, client_address: Any) -> None:
         if self.ssl_context is None:
             super().finish_request(request, client_address)
@@ -489,6 +512,7 @@ class MockHandler(BaseHTTPRequestHandler):
         if not self._path.startswith("/_"):
             # Logged before answering so that /drop and /reset are on record too.
             self._entry = state.record(self.command, self.path, self.headers)
+            state.enter()
         try:
             body = self._read_body()
             if body is None:
@@ -499,6 +523,9 @@ class MockHandler(BaseHTTPRequestHandler):
             self._respond(400, status_html(400, f"Bad Request: {exc}"))
         except CLIENT_GONE:
             self.close_connection = True
+        finally:
+            if self._entry is not None:
+                state.leave()
 
     def _read_body(self) -> bytes | None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -811,6 +838,13 @@ class MockHandler(BaseHTTPRequestHandler):
         entries = self.server.state.snapshot(clear)
         self._respond(200, json.dumps(entries), content_type="application/json")
 
+    def r_stats(self, arg: str, q: dict[str, str], body: bytes) -> None:
+        state = self.server.state
+        with state.lock:
+            stats = {"requests": state.seq, "inflight": state.inflight,
+                     "max_inflight": state.max_inflight}
+        self._respond(200, json.dumps(stats), content_type="application/json")
+
     def r_set(self, arg: str, q: dict[str, str], body: bytes) -> None:
         name = unquote(arg)
         state = self.server.state
@@ -864,6 +898,7 @@ _EXACT: dict[str, Route] = {
     "/challenge-200": MockHandler.r_challenge_200,
     "/watch": MockHandler.r_watch,
     "/_log": MockHandler.r_log,
+    "/_stats": MockHandler.r_stats,
     "/_reset": MockHandler.r_reset_state,
 }
 
@@ -1064,6 +1099,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-seconds", type=float, default=3600.0, help="exit after this long")
     p.add_argument("--cert-dir", help="where to write certificates (default: a temp dir, removed)")
     p.add_argument("--verbose", action="store_true", help="access log on stderr")
+    p.add_argument("--refuse", action="append", default=[], metavar="HOST=CLIENT",
+                   help="host HOST closes connections from source address CLIENT unanswered")
     return p
 
 
@@ -1098,6 +1135,10 @@ def main(argv: list[str] | None = None) -> int:
     shared.bomb.start()
     servers: list[MockHTTPServer] = []
     soft404 = set(args.soft404_hosts)
+    refused: dict[str, set[str]] = {}
+    for rule in args.refuse:
+        host, _, client = rule.partition("=")
+        refused.setdefault(host, set()).add(client)
 
     def listen(ip: str, port: int, state: HostState, ctx: ssl.SSLContext | None = None) -> str:
         server = MockHTTPServer((ip, port), state, shared, ctx, args.idle_timeout)
@@ -1106,7 +1147,9 @@ def main(argv: list[str] | None = None) -> int:
         return state.base_url
 
     try:
-        hosts = [listen(ip, args.port, HostState(ip, soft404=ip in soft404)) for ip in args.hosts]
+        hosts = [listen(ip, args.port, HostState(
+            ip, soft404=ip in soft404, refused_clients=frozenset(refused.get(ip, ()))))
+            for ip in args.hosts]
         listeners = dict(zip(args.hosts, hosts, strict=True))
         listeners["slow_robots"] = listen(
             "127.0.0.1", 0, HostState("slow_robots", robots_delay=max(0.0, args.slow_robots))

@@ -89,3 +89,14 @@ def test_systemd_analyze_verify(tmp_path: Path) -> None:
         pytest.skip(f"systemd-analyze cannot run here: {output.strip()[:200]}")
     assert done.returncode == 0, output
     assert "rotwatch" not in output, output  # any warning names one of our units
+
+
+def test_scrapyd_node_unit_runs_scrapyd_with_the_shared_dir_writable() -> None:
+    argv = _exec_start("scrapyd.service")
+    assert Path(argv[0]).name == "scrapyd" and "--pidfile=" in argv
+    service = _unit("scrapyd.service")["Service"]
+    assert service["KillMode"] == "control-group"  # the crawls stop with their node
+    assert "/mnt/rotwatch-shared" in service["ReadWritePaths"].split()
+    conf = configparser.ConfigParser()
+    conf.read_string((DEPLOY / "scrapyd.conf").read_text(encoding="utf-8"))
+    assert conf["scrapyd"].getint("max_proc_per_cpu") == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from archive.store import SeedChange, Store, StoreError
+from archive.store import SeedChange, Store, StoreError, schema
 from archive.store.schema import migrations
 from crawler.extract.links import extract
 from rotwatch.ingest import ingest_paths
@@ -30,11 +31,15 @@ def _ingest(store: Store, *paths: Path, now: datetime = NOW):
 
 
 def test_store_is_wal_and_migrated(tmp_path: Path) -> None:
+    count = "SELECT count(*), count(DISTINCT name) FROM _sqlite_migrations"
     with Store(tmp_path / "s.db") as store:
         assert store.db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = set(store.db.table_names())
         assert {"seeds", "targets", "links", "checks", "snapshots", "runs"} <= tables
-    # reopening applies nothing twice
+        first = store.db.execute(count).fetchone()
+    # every migration of schema.py applied once, and reopening applies nothing twice
+    registered = [name for name in vars(schema) if re.fullmatch(r"m\d{3}_\w+", name)]
+    assert first == (len(registered), len(registered))
     with Store(tmp_path / "s.db") as store:
         applied = [row[0] for row in store.db.execute(
             "SELECT name FROM _sqlite_migrations ORDER BY id")]
@@ -43,6 +48,7 @@ def test_store_is_wal_and_migrated(tmp_path: Path) -> None:
         assert "m003_i10_snapshot_captures" in applied
         # Every migration defined, once (other issues add theirs: count, don't hard-code).
         assert len(applied) == len(migrations._migrations) >= 3
+        assert store.db.execute(count).fetchone() == first
 
 
 def test_snapshot_search_index_is_dropped_and_snapshots_kept(tmp_path: Path) -> None:

@@ -62,6 +62,7 @@ class ProblemLink:
     error_message: str | None = None
     similarity: float | None = None  # of the last check's text to the baseline
     baseline: SnapshotRef | None = None  # the capture the citation was checked against
+    vantage: str | None = None  # where the last check was made from (a fleet's label)
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ _QUERY = (
     "t.state, t.last_verdict, t.first_failure_at, t.consecutive_failures, t.last_ok_at, "
     "t.last_checked_at, c.reason, c.status, c.url, c.final_url, t.host, t.state_since, "
     "t.recent_checks, c.error_kind, c.error_message, c.similarity, "
-    f"{_SNAP.format('g')}, {_SNAP.format('b')} "
+    f"{_SNAP.format('g')}, {_SNAP.format('b')}, c.vantage "
     "FROM w JOIN seeds s ON s.id = w.seed_id JOIN links l ON l.seed_id = w.seed_id "
     "JOIN targets t ON t.id = l.target_id "
     # The last check: one lookup in checks_target (target_id, checked_at) per link.
@@ -130,7 +131,8 @@ class ProblemSide(Tables):
                 last_ok_at=r[12], last_checked_at=r[13], reason=r[14], status=r[15],
                 checked_url=r[16], final_url=r[17], host=r[18], state_since=r[19],
                 recent_checks=r[20] or "", error_kind=r[21], error_message=r[22],
-                similarity=r[23], snapshot=_snap(r, 24), baseline=_snap(r, 30))
+                similarity=r[23], snapshot=_snap(r, 24), baseline=_snap(r, 30),
+                vantage=r[36])
 
     def link_counts(self, states: Sequence[str], seeds: Sequence[str] = ()
                     ) -> dict[str, int]:

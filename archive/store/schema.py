@@ -217,3 +217,27 @@ def m003_i11_report_summaries(db: Database) -> None:
         " ORDER BY checked_at, id)), good_snapshot_id = (SELECT snapshot_id FROM checks WHERE "
         "checks.target_id = targets.id AND snapshot_id IS NOT NULL AND verdict IN "
         f"({', '.join(repr(v) for v in _HEALTHY)}) ORDER BY checked_at DESC, id DESC LIMIT 1)")
+
+
+@migrations()
+def m003_i14_fleet(db: Database) -> None:
+    # A check spread over a Scrapyd fleet: one row per (run, shard) says which job holds
+    # the shard and whether its results are in the store (the ingest is idempotent on it).
+    # A check's `vantage` names the network it was made from (NULL: this machine).
+    db.executescript(
+        """
+        CREATE TABLE fleet_shards (
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            shard TEXT NOT NULL,
+            node TEXT,
+            job_id TEXT,
+            attempt INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL,
+            targets INTEGER NOT NULL DEFAULT 0,
+            checks INTEGER,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, shard)
+        );
+        ALTER TABLE checks ADD COLUMN vantage TEXT;
+        """
+    )

@@ -1,0 +1,234 @@
+"""Gathering a shard: its results into the store, its WARC files into the archive, once.
+
+The ingest of a (run, shard) is one write transaction that also marks the shard
+ingested, so gathering it twice (a retry, a coordinator restarted, a job that finished on
+two nodes) records nothing twice. WARC files are moved into the archive first (a file
+already there is left alone); a crash in between leaves a file no row points to, never a
+row pointing at no file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from archive.store import results as store_results
+from archive.store.checks import CheckRow, SnapshotRow, TargetUpdate
+from archive.store.fleet import FleetSide, ShardState
+from archive.store.store import Store
+from archive.warc.writer import WARC_SUFFIX
+from core.content_coding import media_type
+from core.policy import PastCheck, PolicyConfig, link_state, next_check_at
+from core.vantage import Seen, reconcile
+from rotwatch.cluster.results import NodeResult, from_json
+from rotwatch.cluster.shared_dir import AttemptDir
+from rotwatch.drift import compare, content_fingerprint
+
+LOG = logging.getLogger(__name__)
+BATCH = 500  # results per batch of work inside a shard's transaction
+
+
+def batched(items: Iterable[NodeResult], size: int) -> Iterator[list[NodeResult]]:
+    batch: list[NodeResult] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class BadResults(Exception):
+    """An attempt's results file cannot be read whole (the attempt is tried again)."""
+
+
+class ResultsFile:
+    """A finished attempt's results, read as they are iterated: never all in memory.
+
+    Each iteration reads the file again (a write transaction that met a lock is run
+    again), and raises `BadResults` at a line that does not parse or when the file holds
+    fewer or more results than `done.json` counted.
+    """
+
+    def __init__(self, attempt: AttemptDir, expected: int) -> None:
+        self.attempt = attempt
+        self.expected = expected
+
+    def __iter__(self) -> Iterator[NodeResult]:
+        items = self.attempt.items
+        if self.expected == 0 and not items.exists():
+            return  # Scrapy writes no feed file for a crawl without items
+        count = 0
+        try:
+            with items.open(encoding="utf-8") as lines:
+                for line in lines:
+                    if line.strip():
+                        count += 1
+                        yield from_json(json.loads(line))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise BadResults(f"{items}: result {count}: {exc}") from exc
+        if count != self.expected:
+            raise BadResults(f"{items}: {count} results, done.json says {self.expected}")
+
+
+def read_results(attempt: AttemptDir, expected: int) -> list[NodeResult]:
+    """Every result of a finished attempt, in memory (for the few a confirmation holds)."""
+    return list(ResultsFile(attempt, expected))
+
+
+def move_warcs(attempt: AttemptDir, warc_dir: Path) -> int:
+    """Move the attempt's finished WARC files into the archive; returns how many moved."""
+    if not attempt.warcs.is_dir():
+        return 0
+    warc_dir.mkdir(parents=True, exist_ok=True)
+    moved = 0
+    for path in sorted(attempt.warcs.glob(f"*{WARC_SUFFIX}")):
+        final = warc_dir / path.name
+        if final.exists():
+            continue
+        # Copy beside the final name, then rename: the archive never holds half a file,
+        # even when the shared directory is another filesystem.
+        temp = final.with_name(final.name + ".part")
+        shutil.copyfile(path, temp)
+        temp.replace(final)
+        path.unlink()
+        moved += 1
+    return moved
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A result held for a second vantage, and the second vantage's result (if any)."""
+
+    first: NodeResult
+    second: NodeResult | None
+
+
+@dataclass(frozen=True)
+class Ingested:
+    recorded: int  # checks appended
+    held: list[NodeResult]  # results waiting for a second vantage
+    verdicts: Counter[str]  # of the results recorded as this shard's checks
+
+
+def ingest(store_path: Path, run_id: int, shard: str, *, policy: PolicyConfig,
+           now: datetime, results: Iterable[NodeResult] = (), pairs: Sequence[Pair] = (),
+           hold: Callable[[NodeResult], bool] = lambda r: False) -> Ingested | None:
+    """Record a shard's results (and reconciled pairs) in one transaction.
+
+    Results for which `hold` is true are not recorded: they are returned, to be checked
+    again from another vantage (and recorded with that check, as a `Pair`). `results` is
+    read in batches (it may be a `ResultsFile`) and must be iterable again. Returns None
+    when the shard was ingested already.
+    """
+    with Store(store_path) as store:
+        fleet = FleetSide(store.db)
+
+        def work() -> Ingested | None:
+            if fleet.shard_state(run_id, shard) is ShardState.INGESTED:
+                return None
+            outcome = Ingested(0, [], Counter())
+            for batch in batched(results, BATCH):
+                plain: list[NodeResult] = []
+                for result in batch:
+                    (outcome.held if hold(result) else plain).append(result)
+                outcome.verdicts.update(r.judgement.verdict.value for r in plain)
+                recorded = _record(store, run_id, plain, policy)
+                outcome = replace(outcome, recorded=outcome.recorded + recorded)
+            for pair in pairs:
+                outcome.verdicts[pair.first.judgement.verdict.value] += 1
+            recorded = _record(store, run_id,
+                               [r for pair in pairs for r in _reconciled(pair)], policy)
+            outcome = replace(outcome, recorded=outcome.recorded + recorded)
+            fleet.mark_ingested(run_id, shard, outcome.recorded, now)
+            return outcome
+
+        return store.transaction(work)
+
+
+def _record(store: Store, run_id: int, ordered: list[NodeResult],
+            policy: PolicyConfig) -> int:
+    """Append these checks (in order) and update their targets; inside a transaction."""
+    if not ordered:
+        return 0
+    db, fleet = store.db, FleetSide(store.db)
+    ids = {r.target_id for r in ordered}
+    baselines = store_results.baselines(db, ids)
+    first_snapshot: dict[int, int] = {}
+    latest: dict[int, NodeResult] = {}
+    for result in ordered:  # one insert per result, to name its vantage
+        before = fleet.last_check_id()
+        (snapshot_id,) = store_results.insert_checks(
+            db, [_row(result, baselines.get(result.target_id))], run_id)
+        if result.vantage:
+            fleet.label_checks(before, result.vantage)
+        if snapshot_id:
+            first_snapshot.setdefault(result.target_id, snapshot_id)
+        latest[result.target_id] = result
+    histories = store_results.histories(db, ids)
+    store_results.update_targets(db, [
+        _update(r, histories[r.target_id], policy, first_snapshot.get(r.target_id))
+        for r in latest.values()])
+    return len(ordered)
+
+
+def _reconciled(pair: Pair) -> list[NodeResult]:
+    """The checks a pair leaves in the history, in order (see core.vantage.reconcile)."""
+    first, second = pair.first, pair.second
+    if second is None:
+        return [first]  # no second vantage answered: the first check stands as it is
+    outcome = reconcile(Seen(first.vantage, first.judgement),
+                        Seen(second.vantage, second.judgement))
+    if not outcome.record_second:
+        return [replace(first, judgement=outcome.first)]
+    # The regional verdict is reached when the second check comes back: it is dated after
+    # that check (one second: the store keeps whole seconds, and a tie would leave the
+    # order to chance), so it is the latest word: blocked, not failing, not alive.
+    concluded = replace(first, judgement=outcome.first,
+                        checked_at=max(first.checked_at, second.checked_at)
+                        + timedelta(seconds=1))
+    return [second, concluded]
+
+
+def _row(result: NodeResult, baseline: tuple[int, str] | None) -> CheckRow:
+    obs, record = result.observation, result.archived
+    title, text = result.main_title or obs.title, result.main_text
+    content_hash = similarity = drifted = None
+    if text:
+        content_hash = content_fingerprint(text)
+        if baseline is not None:
+            drift = compare(baseline[1], text)
+            similarity, drifted = drift.similarity, drift.drifted
+    snapshot = None
+    if record is not None:
+        snapshot = SnapshotRow(
+            fetched_at=result.checked_at, url=obs.final_url, warc_file=record.warc_file,
+            warc_offset=record.offset, warc_length=record.length,
+            payload_digest=record.payload_digest, record_type=record.record_type,
+            mime=media_type(obs.content_type) or None, title=title,
+            truncated=record.truncated,
+            # as the Recorder does: a revisit's text is its original's
+            text=None if record.record_type == "revisit" else text)
+    return CheckRow(result.target_id, result.checked_at, obs, result.judgement,
+                    content_hash, similarity, drifted, snapshot)
+
+
+def _update(result: NodeResult, history: list[PastCheck], policy: PolicyConfig,
+            snapshot_id: int | None) -> TargetUpdate:
+    now = result.checked_at
+    assessment = link_state(history, now, policy)
+    due = next_check_at(history, now, policy, key=result.key, host=result.host)
+    return TargetUpdate(
+        target_id=result.target_id, state=assessment.state.value,
+        state_since=assessment.state_since, last_verdict=result.judgement.verdict.value,
+        consecutive_failures=assessment.consecutive_failures,
+        first_failure_at=assessment.first_failure_at,
+        last_failure_at=assessment.last_failure_at, last_ok_at=assessment.last_ok_at,
+        last_checked_at=now, next_check_at=due, baseline_snapshot_id=snapshot_id)

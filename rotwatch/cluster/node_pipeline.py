@@ -1,0 +1,106 @@
+"""The node's item pipeline: archives a target's responses and turns results into JSON.
+
+Where a local crawl's Recorder writes the store, a node has no store: it writes WARC files
+into its attempt's directory (one worker thread, as the Recorder does), extracts each
+page's main text (in a spawned process, as the Recorder does) and hands the feed export a
+plain `NodeResult` dict. WARC revisits are found within the node's own files only (it
+cannot ask the store for older payloads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Self
+
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+
+from archive.warc.writer import SnapshotWriter
+from core.content_coding import is_text
+from core.exchange import ArchivedRecord, Exchange
+from crawler.fetch.archiving import note_archived, snapshot_of
+from crawler.fetch.items import Outcome
+from rotwatch.cluster.node_spider import NodeCheckSpider
+from rotwatch.cluster.results import NodeResult, to_json
+from rotwatch.drift import MainText
+from rotwatch.main_text_worker import TextExtractor
+from rotwatch.recorder import SHORT_PAGE_CHARS
+
+LOG = logging.getLogger(__name__)
+
+
+class NodePipeline:
+    def __init__(self, spider: NodeCheckSpider, *, max_bytes: int, snapshots: bool,
+                 warc_max_bytes: int) -> None:
+        self.spider = spider
+        self.max_bytes = max_bytes
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rotwatch-warc")
+        self._extractor = TextExtractor()
+        self._warc: SnapshotWriter | None = None
+        if snapshots:
+            # The attempt's directory names the files: unique across nodes and attempts.
+            attempt = spider.attempt_dir.path
+            prefix = f"rotwatch-{attempt.parent.parent.name}-{attempt.parent.name}-{attempt.name}"
+            self._warc = SnapshotWriter(spider.attempt_dir.warcs, prefix=prefix,
+                                        max_file_bytes=warc_max_bytes)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        spider = crawler.spider
+        if not isinstance(spider, NodeCheckSpider):
+            raise TypeError(f"NodePipeline runs with the node spider, not {spider!r}")
+        settings = crawler.settings
+        pipeline = cls(spider, max_bytes=settings.getint("ROTWATCH_MAX_BYTES"),
+                       snapshots=settings.getbool("ROTWATCH_SNAPSHOTS"),
+                       warc_max_bytes=settings.getint("ROTWATCH_WARC_MAX_BYTES"))
+        if pipeline._warc is not None:
+            crawler.signals.connect(pipeline.archive, signal=signals.response_downloaded)
+        return pipeline
+
+    def archive(self, response: Response, request: Request, spider: Any) -> None:
+        exchange = snapshot_of(response, request, self.max_bytes)
+        if exchange is not None and self._warc is not None:
+            note_archived(request, self._executor.submit(self._write, exchange))
+
+    def _write(self, exchange: Exchange) -> ArchivedRecord | None:
+        assert self._warc is not None
+        try:
+            return self._warc.write(exchange)
+        except OSError as exc:  # a full disk must not lose the check itself
+            LOG.error("cannot write WARC record for %s: %s", exchange.url, exc)
+            return None
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, Outcome):
+            return item
+        record = await asyncio.wrap_future(item.warc) if item.warc is not None else None
+        main = await self._main_text(item)
+        return to_json(NodeResult(
+            target_id=item.target_id, key=item.key, host=item.host,
+            checked_at=item.checked_at, observation=item.observation,
+            judgement=item.judgement, vantage=self.spider.vantage, archived=record,
+            main_title=main.title if main else None, main_text=main.text if main else None))
+
+    async def _main_text(self, item: Outcome) -> MainText | None:
+        obs = item.observation
+        if item.body is None or not is_text(obs.content_type) or not obs.status \
+                or obs.status >= 300:
+            return None
+        if len(obs.text) < SHORT_PAGE_CHARS:
+            # As the Recorder does: a page this short is all main text.
+            return MainText(obs.title or "", obs.text, "visible-text")
+        try:
+            return await asyncio.wrap_future(
+                self._extractor.submit(item.body, obs.final_url, item.encoding))
+        except Exception as exc:  # a page that defeats extraction keeps its check
+            LOG.warning("no main text for %s: %s", obs.final_url, exc)
+            return None
+
+    def close_spider(self) -> None:
+        self._extractor.close()
+        if self._warc is not None:
+            self._executor.submit(self._warc.close).result()
+        self._executor.shutdown(wait=True)

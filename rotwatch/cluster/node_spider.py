@@ -1,0 +1,76 @@
+"""The node's spider: the local check spider, reading its shard from the shared directory.
+
+Scrapyd runs it as `scrapy crawl rotwatch-node -a shard_dir=… -a attempt=… -a vantage=…`;
+everything else (middlewares, verdict rules, probes) is the local check's own code. Its
+results go, as JSON lines, to the attempt's `items.jl` through Scrapy's feed exports, and
+`done.json` is written when the crawl finished (not when it was cancelled or failed).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from w3lib.url import path_to_file_uri
+
+from crawler.fetch.hops import TargetFetch
+from crawler.fetch.spider import CheckSpider
+from rotwatch.cluster.shared_dir import ShardDir, read_targets, write_done
+
+NODE_SPIDER = "rotwatch-node"
+# A node with several networks checks from the one this names (its systemd unit sets it).
+BIND_ADDRESS_ENV = "ROTWATCH_BIND_ADDRESS"
+
+
+class NodeCheckSpider(CheckSpider):
+    name = NODE_SPIDER
+
+    def __init__(self, *, shard_dir: str, attempt: str = "0", vantage: str = "",
+                 bind_address: str = "", **kwargs: Any) -> None:
+        shard = ShardDir(Path(shard_dir))
+        super().__init__(targets=read_targets(shard.targets),
+                         probe_token=secrets.token_hex(8), **kwargs)
+        self.attempt_dir = shard.attempt(int(attempt))
+        self.vantage = vantage
+        self.bind_address = bind_address or os.environ.get(BIND_ADDRESS_ENV, "")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NodeCheckSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        assert isinstance(spider, NodeCheckSpider)
+        spider.attempt_dir.path.mkdir(parents=True, exist_ok=True)
+        # Settings may still change here (they are frozen after the spider is built). The
+        # attempt's results file joins whatever feed Scrapyd set up (its items_dir).
+        feeds = crawler.settings.getdict("FEEDS")
+        feeds[path_to_file_uri(str(spider.attempt_dir.items))] = {
+            "format": "jsonlines", "encoding": "utf8", "overwrite": True}
+        crawler.settings.set("FEEDS", feeds, priority="cmdline")
+        ca_bundle = crawler.settings.get("ROTWATCH_CA_BUNDLE")
+        if ca_bundle:
+            # As a local crawl does (rotwatch/crawl_process.py): OpenSSL's default verify
+            # paths honour it, and the job has its process to itself.
+            os.environ["SSL_CERT_FILE"] = ca_bundle
+        logging.getLogger("scrapy.downloadermiddlewares.robotstxt").setLevel(logging.CRITICAL)
+        crawler.signals.connect(spider._closed, signal=signals.spider_closed)
+        return spider
+
+    def _request(self, url: str, state: TargetFetch, *, deadline: float | None) -> Request:
+        request = super()._request(url, state, deadline=deadline)
+        if self.bind_address:
+            request.meta["bindaddress"] = (self.bind_address, 0)
+        return request
+
+    def _closed(self, spider: Any, reason: str) -> None:
+        if reason != "finished" or self.crawler.stats is None:
+            return  # cancelled or failed: no done.json, the coordinator tries elsewhere
+        count = self.crawler.stats.get_value("item_scraped_count", 0)
+        write_done(self.attempt_dir, {"count": count, "reason": reason,
+                                      "vantage": self.vantage})
+
+
+__all__ = ["BIND_ADDRESS_ENV", "NODE_SPIDER", "NodeCheckSpider"]

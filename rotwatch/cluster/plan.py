@@ -1,0 +1,75 @@
+"""Planning a fleet run: due targets split by host into shards, and the job's settings.
+
+Hosts are split by the same stable hash as local crawl processes (rotwatch/shards.py), so
+each host is in exactly one shard per run: per-host politeness, robots.txt and soft-404
+probes hold across the fleet, because one job crawls all of a host.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+from archive.store.due import Selection
+from core.records import DueTarget
+from crawler.fetch.settings import scrapy_settings
+from rotwatch.cluster.shared_dir import ShardDir, shard_dir, target_line, write_targets
+from rotwatch.config import Config, CrawlConfig
+from rotwatch.crawl_process import stream_targets
+
+
+def shard_of(host: str, count: int) -> int:
+    return zlib.crc32(host.encode()) % count
+
+
+def plan_shards(config: Config, selection: Selection, now: datetime, run_id: int,
+                count: int) -> dict[int, tuple[str, tuple[ShardDir, int]]]:
+    """Write each shard's targets into the shared directory; index → (name, (dir, targets)).
+
+    Shards without targets are left out. The targets stream page by page from the store
+    and straight into their files: never all in memory.
+    """
+    shared = Path(str(config.cluster.shared_dir))
+    dirs = [shard_dir(shared, run_id, f"s{i}") for i in range(count)]
+    files = []
+    for d in dirs:
+        d.path.mkdir(parents=True, exist_ok=True)
+        files.append(d.targets.with_suffix(".building").open("w", encoding="utf-8"))
+    counts = [0] * count
+    try:
+        for target in stream_targets(config.store_path, now, selection,
+                                     config.crawl.max_per_host_per_run):
+            i = shard_of(target.host, count)
+            files[i].write(target_line(target))
+            counts[i] += 1
+    finally:
+        for f in files:
+            f.close()
+    planned: dict[int, tuple[str, tuple[ShardDir, int]]] = {}
+    for i, d in enumerate(dirs):
+        d.targets.with_suffix(".building").replace(d.targets)
+        if counts[i]:
+            planned[i] = (f"s{i}", (d, counts[i]))
+    return planned
+
+
+def write_confirm_targets(directory: ShardDir, targets: Iterable[DueTarget]) -> int:
+    return write_targets(directory.targets, targets)
+
+
+def node_settings(config: Config, log_level: str) -> list[str]:
+    """`KEY=VALUE` for every Scrapy setting the config changes from the node's defaults
+    (the egg's settings module is built from the default `[crawl]` options)."""
+    crawl = config.crawl
+    wanted = scrapy_settings(crawl, log_level=log_level)
+    default = scrapy_settings(CrawlConfig(), log_level=log_level)
+    changed = [f"{key}={value}" for key, value in sorted(wanted.items())
+               if value != default.get(key) and isinstance(value, str | int | float | bool)]
+    changed.append(f"LOG_LEVEL={log_level}")
+    changed.append(f"ROTWATCH_SNAPSHOTS={crawl.snapshots}")
+    changed.append(f"ROTWATCH_WARC_MAX_BYTES={int(crawl.warc_max_file_mb * 1_000_000)}")
+    if crawl.ca_bundle:
+        changed.append(f"ROTWATCH_CA_BUNDLE={crawl.ca_bundle}")
+    return changed

@@ -1,0 +1,131 @@
+"""Gathering a shard into a real store (no nodes needed): once per (run, shard), and what two
+vantages' checks of one link conclude (core/vantage.py)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from archive.store import Store
+from archive.store.fleet import FleetSide, ShardState
+from core.policy_config import DEFAULT_CONFIG
+from core.records import ErrorKind, Hop, Judgement, Observation, Verdict
+from core.vantage import Seen, needs_confirmation, reconcile
+from rotwatch.cluster.gather import BadResults, Pair, ResultsFile, ingest
+from rotwatch.cluster.results import NodeResult, from_json, to_json
+from rotwatch.cluster.shared_dir import AttemptDir
+from rotwatch.ingest import ingest_paths
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def _result(target_id: int, url: str, verdict: Verdict, vantage: str,
+            at: datetime = NOW) -> NodeResult:
+    if verdict.is_healthy:
+        obs = Observation(url=url, hops=(Hop(url, 200),), content_type="text/html",
+                          title="T", text="hello")
+    else:
+        obs = Observation(url=url, error=ErrorKind.TIMEOUT, error_message="timed out")
+    return NodeResult(target_id, url, "example.org", at, obs,
+                      Judgement(verdict, f"{verdict.value} reason"), vantage,
+                      main_title="T" if verdict.is_healthy else None,
+                      main_text="hello" if verdict.is_healthy else None)
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    seed = tmp_path / "seed.md"
+    seed.write_text("# S\n\n- [a](https://example.org/a)\n- [b](https://example.org/b)\n",
+                    encoding="utf-8")
+    path = tmp_path / "rotwatch.db"
+    with Store(path) as store:
+        ingest_paths(store, [str(seed)], now=NOW - timedelta(days=1),
+                     max_seed_bytes=1_000_000)
+        run_id = store.start_run("check", "manual", 1, NOW)
+        fleet = FleetSide(store.db)
+        store.transaction(lambda: fleet.put_shard(run_id, "s0", node="n", job_id="j",
+                                                  attempt=0, status=ShardState.SCHEDULED,
+                                                  targets=2, now=NOW))
+    return path
+
+
+def _targets(path: Path) -> dict[str, int]:
+    with Store(path) as store:
+        return {url: id_ for id_, url in store.db.conn.execute("SELECT id, url FROM targets")}
+
+
+def test_a_shard_ingested_twice_is_recorded_once(store_path: Path) -> None:
+    ids = _targets(store_path)
+    results = [_result(ids[u], u, Verdict.OK, "eu") for u in ids]
+    first = ingest(store_path, 1, "s0", policy=DEFAULT_CONFIG, now=NOW, results=results)
+    again = ingest(store_path, 1, "s0", policy=DEFAULT_CONFIG, now=NOW, results=results)
+    assert first is not None and again is None
+    assert (first.recorded, first.held, first.verdicts) == (2, [], {"ok": 2})
+    with Store(store_path) as store:
+        rows = store.db.conn.execute("SELECT verdict, vantage FROM checks").fetchall()
+        assert rows == [("ok", "eu"), ("ok", "eu")]
+        assert FleetSide(store.db).shard_state(1, "s0") is ShardState.INGESTED
+        states = {s for (s,) in store.db.conn.execute("SELECT state FROM targets")}
+        assert states == {"alive"}
+
+
+def test_held_results_wait_and_a_pair_records_both_vantages(store_path: Path) -> None:
+    ids = _targets(store_path)
+    a, b = sorted(ids)
+    results = [_result(ids[a], a, Verdict.OK, "eu"), _result(ids[b], b, Verdict.TIMEOUT, "eu")]
+    outcome = ingest(store_path, 1, "s0", policy=DEFAULT_CONFIG, now=NOW, results=results,
+                     hold=lambda r: needs_confirmation(r.judgement.verdict))
+    assert outcome is not None and outcome.recorded == 1
+    held = outcome.held
+    assert [h.target_id for h in held] == [ids[b]] and outcome.verdicts == {"ok": 1}
+    second = _result(ids[b], b, Verdict.OK, "us", at=NOW + timedelta(seconds=30))
+    paired = ingest(store_path, 1, "cs0", policy=DEFAULT_CONFIG, now=NOW,
+                    pairs=[Pair(held[0], second)])
+    assert paired is not None and paired.recorded == 2 and paired.verdicts == {"timeout": 1}
+    with Store(store_path) as store:
+        history = store.db.conn.execute(
+            "SELECT verdict, vantage, reason FROM checks WHERE target_id = ? ORDER BY "
+            "checked_at, id", [ids[b]]).fetchall()
+        state = store.db.conn.execute("SELECT state FROM targets WHERE id = ?",
+                                      [ids[b]]).fetchone()[0]
+    assert [(v, w) for v, w, _ in history] == [("ok", "us"), ("blocked", "eu")]
+    assert history[1][2] == "regional: timeout from eu (timeout reason); ok from us"
+    assert state == "blocked"
+
+
+def test_two_failing_vantages_count_one_failure() -> None:
+    first = Seen("eu", Judgement(Verdict.DNS_FAILURE, "no such host"))
+    second = Seen("us", Judgement(Verdict.DNS_FAILURE, "no such host"))
+    outcome = reconcile(first, second)
+    assert not outcome.record_second
+    assert outcome.first == Judgement(Verdict.DNS_FAILURE,
+                                      "no such host (also dns-failure from us)")
+
+
+@pytest.mark.parametrize("verdict", list(Verdict))
+def test_which_verdicts_need_a_second_vantage(verdict: Verdict) -> None:
+    expected = verdict.value in {"dns-failure", "timeout", "connection-failed", "tls-error",
+                                 "broken", "blocked"}
+    assert needs_confirmation(verdict) is expected
+
+
+def test_a_results_file_that_is_short_or_broken_is_refused(tmp_path: Path) -> None:
+    attempt = AttemptDir(tmp_path)
+    line = json.dumps(to_json(_result(7, "https://example.org/a", Verdict.OK, "eu")))
+    attempt.items.write_text(line + "\n", encoding="utf-8")
+    assert len(list(ResultsFile(attempt, 1))) == 1
+    with pytest.raises(BadResults, match=r"1 results, done\.json says 2"):
+        list(ResultsFile(attempt, 2))
+    attempt.items.write_text(line + "\n" + line[:40] + "\n", encoding="utf-8")
+    with pytest.raises(BadResults, match="result 2"):
+        list(ResultsFile(attempt, 2))
+
+
+def test_a_result_survives_its_json_form() -> None:
+    result = _result(7, "https://example.org/a", Verdict.OK, "eu")
+    assert from_json(to_json(result)) == result
+    failed = _result(8, "https://example.org/b", Verdict.TIMEOUT, "us")
+    assert from_json(to_json(failed)) == failed
