@@ -13,6 +13,7 @@ from sqlite_utils import Database
 
 from archive.store.db import Tables, to_db
 from archive.store.seed_filter import seed_match
+from archive.store.validators import validators_from_db
 from core.records import DueTarget
 
 
@@ -56,10 +57,11 @@ class DueSide(Tables):
             params.append(after[1])
         # Checkable targets always have next_check_at (set on insert), so the index serves
         # both the filter and the order.
-        sql = ("SELECT t.id, t.key, t.url, t.host, t.next_check_at FROM targets t "
+        sql = ("SELECT t.id, t.key, t.url, t.host, t.next_check_at, t.validators FROM targets t "
                f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?")
         rows = self.db.conn.execute(sql, [*params, limit]).fetchall()
-        return [DueTarget(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+        return [DueTarget(int(r[0]), r[1], r[2], r[3], r[4], validators_from_db(r[5]))
+                for r in rows]
 
 
 def due_page(db: Database, now: datetime, selection: Selection, *,

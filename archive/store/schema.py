@@ -133,3 +133,10 @@ def m002_drop_snapshot_search(db: Database) -> None:
     # Nothing read the full-text index on snapshots: it held a second copy of every page's
     # text and cost three triggers on every snapshot write. The text stays in `snapshots`.
     db.table("snapshots").disable_fts()
+
+
+@migrations()
+def m003_i13_validators(db: Database) -> None:
+    # ETag / Last-Modified of each target's last good capture (JSON, see
+    # archive/store/validators.py): a recheck sends them and an unchanged page answers 304.
+    db.execute("ALTER TABLE targets ADD COLUMN validators TEXT")

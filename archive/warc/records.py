@@ -24,6 +24,8 @@ ORIG_PREFIX: Final = "X-Archive-Orig-"
 WARC_1_1_SPEC: Final = (
     "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 )
+# WARC 1.1 revisit profile of a 304 answer to a conditional request (section 6.7.3).
+SERVER_NOT_MODIFIED: Final = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 # Responses that never carry a body: their Content-Length describes something else
 # (the GET entity for HEAD, the cached entity for 304), so it is kept as sent.
 _BODYLESS_STATUS: Final = frozenset({204, 304})
@@ -36,6 +38,8 @@ class Original:
     uri: str
     date: datetime
     record_id: str | None = None
+    # The server answered 304 to our validators (not: we found the same payload digest).
+    not_modified: bool = False
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,8 @@ def build_exchange(
             http_headers=http,
             warc_headers_dict=warc_headers,
         )
+        if original.not_modified:
+            response.rec_headers.replace_header("WARC-Profile", SERVER_NOT_MODIFIED)
     writer.write_record(request)
     start = buf.tell()
     writer.write_record(response)
