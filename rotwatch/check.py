@@ -43,10 +43,22 @@ class CheckSummary:
         return exit_code(error=bool(self.error), attention=self.bad > 0)
 
 
-def crawl_processes(config: Config) -> int:
-    """How many crawl processes: the configured number, or one per core (at most 4)."""
+# With `processes = 0` (automatic) a run gets one more crawl process per this many due
+# targets, up to one per core: each process costs about 1.5 CPU-seconds to start (Python,
+# Scrapy, the reactor), which a small run would spend for nothing.
+TARGETS_PER_PROCESS = 2000
+
+
+def crawl_processes(config: Config, due: int | None = None) -> int:
+    """How many crawl processes: the configured number, or one per core (at most 4) and
+    at most one per TARGETS_PER_PROCESS due targets."""
     wanted = config.crawl.processes
-    return wanted if wanted > 0 else max(1, min(4, os.cpu_count() or 1))
+    if wanted > 0:
+        return wanted
+    cores = max(1, min(4, os.cpu_count() or 1))
+    if due is None:
+        return cores
+    return max(1, min(cores, -(-due // TARGETS_PER_PROCESS)))
 
 
 def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
@@ -68,7 +80,8 @@ def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
     with Store(config.store_path) as store:
         store.mark_interrupted("check", now)
         run_id = store.start_run("check", trigger, os.getpid(), now)
-    shards = crawl_processes(config)
+        due = store.due_count(now, selection) if config.crawl.processes == 0 else None
+    shards = crawl_processes(config, due)
     if shards == 1:
         from rotwatch.crawl_process import crawl_shard
 

@@ -29,22 +29,16 @@ class Selection:
 class DueSide(Tables):
     """The store method a crawl pages its targets with; mixed into `Store`."""
 
+    def due_count(self, now: datetime, selection: Selection) -> int:
+        """How many targets a run with this selection would visit (one indexed count)."""
+        where, params = _where(now, selection)
+        sql = f"SELECT count(*) FROM targets t WHERE {' AND '.join(where)}"
+        return int(self.db.conn.execute(sql, params).fetchone()[0])
+
     def due_page(self, now: datetime, selection: Selection, *,
                  after: tuple[str, int] | None = None, limit: int = 500) -> list[DueTarget]:
-        where = ["t.checkable = 1"]
-        params: list[object] = []
+        where, params = _where(now, selection)
         by_due_time = not (selection.every or selection.seeds or selection.keys)
-        if by_due_time:
-            where.append("t.next_check_at <= ?")
-            params.append(to_db(now))
-        if selection.seeds:
-            seed_sql, seed_params = seed_match(selection.seeds)
-            where.append("t.id IN (SELECT l.target_id FROM links l JOIN seeds s ON "
-                         f"s.id = l.seed_id WHERE l.removed_at IS NULL AND {seed_sql})")
-            params += seed_params
-        if selection.keys:
-            where.append(f"t.key IN ({','.join('?' for _ in selection.keys)})")
-            params += list(selection.keys)
         # Checks made during the run move next_check_at into the future: paging by due
         # time is stable for due runs (checked rows leave the filter), by id for explicit
         # ones.
@@ -62,6 +56,25 @@ class DueSide(Tables):
         rows = self.db.conn.execute(sql, [*params, limit]).fetchall()
         return [DueTarget(int(r[0]), r[1], r[2], r[3], r[4], validators_from_db(r[5]))
                 for r in rows]
+
+
+def _where(now: datetime, selection: Selection) -> tuple[list[str], list[object]]:
+    """The WHERE terms (and their parameters) of the targets a selection visits."""
+    where = ["t.checkable = 1"]
+    params: list[object] = []
+    by_due_time = not (selection.every or selection.seeds or selection.keys)
+    if by_due_time:
+        where.append("t.next_check_at <= ?")
+        params.append(to_db(now))
+    if selection.seeds:
+        seed_sql, seed_params = seed_match(selection.seeds)
+        where.append("t.id IN (SELECT l.target_id FROM links l JOIN seeds s ON "
+                     f"s.id = l.seed_id WHERE l.removed_at IS NULL AND {seed_sql})")
+        params += seed_params
+    if selection.keys:
+        where.append(f"t.key IN ({','.join('?' for _ in selection.keys)})")
+        params += list(selection.keys)
+    return where, params
 
 
 def due_page(db: Database, now: datetime, selection: Selection, *,
