@@ -1,13 +1,15 @@
 """Check benchmark: rotwatch with every default on, against the Scrapy floor and lychee.
 
     .venv/bin/python -m benchmarks.check [--links 10000] [--per-host 2,10]
-        [--skip floor,lychee,linkchecker,recheck,features-off] [--timeout 900] [--json]
+        [--skip floor,lychee,linkchecker,recheck,features-off] [--page-kb N] [--json]
 
 Workload: ``--links`` URLs ``/bench/<status>/<i>`` spread round-robin over 20 loopback hosts
 127.0.0.2…127.0.0.21 of one ``tests.mockserver`` process (``--validators on``: every 200
 carries ETag and Last-Modified and honours them), every response delayed 50 ms. Status mix
 by ``i % 100``: 0-79 → 200, 80-85 → 404, 86-87 → 410, 88-91 → 301, 92-93 → 302 (both to
-/bench/200/<i>-moved), 94-96 → 500, 97-99 → 200.
+/bench/200/<i>-moved), 94-96 → 500, 97-99 → 200. Pages are about 200 bytes, or about
+N KiB of distinct paragraphs with ``--page-kb N`` (what text extraction, WARC writing and
+rechecks cost per byte).
 
 For each per-host limit P (``--per-host``; total = min(20 × P, 128)), in this order and on
 the same server:
@@ -152,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--links-per-seed", type=int, default=1000,
                    help="links per seed file rotwatch ingests (default 1000)")
     p.add_argument("--keep", action="store_true", help="keep the temp dir and print it")
+    p.add_argument("--page-kb", type=int, default=0,
+                   help="pages of about N KiB of article text (default: ~200-byte pages)")
     args = p.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     limits = [int(v) for v in args.per_host.split(",") if v.strip()]
@@ -162,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         with MockServer(hosts=["127.0.0.2-21"], delay_ms=DELAY_MS, tls=False, bomb_mb=0,
                         max_seconds=8 * args.timeout + 600,
                         extra_args=["--validators", "on"]) as srv:
-            urls = [srv.url(f"/bench/{status_for(i)}/{i}", host=1 + i % HOSTS)
+            size = f"?kb={args.page_kb}" if args.page_kb else ""
+            urls = [srv.url(f"/bench/{status_for(i)}/{i}{size}", host=1 + i % HOSTS)
                     for i in range(args.links)]
             expected = {u: EXPECTED[status_for(i)] for i, u in enumerate(urls)}
             seed = work / "links.md"

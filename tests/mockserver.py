@@ -49,7 +49,7 @@ Routes (on every listener):
 ``/challenge-200``                     200 captcha wall
 ``/watch?v=ID``                        video page; ids not starting "live" get 200 "not available"
 ``/mutable/<name>``                    what ``POST /_set/<name>`` stored (404 until then)
-``/bench/<status>/<id>?delay_ms=D``    small page after D ms; 3xx go to /bench/200/<id>-moved
+``/bench/<status>/<id>?delay_ms=D&kb=N``  page after D ms (N KiB of text); 3xx go to …/<id>-moved
 anything else                          honest 404, or 200 "Sorry..." on soft-404 hosts
 =====================================  ==================================================
 
@@ -840,12 +840,21 @@ class MockHandler(BaseHTTPRequestHandler):
         delay_ms = _clamp_float(q.get("delay_ms"), self.server.shared.delay_ms, 0, 60_000)
         if delay_ms:
             time.sleep(delay_ms / 1000)
+        # ?kb=N: an article-sized page (about N KiB of distinct paragraphs), for benchmarks
+        # that measure work per byte (text extraction, WARC, rechecks).
+        size = int(_clamp_float(q.get("kb"), 0, 0, 1024) * 1024)
+        filler = "".join(
+            f"<p>Paragraph {n} of bench page {html.escape(ident)}: the harbour authority "
+            f"reported that ferry line {n % 17} ran {n * 7 % 60} minutes late.</p>\n"
+            for n in range(size // 110 + 1)) if size else ""
         text = (
             f"<!DOCTYPE html><html><head><title>Bench {html.escape(ident)}</title></head>"
-            f"<body><h1>Bench page {html.escape(ident)}</h1><p>Status {status}.</p></body></html>\n"
+            f"<body><h1>Bench page {html.escape(ident)}</h1><p>Status {status}.</p>{filler}"
+            "</body></html>\n"
         )
         if 300 <= status <= 399 and status != 304:
-            self._redirect(status, f"/bench/200/{ident}-moved", body=text)
+            moved = f"/bench/200/{ident}-moved" + (f"?kb={q['kb']}" if size else "")
+            self._redirect(status, moved, body=text)
         else:
             self._respond(status, text, reason="Request denied" if status == 999 else None)
 
