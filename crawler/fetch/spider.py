@@ -104,8 +104,10 @@ class CheckSpider(scrapy.Spider):
                                 "dont_redirect": True}
         if deadline is not None:  # a later hop: the target's clock is already running
             meta[DEADLINE] = deadline
+        # A later hop goes ahead of targets not yet started: its target's budget is running.
         request = Request(url, callback=self.parse, errback=self.failed, dont_filter=True,
-                          headers={"Accept-Encoding": accepted_encodings()}, meta=meta)
+                          headers={"Accept-Encoding": accepted_encodings()}, meta=meta,
+                          priority=0 if deadline is None else 1)
         validators = state.target.validators
         if validators is not None:
             # The last good capture's ETag / Last-Modified, on the request for its URL (as
