@@ -37,8 +37,9 @@ def test_store_is_wal_and_migrated(tmp_path: Path) -> None:
     # reopening applies nothing twice
     with Store(tmp_path / "s.db") as store:
         names = [r[0] for r in store.db.execute("SELECT name FROM _sqlite_migrations")]
-        assert names[:3] == ["m001_initial", "m002_drop_snapshot_search", "m003_i13_validators"]
-        assert len(names) == len(set(names))
+        # every migration once (other issues add theirs after m002, in any order)
+        assert names[:2] == ["m001_initial", "m002_drop_snapshot_search"]
+        assert "m003_i13_validators" in names and len(names) == len(set(names))
 
 
 def test_snapshot_search_index_is_dropped_and_snapshots_kept(tmp_path: Path) -> None:
