@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from core.records import Capture
+
 Headers = tuple[tuple[str, str], ...]
 
 
@@ -24,6 +26,9 @@ class Exchange:
     truncated: bool
     fetched_at: datetime
     ip_address: str | None = None
+    # A 304 to a conditional request: the earlier capture it confirms (archived as a
+    # server-not-modified revisit of that capture).
+    confirms: Capture | None = None
 
     def __post_init__(self) -> None:
         # A naive time would be archived as UTC silently, possibly hours off.
@@ -47,3 +52,6 @@ class ArchivedRecord:
     refers_to_uri: str | None = None
     refers_to_date: datetime | None = None
     truncated: bool = False
+    # The full response this record stands for (itself, or the capture its revisit names):
+    # what a later conditional recheck's 304 confirms.
+    capture: Capture | None = None

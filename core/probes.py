@@ -11,6 +11,7 @@ be the same path with a made-up value for the identifying parameter.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from core.urls import normalise_key
@@ -27,8 +28,10 @@ ID_PARAMETERS = frozenset({
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
+@lru_cache(maxsize=4096)
 def canonical_url(url: str) -> str:
     """The URL's de-duplication key, or the URL itself when it cannot be parsed."""
+    # Cached: the verdict asks for the same URLs (hops, the host's probe) over and over.
     try:
         return normalise_key(url)[0]
     except (ValueError, UnicodeError):

@@ -83,6 +83,9 @@ class Observation:
     retries: int = 0
     truncated: bool = False
     length: int = 0
+    # The final request carried validators (If-None-Match / If-Modified-Since) of the last
+    # good capture: only then is a 304 evidence that the page is there, unchanged.
+    conditional: bool = False
 
     @property
     def status(self) -> int | None:
@@ -110,6 +113,40 @@ class Judgement:
 
 
 @dataclass(frozen=True)
+class Capture:
+    """An archived response a later revisit can point at: its URI, WARC-Date and digest."""
+
+    uri: str
+    date: str  # the WARC-Date of that record, as written
+    payload_digest: str
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What the last good capture of a target offers for a conditional recheck.
+
+    `url` is the URL the validators belong to (the capture's final URL): they are sent
+    only on a request for that URL. `capture` is None when snapshots were off.
+    """
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    capture: Capture | None = None
+
+    def request_headers(self, url: str) -> dict[str, str]:
+        """The conditional headers for a request of `url` (none for any other URL)."""
+        if url != self.url:
+            return {}
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
+
+
+@dataclass(frozen=True)
 class DueTarget:
     """A target a check run visits: its store id, key, URL to fetch and host."""
 
@@ -118,3 +155,4 @@ class DueTarget:
     url: str
     host: str
     next_check_at: str
+    validators: Validators | None = None  # of its last good capture, for a conditional GET

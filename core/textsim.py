@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 
@@ -18,8 +19,10 @@ def normalise_text(text: str) -> str:
     return _NON_WORD.sub(" ", folded).strip()
 
 
+@lru_cache(maxsize=64)
 def char_ngrams(text: str, n: int = 3) -> frozenset[str]:
     """The set of character n-grams of the normalised text (the whole text if shorter)."""
+    # Cached (a few entries): one host's soft-404 probe is compared with each of its pages.
     norm = normalise_text(text)
     if not norm:
         return frozenset()

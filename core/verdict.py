@@ -209,8 +209,10 @@ def _judge_error(kind: ErrorKind, message: str | None) -> Judgement:
 def _judge_redirect_stop(observation: Observation, status: int) -> Judgement:
     final = observation.hops[-1]
     if status == 304:
-        # Only sent in answer to our conditional request: the page is there, unchanged.
-        return Judgement(Verdict.OK, "304 not modified since the last check")
+        # A conditional 304 never gets here (see judge): this one answered a request that
+        # carried no validators, so it cannot say "unchanged since" anything.
+        return Judgement(Verdict.NOT_CHECKABLE, "304 Not Modified to a request without "
+                         "validators: the answer says nothing about the page")
     location = (final.location or "").strip()
     target = urljoin(final.url, location) if location else ""
     if not target or urlsplit(target).scheme.lower() not in ("http", "https"):
@@ -232,22 +234,26 @@ def judge(observation: Observation, probe: Observation | None = None,
     status = observation.status
     if status is None:
         return Judgement(Verdict.NOT_CHECKABLE, "no response and no error recorded")
+    # 304 to our conditional request: the page is there, byte for byte the capture that
+    # was judged healthy before; judged on its hops like that 200, with no text to read.
+    unchanged = status == 304 and observation.conditional
+    answered = 200 <= status < 300 or unchanged
     revisited = _revisit(observation)
     # A revisit that still ends in 2xx is a cookie bounce (/a -> /set-cookie -> /a): it works.
-    if revisited and not 200 <= status < 300:
+    if revisited and not answered:
         return Judgement(Verdict.REDIRECT_LOOP, f"redirects come back to {revisited}")
     challenge = _challenge_evidence(observation)
     if challenge:
         return Judgement(Verdict.BLOCKED, f"bot challenge at {status}: {challenge}")
     if status in _BLOCKED_STATUSES:
         return Judgement(Verdict.BLOCKED, f"{status}: the server refuses automated checks")
-    if 300 <= status < 400:
+    if 300 <= status < 400 and not unchanged:
         return _judge_redirect_stop(observation, status)
     if 400 <= status < 500:
         return Judgement(Verdict.BROKEN, f"{status} client error")
     if 500 <= status < 600:
         return Judgement(Verdict.SERVER_ERROR, f"{status} server error")
-    if not 200 <= status < 300:
+    if not answered:
         return Judgement(Verdict.NOT_CHECKABLE, f"unexpected status {status}")
     soft = _cheap_soft_404(observation)
     if soft is None and probe is not None:
@@ -263,4 +269,6 @@ def judge(observation: Observation, probe: Observation | None = None,
             f"{kind} redirected to {observation.final_url} ({len(steps)} hop(s))",
             permanent_redirect=permanent,
         )
+    if unchanged:
+        return Judgement(Verdict.OK, "304: not modified since the last good capture")
     return Judgement(Verdict.OK, f"{status}: the page answered")

@@ -49,10 +49,22 @@ class CheckSummary:
         return exit_code(error=bool(self.error), attention=self.attention > 0)
 
 
-def crawl_processes(config: Config) -> int:
-    """How many crawl processes: the configured number, or one per core (at most 4)."""
+# With `processes = 0` (automatic) a run gets one more crawl process per this many due
+# targets, up to one per core: each process costs about 1.5 CPU-seconds to start (Python,
+# Scrapy, the reactor), which a small run would spend for nothing.
+TARGETS_PER_PROCESS = 2000
+
+
+def crawl_processes(config: Config, due: int | None = None) -> int:
+    """How many crawl processes: the configured number, or one per core (at most 4) and
+    at most one per TARGETS_PER_PROCESS due targets."""
     wanted = config.crawl.processes
-    return wanted if wanted > 0 else max(1, min(4, os.cpu_count() or 1))
+    if wanted > 0:
+        return wanted
+    cores = max(1, min(4, os.cpu_count() or 1))
+    if due is None:
+        return cores
+    return max(1, min(cores, -(-due // TARGETS_PER_PROCESS)))
 
 
 def attention_count(store: Store, selection: Selection, fail_on: frozenset[FailOn]) -> int:
@@ -84,9 +96,10 @@ def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
         store.mark_interrupted("check", now)
         run_id = store.start_run("check", trigger, os.getpid(), now)
         # Nothing due (a cron run between checks): no crawl process to start, which
-        # costs seconds for nothing.
-        idle = not store.due_page(now, selection, limit=1)
-    shards = 0 if idle else crawl_processes(config)
+        # costs seconds for nothing. Otherwise as many processes as the work needs.
+        due = store.due_count(now, selection)
+    idle = due == 0
+    shards = 0 if idle else crawl_processes(config, due)
     if idle:
         parts = []
     elif config.cluster.enabled:

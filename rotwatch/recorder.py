@@ -22,6 +22,7 @@ from archive.warc.writer import SnapshotWriter, format_warc_date
 from core.content_coding import is_text, media_type
 from core.exchange import ArchivedRecord, Exchange
 from core.policy import PastCheck, PolicyConfig, link_state, next_check_at
+from core.records import Validators
 from crawler.fetch.items import Outcome
 from rotwatch.drift import MainText, compare, content_fingerprint
 from rotwatch.main_text_worker import TextExtractor
@@ -45,7 +46,6 @@ class _Capture:
 class _Prepared:
     record: ArchivedRecord | None
     captures: tuple[_Capture, ...]  # every response of the target archived in this check
-    baseline: tuple[int, str] | None
     earlier: tuple[str | None, str] | None
     text: Future[MainText] | None
     mime: str | None
@@ -142,10 +142,10 @@ class Recorder:
         record = outcome.warc.result() if outcome.warc is not None else None
         # The worker is FIFO: every response of this target was archived before this runs.
         captures = tuple(self._captures.pop(outcome.target_id, ()))
-        baseline = results.baselines(db, [outcome.target_id]).get(outcome.target_id)
         earlier = None
         if record is not None and record.record_type == "revisit":
-            # Byte-identical to a page already archived: reuse its text, skip extraction.
+            # Byte-identical to a page already archived (or a 304 confirming it): reuse its
+            # text, skip extraction.
             earlier = results.text_for_digest(db, record.payload_digest)
         mime = media_type(obs.content_type) or None
         text: Future[MainText] | None = None
@@ -158,7 +158,7 @@ class Recorder:
                 text.set_result(MainText(obs.title or "", obs.text, "visible-text"))
             else:
                 text = self._extractor.submit(outcome.body, obs.final_url, outcome.encoding)
-        return _Prepared(record, captures, baseline, earlier, text, mime)
+        return _Prepared(record, captures, earlier, text, mime)
 
     def _record(self, pending: list[tuple[Outcome, Future[_Prepared]]]) -> None:
         assert self._store is not None
@@ -166,7 +166,11 @@ class Recorder:
         batch = [outcome for outcome, _ in pending]
         try:
             # prepared: done already (same FIFO worker); extraction may still be running
-            rows = [self._row(outcome, prepared.result()) for outcome, prepared in pending]
+            ready = [(outcome, prepared.result()) for outcome, prepared in pending]
+            bases = results.baselines(db, [o.target_id for o in batch])
+            rows = [self._row(outcome, prepared, bases.get(outcome.target_id))
+                    for outcome, prepared in ready]
+            validators = {o.target_id: next_validators(o, p.record) for o, p in ready}
 
             def work() -> None:
                 snapshot_ids = results.insert_checks(db, rows, self.run_id)
@@ -174,7 +178,8 @@ class Recorder:
                                                                           strict=True) if sid}
                 histories = results.histories(db, {o.target_id for o in batch})
                 updates = [self._update(o, histories[o.target_id],
-                                        first_snapshot.get(o.target_id)) for o in batch]
+                                        first_snapshot.get(o.target_id),
+                                        validators[o.target_id]) for o in batch]
                 results.update_targets(db, list({u.target_id: u for u in updates}.values()))
 
             write_transaction(db, work)
@@ -184,7 +189,8 @@ class Recorder:
             self.error = self.error or exc
             raise
 
-    def _row(self, outcome: Outcome, prepared: _Prepared) -> CheckRow:
+    def _row(self, outcome: Outcome, prepared: _Prepared,
+             baseline: tuple[int, str] | None) -> CheckRow:
         obs, record, earlier = outcome.observation, prepared.record, prepared.earlier
         title, text = obs.title, None
         content_hash = similarity = drifted = None
@@ -198,8 +204,10 @@ class Recorder:
                 LOG.warning("no main text for %s: %s", obs.final_url, exc)
         if text:
             content_hash = content_fingerprint(text)
-            if prepared.baseline is not None:
-                result = compare(prepared.baseline[1], text)
+            if baseline is not None and baseline[1] == text:
+                similarity, drifted = 1.0, False  # the baseline itself: nothing to compare
+            elif baseline is not None:
+                result = compare(baseline[1], text)
                 similarity, drifted = result.similarity, result.drifted
         mime = prepared.mime
         snapshot = None
@@ -228,7 +236,7 @@ class Recorder:
                         content_hash, similarity, drifted, snapshot, attempts)
 
     def _update(self, outcome: Outcome, history: list[PastCheck],
-                snapshot_id: int | None) -> TargetUpdate:
+                snapshot_id: int | None, validators: Validators | None) -> TargetUpdate:
         now = outcome.checked_at
         assessment = link_state(history, now, self.policy)
         due = next_check_at(history, now, self.policy, key=outcome.key, host=outcome.host)
@@ -239,7 +247,8 @@ class Recorder:
             consecutive_failures=assessment.consecutive_failures,
             first_failure_at=assessment.first_failure_at,
             last_failure_at=assessment.last_failure_at, last_ok_at=assessment.last_ok_at,
-            last_checked_at=now, next_check_at=due, baseline_snapshot_id=snapshot_id)
+            last_checked_at=now, next_check_at=due, baseline_snapshot_id=snapshot_id,
+            validators=validators)
 
     def _close(self) -> None:
         self._extractor.close()
@@ -252,3 +261,22 @@ class Recorder:
                 LOG.warning("cannot index the WARC files of this crawl: %s", exc)
         if self._store is not None:
             self._store.close()
+
+
+def next_validators(outcome: Outcome, record: ArchivedRecord | None) -> Validators | None:
+    """What the next recheck of this target sends: the validators of a good, whole 200
+    (with the capture they belong to), the same ones again after a 304 that confirmed
+    them, and none after anything else (the next check is then an ordinary GET)."""
+    obs = outcome.observation
+    if obs.error is not None or not outcome.judgement.verdict.is_healthy:
+        return None
+    etag, modified = obs.header("ETag"), obs.header("Last-Modified")
+    if obs.status == 304 and obs.conditional:
+        kept = outcome.validators
+        if kept is None:
+            return None
+        return replace(kept, etag=etag or kept.etag, last_modified=modified or kept.last_modified)
+    if obs.status != 200 or obs.truncated or not (etag or modified):
+        return None
+    return Validators(obs.final_url, etag, modified, record.capture if record else None)
+

@@ -36,15 +36,18 @@ def _die_with_parent() -> None:
 
 
 def _child(config: Config, selection: Selection, now: datetime, run_id: int,
-           shard: tuple[int, int], events: Any, log_level: str) -> None:
+           shard: tuple[int, int], events: Any, log_level: str, each: bool) -> None:
     # Out of the terminal's process group: Ctrl-C reaches only the parent, which passes
     # one SIGTERM on (a second signal would make Scrapy stop without closing cleanly).
     with contextlib.suppress(OSError):
         os.setpgrp()
     _die_with_parent()
     try:
+        # Each verdict crosses the process boundary only when the parent shows progress:
+        # otherwise it is a pickle and a pipe write per link for nobody.
         result = crawl_shard(config, selection, now, run_id, shard,
-                             lambda verdict: events.put(("verdict", verdict.value)), log_level)
+                             (lambda verdict: events.put(("verdict", verdict.value)))
+                             if each else None, log_level)
     except BaseException as exc:  # reported to the parent, which records the run
         result = ShardResult({}, 0, f"crawl process {shard[0]} failed: "
                                     f"{type(exc).__name__}: {exc}")
@@ -58,7 +61,7 @@ def run_shards(config: Config, selection: Selection, now: datetime, run_id: int,
     events = context.Queue()
     children = [context.Process(target=_child, name=f"rotwatch-crawl-{i}",
                                 args=(config, selection, now, run_id, (i, count), events,
-                                      log_level))
+                                      log_level, on_result is not None))
                 for i in range(count)]
     for child in children:
         child.start()

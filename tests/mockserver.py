@@ -49,9 +49,15 @@ Routes (on every listener):
 ``/challenge-200``                     200 captcha wall
 ``/watch?v=ID``                        video page; ids not starting "live" get 200 "not available"
 ``/mutable/<name>``                    what ``POST /_set/<name>`` stored (404 until then)
-``/bench/<status>/<id>?delay_ms=D``    small page after D ms; 3xx go to /bench/200/<id>-moved
+``/bench/<status>/<id>?delay_ms=D&kb=N``  page after D ms (N KiB of text); 3xx go to …/<id>-moved
 anything else                          honest 404, or 200 "Sorry..." on soft-404 hosts
 =====================================  ==================================================
+
+Validators (``--validators MODE``, or ``?validators=MODE`` on any request): every 200 answer
+carries ``ETag`` (a hash of its body) and ``Last-Modified`` (the server's start). ``on``: a
+matching ``If-None-Match`` (or, without it, an ``If-Modified-Since`` not before
+``Last-Modified``) gets 304 with no body; ``ignore``: validators sent, conditions ignored;
+``lie``: 304 to every request, conditional or not; ``off`` (the default): no validators.
 
 Control routes (never logged, so they cannot disturb what a test counts):
 
@@ -74,6 +80,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import email.utils
 import functools
 import hashlib
 import html
@@ -111,6 +118,7 @@ MAX_REDIRECT_HOPS = 100
 LOG_LIMIT = 100_000  # per listener: a long benchmark must not grow memory without bound
 MIB = 1024 * 1024
 
+VALIDATOR_MODES = ("off", "on", "ignore", "lie")
 ROBOTS_TXT = "User-agent: *\nDisallow: /private/\n"
 
 # Headers a crawler test may want to assert on; the rest would only bloat the log.
@@ -397,6 +405,14 @@ class Shared:
     delay_ms: int = 0
     bomb: BombCache = field(default_factory=lambda: BombCache(200))
     verbose: bool = False
+    validators: str = "off"  # see VALIDATOR_MODES and the module docstring
+    # Every page's Last-Modified: the start, to the second (HTTP dates have no fractions).
+    started: dt.datetime = field(
+        default_factory=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0))
+
+    @property
+    def started_http(self) -> str:
+        return email.utils.format_datetime(self.started, usegmt=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -476,6 +492,7 @@ class MockHandler(BaseHTTPRequestHandler):
     _entry: dict[str, Any] | None = None
     _server_header: str | None = None
     _path = "/"
+    _validators = "off"
 
     def setup(self) -> None:
         super().setup()
@@ -509,6 +526,9 @@ class MockHandler(BaseHTTPRequestHandler):
         self._path = split.path or "/"
         query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         state = self.server.state
+        self._validators = query.get("validators", self.server.shared.validators)
+        if self._validators not in VALIDATOR_MODES:
+            self._validators = "off"
         if not self._path.startswith("/_"):
             # Logged before answering so that /drop and /reset are on record too.
             self._entry = state.record(self.command, self.path, self.headers)
@@ -553,6 +573,8 @@ class MockHandler(BaseHTTPRequestHandler):
         reason: str | None = None,
     ) -> None:
         data = body.encode("utf-8") if isinstance(body, str) else body
+        if status == 200 and self._validators != "off" and not self._path.startswith("/_"):
+            status, headers = self._conditional(data, headers)
         no_body = status in (204, 304) or status < 200
         self.send_response(status, reason)
         if not no_body:
@@ -563,6 +585,29 @@ class MockHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD" and not no_body:
             self.wfile.write(data)
+
+    def _conditional(
+        self, data: bytes, headers: Iterable[tuple[str, str]]
+    ) -> tuple[int, list[tuple[str, str]]]:
+        """ETag and Last-Modified on a 200, and 304 when the request's validators match."""
+        etag = '"' + hashlib.sha1(data).hexdigest()[:20] + '"'
+        modified = self.server.shared.started_http
+        out = [*headers, ("ETag", etag), ("Last-Modified", modified)]
+        mode = self._validators
+        if mode == "lie":
+            return 304, out
+        if mode != "on":
+            return 200, out
+        if_none_match = self.headers.get("If-None-Match")
+        if if_none_match is not None:
+            tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+            return (304 if etag in tags or "*" in tags else 200), out
+        since = self.headers.get("If-Modified-Since")
+        if since is not None:
+            with contextlib.suppress(TypeError, ValueError):
+                if email.utils.parsedate_to_datetime(since) >= self.server.shared.started:
+                    return 304, out
+        return 200, out
 
     def _redirect(self, status: int, location: str, body: str | None = None) -> None:
         text = body or _page(
@@ -822,12 +867,21 @@ class MockHandler(BaseHTTPRequestHandler):
         delay_ms = _clamp_float(q.get("delay_ms"), self.server.shared.delay_ms, 0, 60_000)
         if delay_ms:
             time.sleep(delay_ms / 1000)
+        # ?kb=N: an article-sized page (about N KiB of distinct paragraphs), for benchmarks
+        # that measure work per byte (text extraction, WARC, rechecks).
+        size = int(_clamp_float(q.get("kb"), 0, 0, 1024) * 1024)
+        filler = "".join(
+            f"<p>Paragraph {n} of bench page {html.escape(ident)}: the harbour authority "
+            f"reported that ferry line {n % 17} ran {n * 7 % 60} minutes late.</p>\n"
+            for n in range(size // 110 + 1)) if size else ""
         text = (
             f"<!DOCTYPE html><html><head><title>Bench {html.escape(ident)}</title></head>"
-            f"<body><h1>Bench page {html.escape(ident)}</h1><p>Status {status}.</p></body></html>\n"
+            f"<body><h1>Bench page {html.escape(ident)}</h1><p>Status {status}.</p>{filler}"
+            "</body></html>\n"
         )
         if 300 <= status <= 399 and status != 304:
-            self._redirect(status, f"/bench/200/{ident}-moved", body=text)
+            moved = f"/bench/200/{ident}-moved" + (f"?kb={q['kb']}" if size else "")
+            self._redirect(status, moved, body=text)
         else:
             self._respond(status, text, reason="Request denied" if status == 999 else None)
 
@@ -1101,6 +1155,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="access log on stderr")
     p.add_argument("--refuse", action="append", default=[], metavar="HOST=CLIENT",
                    help="host HOST closes connections from source address CLIENT unanswered")
+    p.add_argument("--validators", choices=VALIDATOR_MODES, default="off",
+                   help="ETag/Last-Modified on 200 answers, and how conditions are honoured")
     return p
 
 
@@ -1131,7 +1187,8 @@ def main(argv: list[str] | None = None) -> int:
 
     owns_dir = args.cert_dir is None
     cert_dir = Path(args.cert_dir or tempfile.mkdtemp(prefix="rotwatch-mock-"))
-    shared = Shared(delay_ms=args.delay_ms, bomb=BombCache(args.bomb_mb), verbose=args.verbose)
+    shared = Shared(delay_ms=args.delay_ms, bomb=BombCache(args.bomb_mb), verbose=args.verbose,
+                    validators=args.validators)
     shared.bomb.start()
     servers: list[MockHTTPServer] = []
     soft404 = set(args.soft404_hosts)

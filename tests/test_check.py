@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from archive.warc.writer import iter_records, read_response
+from rotwatch.check import TARGETS_PER_PROCESS, crawl_processes
+from rotwatch.config import Config, CrawlConfig
 from tests.conftest import MockServer
 from tests.helpers import latest_checks, query, rotwatch, write_config
 
@@ -67,7 +69,8 @@ def crawl(mockserver: MockServer, tmp_path_factory: pytest.TempPathFactory) -> d
     lines.append(f"- [cited twice]({urls['ok']})")
     seed.write_text("# Routes\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
     data = base / "data"
-    config = write_config(base / "rotwatch.toml", ms.ca_file)
+    # two crawl processes: automatic would pick one for a crawl this small
+    config = write_config(base / "rotwatch.toml", ms.ca_file, processes=2)
     ingest = rotwatch(data, "ingest", str(seed), config=config)
     assert ingest.returncode == 0, ingest.stderr
     done = rotwatch(data, "check", "--allow-private", config=config)
@@ -198,7 +201,7 @@ def test_truncated_snapshot_is_marked(crawl: dict[str, Any]) -> None:
 
 def test_the_run_used_several_crawl_processes(crawl: dict[str, Any]) -> None:
     counts = json.loads(query(crawl["data"], "SELECT counts FROM runs ORDER BY id LIMIT 1")[0][0])
-    assert counts["processes"] == max(1, min(4, os.cpu_count() or 1))  # one per core
+    assert counts["processes"] == 2
     assert counts["recorded"] == counts["checked"] == sum(
         n for key, n in counts.items() if key not in ("checked", "recorded", "processes"))
 
@@ -261,3 +264,14 @@ def test_a_page_declared_gbk_only_in_its_header_is_read_as_gbk(crawl: dict[str, 
                                 "ON t.id = s.target_id WHERE t.url = ?", crawl["urls"]["gbk"])
     assert rows and rows[0][0] == GBK_TITLE, rows
 
+
+
+def test_automatic_process_count_follows_the_work(tmp_path: Path) -> None:
+    auto = Config(data_dir=tmp_path)
+    cores = max(1, min(4, os.cpu_count() or 1))
+    assert crawl_processes(auto, 0) == 1
+    assert crawl_processes(auto, TARGETS_PER_PROCESS) == 1
+    assert crawl_processes(auto, TARGETS_PER_PROCESS + 1) == min(2, cores)
+    assert crawl_processes(auto, 1_000_000) == cores
+    fixed = Config(data_dir=tmp_path, crawl=CrawlConfig(processes=3))
+    assert crawl_processes(fixed, 5) == 3

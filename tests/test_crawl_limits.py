@@ -98,3 +98,19 @@ def test_gone_video_addressed_by_query_is_a_soft_404(mockserver: MockServer,
     probes = [p for p in mockserver.paths(host=2) if p.startswith("/watch?v=zz")]
     assert len(probes) == 1  # one probe for both: they share the probe key
     assert query(data, "SELECT count(*) FROM checks")[0][0] == 2
+
+
+def test_a_retry_goes_ahead_of_targets_not_yet_started(mockserver: MockServer,
+                                                       tmp_path: Path) -> None:
+    # One request at a time, 24 slow targets waiting in the scheduler beside a flaky one:
+    # a retry queued behind them (Scrapy's default priority) would wait ~7 s, past the 4 s
+    # budget, and the flaky target would be judged a timeout instead of the page it is.
+    key = f"retry-first-{tmp_path.name}"
+    urls = {"flaky": mockserver.url(f"/flaky?key={key}&times=1", host=2)}
+    urls |= {f"slow{i}": mockserver.url(f"/slow?delay=0.3&q={key}{i}", host=2)
+             for i in range(24)}
+    data, _ = _check(tmp_path, urls, concurrency_per_host=1, concurrency_total=1,
+                     processes=1, target_budget=4, retry_backoff=0.1, soft404_probe=False)
+    checks = latest_checks(data)
+    assert checks[urls["flaky"]]["verdict"] == "ok", checks[urls["flaky"]]["reason"]
+    assert checks[urls["flaky"]]["retries"] == 1

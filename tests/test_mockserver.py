@@ -559,3 +559,20 @@ def test_tls_bad_certificates_fail_verification(
     insecure = ssl._create_unverified_context()
     assert fetch(mockserver.url("/ok", listener), context=insecure).status == 200
 
+
+
+def test_validators_modes(mockserver: MockServer) -> None:
+    url = mockserver.url("/page/validators?validators=on")
+    first = fetch(url)
+    etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+    assert first.status == 200 and etag and modified
+    assert fetch(url, headers={"If-None-Match": etag}).status == 304
+    assert fetch(url, headers={"If-None-Match": '"other"'}).status == 200
+    assert fetch(url, headers={"If-Modified-Since": modified}).body == b""
+    assert fetch(url, headers={"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}
+                 ).status == 200
+    ignore = mockserver.url("/page/validators?validators=ignore")
+    assert fetch(ignore, headers={"If-None-Match": etag}).status == 200
+    lie = mockserver.url("/page/validators?validators=lie")
+    assert fetch(lie).status == 304  # no validators sent, and still "not modified"
+    assert "ETag" not in fetch(mockserver.url("/page/validators")).headers  # off by default

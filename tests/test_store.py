@@ -49,6 +49,7 @@ def test_store_is_wal_and_migrated(tmp_path: Path) -> None:
         # Every migration defined, once (other issues add theirs: count, don't hard-code).
         assert len(applied) == len(migrations._migrations) >= 3
         assert store.db.execute(count).fetchone() == first
+        assert "m003_i13_validators" in applied
 
 
 def test_snapshot_search_index_is_dropped_and_snapshots_kept(tmp_path: Path) -> None:

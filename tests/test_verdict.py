@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -200,8 +201,22 @@ def test_final_redirect_that_was_not_followed_is_not_checkable() -> None:
     assert "https://example.com/elsewhere" in judgement.reason
 
 
-def test_not_modified_is_ok() -> None:
-    assert judge(page(status=304)).verdict is Verdict.OK
+def test_not_modified_to_our_validators_is_ok_and_keeps_its_redirect() -> None:
+    unchanged = replace(page(status=304, title=None, heading=None, text=""), conditional=True)
+    judgement = judge(unchanged)
+    assert judgement.verdict is Verdict.OK and "not modified" in judgement.reason
+    moved = replace(page(status=304, redirects=(("https://example.com/old", 301),),
+                         title=None, heading=None, text=""), conditional=True)
+    # the same verdict as the 200 it confirms: a redirect stays a redirect
+    assert judge(moved).verdict is Verdict.REDIRECTED
+    assert not needs_probe(unchanged)
+
+
+def test_not_modified_without_validators_is_not_trusted() -> None:
+    # A 304 to a request that carried no validators is a server bug or a lie: no evidence.
+    judgement = judge(page(status=304))
+    assert judgement.verdict is Verdict.NOT_CHECKABLE
+    assert "without validators" in judgement.reason
 
 
 # --- redirects and loops ------------------------------------------------------------------

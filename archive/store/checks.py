@@ -13,8 +13,9 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from archive.store.db import Tables, from_db, to_db
+from archive.store.validators import validators_to_db
 from core.history import WINDOW, code_of
-from core.records import Judgement, Observation
+from core.records import Judgement, Observation, Validators
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,11 @@ class TargetUpdate:
     last_checked_at: datetime
     next_check_at: datetime
     baseline_snapshot_id: int | None = None
+    validators: Validators | None = None  # for the next recheck (None: an ordinary GET)
 
 
+# Ids per `IN (…)` query: well under SQLite's limit on bound parameters.
+_IN_CHUNK = 500
 _HEADERS_KEPT = ("content-type", "content-length", "server", "location", "retry-after",
                  "last-modified", "etag", "cf-mitigated", "x-robots-tag", "link")
 
@@ -136,12 +140,14 @@ class CheckSide(Tables):
     def baselines(self, target_ids: Iterable[int]) -> dict[int, tuple[int, str]]:
         """Each target's baseline snapshot (the first with text): id and main text."""
         found: dict[int, tuple[int, str]] = {}
-        for target_id in target_ids:
-            row = self.db.conn.execute(
-                "SELECT s.id, s.text FROM targets t JOIN snapshots s ON s.id = "
-                "t.baseline_snapshot_id WHERE t.id = ?", [target_id]).fetchone()
-            if row and row[1]:
-                found[target_id] = (int(row[0]), str(row[1]))
+        ids = list(target_ids)
+        for start in range(0, len(ids), _IN_CHUNK):  # one query per chunk, not per target
+            chunk = ids[start:start + _IN_CHUNK]
+            rows = self.db.conn.execute(
+                "SELECT t.id, s.id, s.text FROM targets t JOIN snapshots s ON s.id = "
+                f"t.baseline_snapshot_id WHERE t.id IN ({','.join('?' * len(chunk))})",
+                chunk).fetchall()
+            found |= {int(r[0]): (int(r[1]), str(r[2])) for r in rows if r[2]}
         return found
 
     def text_for_digest(self, digest: str) -> tuple[str | None, str] | None:
@@ -157,7 +163,7 @@ class CheckSide(Tables):
             "last_verdict=:last_verdict, consecutive_failures=:consecutive_failures, "
             "first_failure_at=:first_failure_at, last_failure_at=:last_failure_at, "
             "last_ok_at=:last_ok_at, last_checked_at=:last_checked_at, "
-            "next_check_at=:next_check_at, "
+            "next_check_at=:next_check_at, validators=:validators, "
             "baseline_snapshot_id=coalesce(baseline_snapshot_id, :baseline_snapshot_id) "
             "WHERE id=:target_id",
             [{"state": u.state, "state_since": to_db(u.state_since),
@@ -166,7 +172,8 @@ class CheckSide(Tables):
               "last_failure_at": to_db(u.last_failure_at), "last_ok_at": to_db(u.last_ok_at),
               "last_checked_at": to_db(u.last_checked_at),
               "next_check_at": to_db(u.next_check_at),
-              "baseline_snapshot_id": u.baseline_snapshot_id, "target_id": u.target_id}
+              "baseline_snapshot_id": u.baseline_snapshot_id, "target_id": u.target_id,
+              "validators": validators_to_db(u.validators)}
              for u in updates])
 
     def find_digest(self, digest: str) -> tuple[str, datetime] | None:

@@ -14,6 +14,7 @@ from sqlite_utils import Database
 
 from archive.store.db import Tables, to_db
 from archive.store.seed_filter import seed_match
+from archive.store.validators import validators_from_db
 from core.records import DueTarget
 
 
@@ -45,16 +46,29 @@ def _selected(selection: Selection) -> tuple[list[str], list[object]]:
     return where, params
 
 
+def _where(now: datetime, selection: Selection) -> tuple[list[str], list[object]]:
+    """The WHERE terms (and their parameters) of the targets a selection visits: the
+    selected ones, and for a plain run only those due by `now`."""
+    where, params = _selected(selection)
+    if not (selection.every or selection.seeds or selection.keys):
+        where.append("t.next_check_at <= ?")
+        params.append(to_db(now))
+    return where, params
+
+
 class DueSide(Tables):
     """The store method a crawl pages its targets with; mixed into `Store`."""
 
+    def due_count(self, now: datetime, selection: Selection) -> int:
+        """How many targets a run with this selection would visit (one indexed count)."""
+        where, params = _where(now, selection)
+        sql = f"SELECT count(*) FROM targets t WHERE {' AND '.join(where)}"
+        return int(self.db.conn.execute(sql, params).fetchone()[0])
+
     def due_page(self, now: datetime, selection: Selection, *,
                  after: tuple[str, int] | None = None, limit: int = 500) -> list[DueTarget]:
-        where, params = _selected(selection)
+        where, params = _where(now, selection)
         by_due_time = not (selection.every or selection.seeds or selection.keys)
-        if by_due_time:
-            where.append("t.next_check_at <= ?")
-            params.append(to_db(now))
         # Checks made during the run move next_check_at into the future: paging by due
         # time is stable for due runs (checked rows leave the filter), by id for explicit
         # ones.
@@ -67,10 +81,12 @@ class DueSide(Tables):
             params.append(after[1])
         # Checkable targets always have next_check_at (set on insert), so the index serves
         # both the filter and the order.
-        sql = ("SELECT t.id, t.key, t.url, t.host, t.next_check_at FROM targets t "
+        sql = ("SELECT t.id, t.key, t.url, t.host, t.next_check_at, t.validators FROM targets t "
                f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?")
         rows = self.db.conn.execute(sql, [*params, limit]).fetchall()
-        return [DueTarget(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+        return [DueTarget(int(r[0]), r[1], r[2], r[3], r[4], validators_from_db(r[5]))
+                for r in rows]
+
 
     def selected_states(self, selection: Selection) -> Iterator[tuple[str, str, str]]:
         """(key, URL, state) of every selected checkable target, due or not, that an

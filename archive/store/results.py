@@ -20,16 +20,22 @@ from core.records import Verdict
 def histories(db: Database, target_ids: Iterable[int], limit: int = 100
               ) -> dict[int, list[PastCheck]]:
     """The last `limit` checks of each target, oldest first."""
-    found: dict[int, list[PastCheck]] = {}
-    for target_id in target_ids:
+    ids = list(target_ids)
+    found: dict[int, list[PastCheck]] = {target_id: [] for target_id in ids}
+    for start in range(0, len(ids), 500):  # one query per 500 targets, not one per target
+        chunk = ids[start:start + 500]
+        # The newest `limit` of each target (the index on (target_id, checked_at) serves
+        # the partitions), oldest first.
         rows = db.conn.execute(
-            "SELECT checked_at, verdict, permanent_redirect, drifted FROM checks "
-            "WHERE target_id = ? ORDER BY checked_at DESC, id DESC LIMIT ?",
-            [target_id, limit]).fetchall()
-        found[target_id] = [
-            PastCheck(from_db(r[0]) or datetime.min.replace(tzinfo=UTC), Verdict(r[1]),
-                      bool(r[2]), bool(r[3]))
-            for r in reversed(rows)]
+            "SELECT target_id, checked_at, verdict, permanent_redirect, drifted FROM ("
+            "SELECT target_id, checked_at, verdict, permanent_redirect, drifted, id, "
+            "row_number() OVER (PARTITION BY target_id ORDER BY checked_at DESC, id DESC) "
+            f"AS n FROM checks WHERE target_id IN ({','.join('?' * len(chunk))})) "
+            "WHERE n <= ? ORDER BY target_id, checked_at, id", [*chunk, limit]).fetchall()
+        for r in rows:
+            found[int(r[0])].append(
+                PastCheck(from_db(r[1]) or datetime.min.replace(tzinfo=UTC), Verdict(r[2]),
+                          bool(r[3]), bool(r[4])))
     return found
 
 

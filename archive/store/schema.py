@@ -241,3 +241,10 @@ def m003_i14_fleet(db: Database) -> None:
         ALTER TABLE checks ADD COLUMN vantage TEXT;
         """
     )
+
+
+@migrations()
+def m003_i13_validators(db: Database) -> None:
+    # ETag / Last-Modified of each target's last good capture (JSON, see
+    # archive/store/validators.py): a recheck sends them and an unchanged page answers 304.
+    db.execute("ALTER TABLE targets ADD COLUMN validators TEXT")

@@ -18,12 +18,18 @@ from urllib.parse import urlsplit
 from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 from warcio.warcwriter import WARCWriter
 
+from archive.warc import serialize
+from archive.warc.serialize import http_block
 from core.exchange import Exchange, Headers
 
 ORIG_PREFIX: Final = "X-Archive-Orig-"
 WARC_1_1_SPEC: Final = (
     "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 )
+# WARC 1.1 revisit profile of a 304 answer to a conditional request (section 6.7.3).
+SERVER_NOT_MODIFIED: Final = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+IDENTICAL_PAYLOAD: Final = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+EMPTY_DIGEST: Final = "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ"  # of b"": a request's payload
 # Responses that never carry a body: their Content-Length describes something else
 # (the GET entity for HEAD, the cached entity for 304), so it is kept as sent.
 _BODYLESS_STATUS: Final = frozenset({204, 304})
@@ -36,6 +42,8 @@ class Original:
     uri: str
     date: datetime
     record_id: str | None = None
+    # The server answered 304 to our validators (not: we found the same payload digest).
+    not_modified: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,18 +122,19 @@ def build_warcinfo(file_name: str, software: str) -> tuple[bytes, str]:
 
 
 def build_exchange(
-    ex: Exchange, digest: str, original: Original | None, warcinfo_id: str
+    ex: Exchange, digest: str, original: Original | None, warcinfo_id: str, *,
+    ids: tuple[str, str] | None = None, use_warcio: bool = False,
 ) -> BuiltExchange:
     """Both records of an exchange as gzip members, request first.
 
     Built in memory so the writer can append them with a single write: a crash then
     never leaves a request record whose response is missing from an intact file.
-    With `original`, the second record is a revisit (headers only, no body).
+    With `original`, the second record is a revisit (headers only, no body). `ids` fixes
+    the two record ids (tests); `use_warcio` forces the slower warcio path, which is
+    otherwise only taken for HTTP headers that are not ASCII.
     """
-    buf = io.BytesIO()
-    writer = WARCWriter(buf, gzip=True, warc_version="1.1")
-    request_id = StatusAndHeadersParser.make_warc_id()
-    response_id = StatusAndHeadersParser.make_warc_id()
+    request_id, response_id = ids or (StatusAndHeadersParser.make_warc_id(),
+                                      StatusAndHeadersParser.make_warc_id())
     common = {"WARC-Date": format_warc_date(ex.fetched_at), "WARC-Warcinfo-ID": warcinfo_id}
     if ex.ip_address:
         common["WARC-IP-Address"] = ex.ip_address
@@ -136,27 +145,11 @@ def build_exchange(
         # Scrapy's headers lack Host (Twisted adds it on the wire); readers expect it.
         request_headers.insert(0, ("Host", parts.netloc))
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    request = writer.create_warc_record(
-        ex.url,
-        "request",
-        http_headers=StatusAndHeaders(
-            f"{target} {ex.http_version}", request_headers, protocol=ex.method.upper()
-        ),
-        warc_headers_dict={
-            "WARC-Type": "request",
-            **common,
-            "WARC-Record-ID": request_id,
-            "WARC-Concurrent-To": response_id,
-        },
-    )
-
-    http = StatusAndHeaders(
-        f"{ex.status} {_clean(ex.reason)}".strip(),
-        archive_response_headers(
-            ex.response_headers, len(ex.body), status=ex.status, method=ex.method
-        ),
-        protocol=ex.http_version,
-    )
+    status_line = f"{ex.status} {_clean(ex.reason)}".strip()
+    response_headers = archive_response_headers(
+        ex.response_headers, len(ex.body), status=ex.status, method=ex.method)
+    request_warc = {"WARC-Type": "request", **common, "WARC-Record-ID": request_id,
+                    "WARC-Concurrent-To": response_id}
     warc_headers = {
         # Listed first only so the record reads naturally; warcio keeps given positions.
         "WARC-Type": "response" if original is None else "revisit",
@@ -169,27 +162,59 @@ def build_exchange(
         warc_headers["WARC-Payload-Digest"] = digest
         if ex.truncated:
             warc_headers["WARC-Truncated"] = "length"
+    elif original.record_id:
+        warc_headers["WARC-Refers-To"] = original.record_id
+    request_head = http_block(f"{ex.method.upper()} {target} {ex.http_version}",
+                              request_headers)
+    response_head = http_block(f"{ex.http_version} {status_line}", response_headers)
+    if request_head is not None and response_head is not None and not use_warcio:
+        request_data = serialize.record(
+            [*request_warc.items(), ("WARC-Target-URI", ex.url),
+             ("WARC-Payload-Digest", EMPTY_DIGEST)],
+            "application/http; msgtype=request", request_head)
+        fields = [*warc_headers.items(), ("WARC-Target-URI", ex.url)]
+        if original is None:
+            response_data = serialize.record(fields, "application/http; msgtype=response",
+                                             response_head, ex.body)
+        else:
+            profile = SERVER_NOT_MODIFIED if original.not_modified else IDENTICAL_PAYLOAD
+            fields += [("WARC-Profile", profile), ("WARC-Refers-To-Target-URI", original.uri),
+                       ("WARC-Refers-To-Date", format_warc_date(original.date)),
+                       ("WARC-Payload-Digest", digest)]
+            response_data = serialize.record(fields, "application/http; msgtype=response",
+                                             response_head)
+        return BuiltExchange(request_data + response_data, len(request_data),
+                             len(response_data), response_id)
+    return _with_warcio(ex, digest, original, request_warc, warc_headers, request_headers,
+                        target, status_line, response_headers)
+
+
+def _with_warcio(ex: Exchange, digest: str, original: Original | None,
+                 request_warc: dict[str, str], warc_headers: dict[str, str],
+                 request_headers: list[tuple[str, str]], target: str, status_line: str,
+                 response_headers: list[tuple[str, str]]) -> BuiltExchange:
+    """The same records through warcio (it percent-encodes non-ASCII HTTP headers)."""
+    buf = io.BytesIO()
+    writer = WARCWriter(buf, gzip=True, warc_version="1.1")
+    request = writer.create_warc_record(
+        ex.url, "request",
+        http_headers=StatusAndHeaders(f"{target} {ex.http_version}", request_headers,
+                                      protocol=ex.method.upper()),
+        warc_headers_dict=dict(request_warc))
+    http = StatusAndHeaders(status_line, response_headers, protocol=ex.http_version)
+    if original is None:
         response = writer.create_warc_record(
-            ex.url,
-            "response",
-            payload=io.BytesIO(ex.body),
-            length=len(ex.body),
-            http_headers=http,
-            warc_headers_dict=warc_headers,
-        )
+            ex.url, "response", payload=io.BytesIO(ex.body), length=len(ex.body),
+            http_headers=http, warc_headers_dict=dict(warc_headers))
     else:
-        if original.record_id:
-            warc_headers["WARC-Refers-To"] = original.record_id
         # warcio picks the WARC 1.1 identical-payload-digest profile URI for version 1.1.
         response = writer.create_revisit_record(
-            ex.url,
-            digest,
-            original.uri,
-            format_warc_date(original.date),
-            http_headers=http,
-            warc_headers_dict=warc_headers,
-        )
+            ex.url, digest, original.uri, format_warc_date(original.date),
+            http_headers=http, warc_headers_dict=dict(warc_headers))
+        if original.not_modified:
+            response.rec_headers.replace_header("WARC-Profile", SERVER_NOT_MODIFIED)
     writer.write_record(request)
     start = buf.tell()
     writer.write_record(response)
-    return BuiltExchange(buf.getvalue(), start, buf.tell() - start, response_id)
+    return BuiltExchange(buf.getvalue(), start, buf.tell() - start,
+                         warc_headers["WARC-Record-ID"])

@@ -47,6 +47,7 @@ from archive.warc.recovery import (
     writer_holds,
 )
 from core.exchange import ArchivedRecord, Exchange
+from core.records import Capture
 
 try:  # see archive.warc.recovery: the lock is how recovery tells live files from dead ones
     import fcntl
@@ -140,10 +141,18 @@ class SnapshotWriter:
 
     def write(self, exchange: Exchange) -> ArchivedRecord:
         """Archive one exchange; returns where its response or revisit record went."""
-        digest = payload_digest(exchange.body)
-        # Empty bodies (redirects, 204s) are not de-duplicated: a revisit would save
-        # nothing and would tie together captures that merely share "no content".
-        original = self._find_original(digest) if exchange.body else None
+        confirmed = exchange.confirms
+        if confirmed is not None:
+            # A 304 to our validators: a revisit of the capture they came from, which
+            # carries that capture's payload digest (the 304 itself has no payload).
+            digest = confirmed.payload_digest
+            original: Original | None = Original(
+                confirmed.uri, parse_warc_date(confirmed.date), not_modified=True)
+        else:
+            digest = payload_digest(exchange.body)
+            # Empty bodies (redirects, 204s) are not de-duplicated: a revisit would save
+            # nothing and would tie together captures that merely share "no content".
+            original = self._find_original(digest) if exchange.body else None
         if self._fh is None:
             self._open_file()
         built = build_exchange(exchange, digest, original, self._warcinfo_id)
@@ -164,6 +173,9 @@ class SnapshotWriter:
             refers_to_uri=original.uri if original else None,
             refers_to_date=original.date if original else None,
             truncated=exchange.truncated,
+            capture=confirmed or Capture(
+                original.uri if original else exchange.url,
+                format_warc_date(original.date if original else exchange.fetched_at), digest),
         )
         if original is None and exchange.body and digest not in self._seen:
             self._seen[digest] = Original(exchange.url, exchange.fetched_at, built.response_id)

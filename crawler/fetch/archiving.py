@@ -27,8 +27,14 @@ def headers_of(raw: Any) -> Headers:
 
 def snapshot_of(response: Response, request: Request, max_bytes: int) -> Exchange | None:
     """The exchange to archive for this download, None when it is no target's response."""
-    if fetch_of(request) is None:
+    state = fetch_of(request)
+    if state is None:
         return None  # robots.txt and soft-404 probes are not snapshots of a cited target
+    validators = state.target.validators
+    confirms = None
+    if response.status == 304 and validators is not None \
+            and validators.request_headers(request.url) and validators.capture is not None:
+        confirms = validators.capture  # the capture our validators came from
     try:
         reason = HTTPStatus(response.status).phrase
     except ValueError:
@@ -38,7 +44,8 @@ def snapshot_of(response: Response, request: Request, max_bytes: int) -> Exchang
         status=response.status, reason=reason, http_version="HTTP/1.1",
         response_headers=headers_of(response.headers), body=response.body[:max_bytes],
         truncated=truncated(response, max_bytes), fetched_at=datetime.now(UTC),
-        ip_address=str(response.ip_address) if response.ip_address else None)
+        ip_address=str(response.ip_address) if response.ip_address else None,
+        confirms=confirms)
 
 
 def note_archived(request: Request, record: Future[ArchivedRecord | None] | None) -> None:

@@ -8,6 +8,7 @@ guess (meta, XML declaration) never decides what the verdict reads.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 
 from lxml import html as lxml_html
@@ -16,6 +17,7 @@ from core.content_coding import is_text, media_type
 from core.text_decoding import decode_text
 
 _SPACES = re.compile(r"\s+")
+_PARSERS = threading.local()
 TEXT_SAMPLE_CHARS = 20_000
 # Title, first heading and a text sample all live near the top of a page: parsing the
 # first half megabyte is enough and keeps a 10 MB page from costing the reactor dearly.
@@ -41,9 +43,8 @@ def page_facts(data: bytes, content_type: str | None, encoding: str | None) -> P
         return PageFacts(None, None, _clean(text)[:TEXT_SAMPLE_CHARS])
     text = decode_text(data, encoding, limit=PARSE_LIMIT).text
     # UTF-8 bytes, not the str: lxml parses them faster and ignores declarations inside.
-    parser = lxml_html.HTMLParser(encoding="utf-8")
     try:
-        root = lxml_html.document_fromstring(text.encode("utf-8", "replace"), parser=parser)
+        root = lxml_html.document_fromstring(text.encode("utf-8", "replace"), parser=_parser())
     except (ValueError, lxml_html.etree.ParserError):
         return PageFacts(None, None, "")
     title = _first_text(root, "//title")
@@ -53,6 +54,15 @@ def page_facts(data: bytes, content_type: str | None, encoding: str | None) -> P
     body = root.find("body")
     text = _clean((body if body is not None else root).text_content())
     return PageFacts(title, heading, text[:TEXT_SAMPLE_CHARS])
+
+
+def _parser() -> lxml_html.HTMLParser:
+    """This thread's parser: building one per page cost as much as parsing a small page,
+    and an lxml parser must not be shared between threads."""
+    parser: lxml_html.HTMLParser | None = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = lxml_html.HTMLParser(encoding="utf-8")
+    return parser
 
 
 def _first_text(root: lxml_html.HtmlElement, xpath: str) -> str | None:

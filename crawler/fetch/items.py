@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.exchange import ArchivedRecord
-from core.records import Judgement, Observation
+from core.records import Judgement, Observation, Validators
 
 
 @dataclass(frozen=True)
@@ -26,3 +26,5 @@ class Outcome:
     encoding: str | None = None
     # Where the response that ended the target went in the WARC archive, if it was archived.
     warc: Future[ArchivedRecord | None] | None = None
+    # The validators the target was checked with (a 304 confirms them; kept for the next).
+    validators: Validators | None = None

@@ -185,7 +185,8 @@ class RetryAfterMiddleware:
         if not _fits_budget(request, delay):
             return response  # the wait asked for outlasts the target's budget: it stays a 429
         await asyncio.sleep(delay)
-        retry = request.replace(dont_filter=True)
+        # Ahead of targets not yet started, like every retry (RETRY_PRIORITY_ADJUST).
+        retry = request.replace(dont_filter=True, priority=request.priority + 1)
         retry.meta["retry_times"] = retries + 1
         retry.meta["retry_after_waited"] = request.meta.get("retry_after_waited", 0.0) + delay
         return retry

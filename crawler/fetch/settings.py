@@ -90,6 +90,11 @@ def scrapy_settings(crawl: CrawlOptions, *, log_level: str = "WARNING") -> dict[
         "ROBOTSTXT_OBEY": crawl.obey_robots,
         "RETRY_ENABLED": True,
         "RETRY_TIMES": crawl.retry_times,
+        # A retry goes ahead of the targets waiting in the scheduler (Scrapy's default, -1,
+        # puts it behind them all, and start() keeps adding more): its target's time
+        # budget is already running, and on a busy machine it ran out (a 500 judged
+        # "timeout").
+        "RETRY_PRIORITY_ADJUST": 1,
         # 429 is left to RetryAfterMiddleware, which honours Retry-After; so is a 503
         # that carries Retry-After (the middleware runs first).
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408],

@@ -104,8 +104,16 @@ class CheckSpider(scrapy.Spider):
                                 "dont_redirect": True}
         if deadline is not None:  # a later hop: the target's clock is already running
             meta[DEADLINE] = deadline
-        return Request(url, callback=self.parse, errback=self.failed, dont_filter=True,
-                       headers={"Accept-Encoding": accepted_encodings()}, meta=meta)
+        # A later hop goes ahead of targets not yet started: its target's budget is running.
+        request = Request(url, callback=self.parse, errback=self.failed, dont_filter=True,
+                          headers={"Accept-Encoding": accepted_encodings()}, meta=meta,
+                          priority=0 if deadline is None else 1)
+        validators = state.target.validators
+        if validators is not None:
+            # The last good capture's ETag / Last-Modified, on the request for its URL (as
+            # Scrapy normalised it, like the capture's): an unchanged page answers 304.
+            request.headers.update(validators.request_headers(request.url))
+        return request
 
     # ---- callbacks ---------------------------------------------------------------------
     async def parse(self, response: Response) -> AsyncIterator[Request | Outcome]:
@@ -157,6 +165,15 @@ class CheckSpider(scrapy.Spider):
                  elapsed: float) -> tuple[Observation, bytes]:
         """The observation of a final response, and its body decoded within the cap."""
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1") or None
+        request_headers = response.request.headers if response.request else {}
+        conditional = bool(request_headers.get(b"If-None-Match")
+                           or request_headers.get(b"If-Modified-Since"))
+        if response.status == 304:
+            # No body to read: a conditional 304 is the capture judged before, unchanged.
+            return Observation(
+                url=url, hops=hops, headers=headers_of(response.headers),
+                content_type=content_type, elapsed=elapsed,
+                retries=response.meta.get("retry_times", 0), conditional=conditional), b""
         encoding = _charset(content_type)
         decoded = decode_body(response.body, (response.headers.get(
             b"Content-Encoding") or b"").decode("latin-1"), self.max_bytes)
@@ -166,7 +183,7 @@ class CheckSpider(scrapy.Spider):
             content_type=content_type, title=facts.title, heading=facts.heading,
             text=facts.text, elapsed=elapsed, retries=response.meta.get("retry_times", 0),
             truncated=truncated(response, self.max_bytes) or decoded.truncated,
-            length=len(response.body)), decoded.data
+            length=len(response.body), conditional=conditional), decoded.data
 
     def _finish(self, state: TargetFetch, observation: Observation,
                 probes: Probes | None = None, body: bytes | None = None) -> Outcome:
@@ -181,7 +198,7 @@ class CheckSpider(scrapy.Spider):
             target_id=target.id, key=target.key, host=target.host, observation=observation,
             judgement=judge(observation, probe, unnamed), checked_at=datetime.now(UTC),
             body=body[:TEXT_BODY_LIMIT] if body else None,
-            encoding=_charset(content_type), warc=state.warc)
+            encoding=_charset(content_type), warc=state.warc, validators=target.validators)
 
     # ---- soft-404 probes ---------------------------------------------------------------
     async def _probe(self, url: str, deadline: float | None) -> Probes:

@@ -1,0 +1,73 @@
+"""The floor: the least CPU any Scrapy-based checker spends per link on this machine.
+
+    python -m benchmarks.floor_spider URLS_FILE --per-host 2 --total 40 [--retries 2]
+
+A minimal spider: one GET per URL of the file (one URL a line), Scrapy's own redirect and
+retry middlewares, `CONCURRENT_ITEMS = 1`, and a `parse` that does nothing. It gets the
+same per-host and total concurrency as the checker it is compared with, the same tiny
+download delay (rotwatch never uses exactly 0, see crawler/fetch/settings.py), the same
+retries, and Scrapy's asyncio reactor. benchmarks/check.py runs it as a child process on
+the same server in the same run and reports rotwatch's CPU per link as a multiple of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import scrapy
+from scrapy.crawler import AsyncCrawlerProcess
+from scrapy.http import Response
+
+
+class FloorSpider(scrapy.Spider):
+    name = "floor"
+
+    def __init__(self, *, urls: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.urls = urls
+        self.answered = 0
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for url in self.urls:
+            yield scrapy.Request(url, dont_filter=True)
+
+    def parse(self, response: Response) -> None:
+        self.answered += 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("urls", type=Path)
+    p.add_argument("--per-host", type=int, default=2)
+    p.add_argument("--total", type=int, default=40)
+    p.add_argument("--retries", type=int, default=2)
+    p.add_argument("--delay", type=float, default=0.001)
+    args = p.parse_args(argv)
+    urls = [u for u in args.urls.read_text(encoding="utf-8").split() if u]
+    process = AsyncCrawlerProcess({
+        "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+        "LOG_LEVEL": "ERROR",
+        "TELNETCONSOLE_ENABLED": False,
+        "CONCURRENT_ITEMS": 1,
+        "CONCURRENT_REQUESTS": args.total,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": args.per_host,
+        "DOWNLOAD_DELAY": args.delay,
+        "RETRY_TIMES": args.retries,
+        "HTTPERROR_ALLOW_ALL": True,  # every status reaches parse, as in a checker
+        "ROBOTSTXT_OBEY": False,
+    })
+    crawler = process.create_crawler(FloorSpider)
+    process.crawl(crawler, urls=urls)
+    process.start()
+    spider = crawler.spider
+    answered = spider.answered if isinstance(spider, FloorSpider) else 0
+    print(f"answered {answered} of {len(urls)}")
+    return 0 if answered == len(urls) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

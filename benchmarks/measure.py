@@ -1,0 +1,133 @@
+"""Measuring one tool run: wall time, CPU of its whole process tree, peak RSS, verdicts scored.
+
+Each tool runs as a child process in its own session with a timeout. `os.wait4` gives the
+child's CPU *including every descendant it waited for* (Linux adds reaped children's
+times to their parent's), so rotwatch's crawl subprocesses and extraction workers are in
+its CPU figure; peak RSS is the largest single process of the tree (`ru_maxrss`), and a
+sampler adds up the RSS of the live tree every 0.2 s for the whole tree's peak.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What every tool of one comparison gets: per-host and total concurrency, retries."""
+
+    per_host: int
+    total: int
+    retries: int = 2
+
+
+@dataclass
+class Result:
+    tool: str
+    links: int
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    max_rss_mb: float = 0.0
+    tree_rss_mb: float = 0.0
+    exit_code: int | None = None
+    timed_out: bool = False
+    classified: dict[str, int] = field(default_factory=dict)
+    wrong: int = 0
+    missing: int = 0
+    examples: list[str] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def links_per_s(self) -> float:
+        return self.links / self.wall_s if self.wall_s else 0.0
+
+    @property
+    def cpu_per_1000(self) -> float:
+        return self.cpu_s / self.links * 1000 if self.links else 0.0
+
+
+def _tree_rss_kb(root: int) -> int:
+    """Resident KiB of `root` and all its descendants, from /proc (Linux)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry), int(fields[1])
+        children.setdefault(ppid, []).append(pid)
+        rss[pid] = int(fields[21]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo += children.get(pid, [])
+    return total
+
+
+def measure(cmd: Sequence[str], timeout: float, result: Result, *, cwd: Path = ROOT,
+            stdout: Path | None = None, env: dict[str, str] | None = None) -> None:
+    """Run `cmd`, fill wall/cpu/rss/exit of `result`; kill it after `timeout` seconds."""
+    out = open(stdout, "wb") if stdout else subprocess.DEVNULL  # noqa: SIM115
+    err = tempfile.TemporaryFile()  # noqa: SIM115
+    start = time.perf_counter()
+    proc = subprocess.Popen(list(cmd), cwd=cwd, stdout=out, stderr=err, env=env,
+                            start_new_session=True)
+    deadline = start + timeout
+    status, usage = 0, None
+    next_sample = start
+    while True:  # bounded by the deadline
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        now = time.perf_counter()
+        if now > deadline:
+            result.timed_out = True
+            os.killpg(proc.pid, signal.SIGKILL)
+            pid, status, usage = os.wait4(proc.pid, 0)
+            break
+        if now >= next_sample:
+            result.tree_rss_mb = max(result.tree_rss_mb, _tree_rss_kb(proc.pid) / 1024)
+            next_sample = now + 0.2
+        time.sleep(0.02)
+    result.wall_s = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    result.exit_code = proc.returncode
+    result.cpu_s = usage.ru_utime + usage.ru_stime
+    result.max_rss_mb = usage.ru_maxrss / 1024
+    if not isinstance(out, int):
+        out.close()
+    err.seek(0)
+    tail = err.read().decode(errors="replace")[-1500:]
+    err.close()
+    if result.timed_out or result.exit_code not in (0, 1, 2):
+        result.note += f" exit {result.exit_code}{' (timeout)' if result.timed_out else ''}:" \
+                       f" {tail.strip()[-600:]}"
+
+
+def score(result: Result, expected: dict[str, str], got: dict[str, str]) -> None:
+    result.classified = dict(Counter(got.values()))
+    for url, want in expected.items():
+        have = got.get(url)
+        if have is None:
+            result.missing += 1
+        elif have != want:
+            result.wrong += 1
+        if have != want and len(result.examples) < 8:
+            result.examples.append(f"{url}: expected {want}, got {have}")
