@@ -15,13 +15,20 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import surt
-from cdxj_indexer.main import CDXJIndexer
+
+with warnings.catch_warnings():
+    # cdxj-indexer imports Py3AMF, which imports the deprecated pkg_resources: a warning on
+    # every command's stderr (newer setuptools) that says nothing about rotwatch.
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated",
+                            category=UserWarning)
+    from cdxj_indexer.main import CDXJIndexer
 
 from archive.warc.recovery import WARC_SUFFIX
 
