@@ -23,11 +23,25 @@ from archive.store import SnapshotRef as Snapshot
 from archive.store.db import to_db
 from core.escaping import csv_cell, json_safe, one_line
 from core.escaping import markdown_text as _md
+from core.triage import Triage
 
 # Severity order: what a reviewer must act on comes first. Anything else sorts last.
 PROBLEM_STATES: tuple[str, ...] = ("dead", "failing", "changed", "moved", "recovered", "blocked")
 FAILED_STATES = frozenset({"dead", "failing"})  # JUnit failures
 _RANK = {state: rank for rank, state in enumerate(PROBLEM_STATES)}
+
+
+@dataclass(frozen=True)
+class TriageNote:
+    """A reviewer's mark on the link (`rotwatch triage`, the review UI); docs/review.md."""
+
+    mark: str  # fixed | ignored | replaced
+    reviewer: str
+    marked_at: str
+    note: str | None
+    replacement: str | None
+    reopened_at: str | None  # a `fixed` mark re-opened by this later failing check
+    in_effect: bool  # the mark silences the link (not re-opened)
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,7 @@ class ReportLink:
     last_checked_at: str | None
     final_url: str | None  # only when the last check was redirected elsewhere
     snapshot: Snapshot | None  # the last capture taken while the page was healthy, if any
+    triage: TriageNote | None = None
 
 
 @dataclass(frozen=True)
@@ -72,8 +87,10 @@ class Report:
 
     @property
     def needs_attention(self) -> bool:
-        """What makes `rotwatch report` exit 2: a dead link (failing ones may recover)."""
-        return self.count("dead") > 0
+        """What makes `rotwatch report` exit 2: a dead link (failing ones may recover)
+        that no reviewer has marked (a mark re-opened by a later failure counts again)."""
+        return any(link.state == "dead" and not (link.triage and link.triage.in_effect)
+                   for link in self.links)
 
     @property
     def summary(self) -> str:
@@ -88,9 +105,10 @@ def build_report(store: Store, now: datetime, *, states: Iterable[str] | None = 
     wanted = tuple(states) if states is not None else PROBLEM_STATES
     seeds = tuple(seeds)
     grouped: dict[str, tuple[str | None, str | None, list[ReportLink]]] = {}
+    marks = store.link_triage(seeds)
     for row in store.problem_links(wanted, seeds):
         grouped.setdefault(row.seed_path, (row.seed_url, row.seed_title, []))[2].append(
-            _link(row))
+            _link(row, marks.get((row.seed_path, row.target_id))))
     sections = sorted(
         (SeedSection(path, url, title, tuple(sorted(links, key=lambda x: _RANK.get(x.state, 99))))
          for path, (url, title, links) in grouped.items()),
@@ -100,7 +118,15 @@ def build_report(store: Store, now: datetime, *, states: Iterable[str] | None = 
     return Report(to_db(now) or "", wanted, tuple(ordered), tuple(sections))
 
 
-def _link(row: ProblemLink) -> ReportLink:
+def _note(triage: Triage | None) -> TriageNote | None:
+    if triage is None:
+        return None
+    reopened = to_db(triage.reopened_at)
+    return TriageNote(triage.mark.value, triage.reviewer, to_db(triage.marked_at) or "",
+                      triage.note, triage.replacement, reopened, triage.in_effect)
+
+
+def _link(row: ProblemLink, triage: Triage | None = None) -> ReportLink:
     moved = row.final_url and row.final_url != row.checked_url
     return ReportLink(
         target_url=row.target_url, state=row.state, role=row.role,
@@ -108,7 +134,7 @@ def _link(row: ProblemLink) -> ReportLink:
         reason=row.reason, status=row.status, first_failure_at=row.first_failure_at,
         consecutive_failures=row.consecutive_failures, last_ok_at=row.last_ok_at,
         last_checked_at=row.last_checked_at, final_url=row.final_url if moved else None,
-        snapshot=row.snapshot)
+        snapshot=row.snapshot, triage=_note(triage))
 
 
 # --------------------------------------------------------------------------- renderers
@@ -120,6 +146,18 @@ def _link(row: ProblemLink) -> ReportLink:
 def _why(link: ReportLink) -> str:
     parts = (link.last_verdict, f"HTTP {link.status}" if link.status else "", link.reason)
     return " · ".join(one_line(p) for p in parts if p)
+
+
+def _mark(link: ReportLink, with_url: bool = True) -> str:
+    """The reviewer's mark in one line, or "" (every format shows it the same way)."""
+    t = link.triage
+    if t is None:
+        return ""
+    text = f"marked {t.mark}" + (f" → {t.replacement}" if t.replacement and with_url else "")
+    text += f" by {t.reviewer} at {t.marked_at}" + (f": {t.note}" if t.note else "")
+    if t.reopened_at:
+        text += f"; re-opened: failed again at {t.reopened_at}"
+    return one_line(text)
 
 
 def _snap(link: ReportLink) -> str:
@@ -137,6 +175,7 @@ def render_text(report: Report) -> str:
             out += [f"  [{link.state.upper()}] {one_line(link.target_url)}",
                     f"      {one_line(link.role)}: “{one_line(link.anchor_text)}” — {_why(link)}"]
             out += [f"      now at {one_line(link.final_url)}"] if link.final_url else []
+            out += [f"      {_mark(link)}"] if link.triage else []
             since = f"failing since {link.first_failure_at}, " if link.first_failure_at else ""
             out.append(f"      {since}{link.consecutive_failures} failure(s) in a row, "
                        f"last ok {link.last_ok_at or 'never'}, {_snap(link)}")
@@ -154,6 +193,13 @@ def _md_link(url: str) -> str:
     return f"[{_md(url)}]({target})" if _WEB.match(url or "") else _md(url)
 
 
+def _md_mark(link: ReportLink) -> str:
+    if link.triage is None:
+        return ""
+    new = link.triage.replacement
+    return "<br>" + _md(_mark(link, with_url=False)) + (f" → {_md_link(new)}" if new else "")
+
+
 def render_markdown(report: Report) -> str:
     """For an issue, a pull request or a wiki: a table per seed."""
     out = [f"# Link report, {report.generated_at}", "",
@@ -168,7 +214,8 @@ def render_markdown(report: Report) -> str:
             moved = f" → {_md_link(link.final_url)}" if link.final_url else ""
             out.append(
                 f"| **{link.state}** | {_md_link(link.target_url)}{moved} | "
-                f"{_md(link.anchor_text)} | {_md(link.role)} | {_md(_why(link))} | "
+                f"{_md(link.anchor_text)} | {_md(link.role)} | {_md(_why(link))}"
+                f"{_md_mark(link)} | "
                 f"{_md(link.first_failure_at or '')} ({link.consecutive_failures}×) | "
                 f"{_md(link.last_ok_at or 'never')} | {_md(_snap(link))} |")
         out.append("")
@@ -204,7 +251,8 @@ def render_html(report: Report) -> str:
                 f'<tr class="{e(link.state)}"><td>{e(link.state)}</td>'
                 f"<td>{_a(link.target_url)}{moved}</td>"
                 f"<td>“{e(one_line(link.anchor_text))}” <small>({e(one_line(link.role))})</small>"
-                f"<br><small>{e(one_line(link.context))}</small></td><td>{e(_why(link))}</td>"
+                f"<br><small>{e(one_line(link.context))}</small></td><td>{e(_why(link))}"
+                f"{'<br><b>' + e(_mark(link)) + '</b>' if link.triage else ''}</td>"
                 f"<td>first failure {e(link.first_failure_at or '—')}, "
                 f"{link.consecutive_failures} in a row; last ok {e(link.last_ok_at or 'never')}"
                 f"</td><td>{e(_snap(link))}</td></tr>")
@@ -212,8 +260,10 @@ def render_html(report: Report) -> str:
     return "\n".join([*out, "</body></html>\n"])
 
 
-_LINK_FIELDS = tuple(f.name for f in fields(ReportLink) if f.name != "snapshot")
-CSV_COLUMNS = ("seed_path", "seed_url", "seed_title", *_LINK_FIELDS, "snapshot_id", "snapshot_at")
+_LINK_FIELDS = tuple(f.name for f in fields(ReportLink) if f.name not in ("snapshot", "triage"))
+_TRIAGE_FIELDS = tuple(f.name for f in fields(TriageNote))
+CSV_COLUMNS = ("seed_path", "seed_url", "seed_title", *_LINK_FIELDS, "snapshot_id", "snapshot_at",
+               *(f"triage_{name}" for name in _TRIAGE_FIELDS))
 
 
 def render_csv(report: Report) -> str:
@@ -226,7 +276,8 @@ def render_csv(report: Report) -> str:
             snap = link.snapshot
             writer.writerow([csv_cell(v) for v in (
                 seed.path, seed.url, seed.title, *(getattr(link, n) for n in _LINK_FIELDS),
-                snap.id if snap else None, snap.fetched_at if snap else None)])
+                snap.id if snap else None, snap.fetched_at if snap else None,
+                *(getattr(link.triage, n) if link.triage else None for n in _TRIAGE_FIELDS))])
     return buf.getvalue()
 
 
@@ -245,25 +296,30 @@ def _x(value: object) -> str:
     return _XML_INVALID.sub("\ufffd", "" if value is None else str(value))
 
 
+def _fails(link: ReportLink) -> bool:
+    """A JUnit failure: dead or failing, unless a reviewer's mark is in effect."""
+    return link.state in FAILED_STATES and not (link.triage and link.triage.in_effect)
+
+
 def render_junit(report: Report) -> str:
     """For CI dashboards: a suite per seed, a testcase per link, dead/failing ones fail."""
-    failures = sum(report.count(state) for state in FAILED_STATES)
+    failures = sum(_fails(link) for link in report.links)
     root = ET.Element("testsuites", name="rotwatch", tests=str(len(report.links)),
                       failures=str(failures), timestamp=report.generated_at)
     for seed in report.seeds:
         suite = ET.SubElement(root, "testsuite", name=_x(seed.path), tests=str(len(seed.links)),
-                              failures=str(sum(x.state in FAILED_STATES for x in seed.links)),
+                              failures=str(sum(_fails(x) for x in seed.links)),
                               errors="0", skipped="0", timestamp=report.generated_at)
         for link in seed.links:
             case = ET.SubElement(suite, "testcase", classname=_x(seed.path),
                                  name=_x(link.target_url))
-            failed = link.state in FAILED_STATES
+            failed = _fails(link)
             node = ET.SubElement(case, "failure" if failed else "system-out")
             if failed:
                 node.attrib.update(type=link.state, message=_x(f"{link.state}: {_why(link)}"))
             node.text = _x(f"state: {link.state}\nwhy: {_why(link)}\nanchor: "
                            f"{one_line(link.anchor_text)}\nfirst failure: {link.first_failure_at}"
-                           f"\n{_snap(link)}")
+                           f"\n{_snap(link)}" + (f"\n{_mark(link)}" if link.triage else ""))
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 

@@ -9,7 +9,8 @@ from archive.store.runs import RunRow
 from archive.store.seeds import IngestOutcome, SeedChange
 from archive.store.snapshots import ArchivedSnapshot
 from archive.store.store import Store
+from archive.store.triage import MarkRecord, UnknownLink
 
-__all__ = ["ArchivedSnapshot", "CheckRow", "IngestOutcome", "LinkRow", "ProblemLink", "RunRow",
-           "SeedChange", "Selection", "SnapshotRef", "SnapshotRow", "Store", "StoreBusyError",
-           "StoreError", "TargetUpdate"]
+__all__ = ["ArchivedSnapshot", "CheckRow", "IngestOutcome", "LinkRow", "MarkRecord",
+           "ProblemLink", "RunRow", "SeedChange", "Selection", "SnapshotRef", "SnapshotRow",
+           "Store", "StoreBusyError", "StoreError", "TargetUpdate", "UnknownLink"]
