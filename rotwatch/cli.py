@@ -18,6 +18,7 @@ from rotwatch import __version__
 from rotwatch.cli_daemon import daemon
 from rotwatch.cli_report import export, report, verify
 from rotwatch.cli_triage import triage
+from rotwatch.cli_ui import ui
 from rotwatch.config import Config, ConfigError, load_config
 from rotwatch.output import write_rows
 from rotwatch.progress import check_with_progress, print_summary
@@ -215,7 +216,7 @@ def run(obj: Context, paths: tuple[str, ...], allow_private: bool) -> None:
 # Imports that are heavy or only some commands need (parsers, APScheduler) stay inside
 # the command functions.
 COMMANDS: tuple[click.Command, ...] = (ingest, links, status, check, run, report, export,
-                                       verify, daemon, triage)
+                                       verify, daemon, triage, ui)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, commands=COMMANDS)

@@ -166,6 +166,11 @@ def m003_i11b_triage_marks(db: Database) -> None:
         WHEN NEW.target_id IS NULL BEGIN
             SELECT RAISE(ABORT, 'no checked link has this URL: copy it from a problem list');
         END;
+        CREATE TRIGGER triage_marks_known_mark BEFORE INSERT ON triage_marks
+        WHEN NEW.mark IS NULL OR NEW.mark NOT IN ('fixed', 'ignored', 'replaced', 'cleared')
+        BEGIN
+            SELECT RAISE(ABORT, 'the mark must be fixed, ignored, replaced or cleared');
+        END;
         CREATE TRIGGER triage_marks_replacement BEFORE INSERT ON triage_marks
         WHEN (NEW.mark = 'replaced') != (NEW.replacement IS NOT NULL) BEGIN
             SELECT RAISE(ABORT, 'a replacement URL goes with the mark replaced, and only with it');
