@@ -236,3 +236,17 @@ def test_a_running_crawl_and_the_ui_do_not_block_each_other(
     assert query(data, "SELECT count(*) FROM checks") == [(n,)]  # nothing the crawl lost
     assert query(data, "SELECT mark, note, via FROM triage_marks") == [
         ("ignored", "during the crawl", "ui")]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["ui", "--host", "0.0.0.0"], "not a loopback address"),
+    (["ui", "--port", "0"], "no store at"),
+])
+def test_ui_refuses_other_hosts_and_a_missing_store(tmp_path: Path, args: list[str],
+                                                    message: str) -> None:
+    from click.testing import CliRunner
+
+    from rotwatch.cli import cli
+
+    done = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "none"), *args])
+    assert done.exit_code == 1 and message in done.output and "Traceback" not in done.output
