@@ -17,6 +17,7 @@ from core.exitcodes import ExitCode, exit_code
 from rotwatch import __version__
 from rotwatch.cli_daemon import daemon
 from rotwatch.cli_report import export, report, verify
+from rotwatch.cli_suggest import suggest
 from rotwatch.cli_triage import triage
 from rotwatch.cli_ui import ui
 from rotwatch.config import Config, ConfigError, load_config
@@ -216,7 +217,7 @@ def run(obj: Context, paths: tuple[str, ...], allow_private: bool) -> None:
 # Imports that are heavy or only some commands need (parsers, APScheduler) stay inside
 # the command functions.
 COMMANDS: tuple[click.Command, ...] = (ingest, links, status, check, run, report, export,
-                                       verify, daemon, triage, ui)
+                                       verify, daemon, triage, ui, suggest)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, commands=COMMANDS)

@@ -18,30 +18,28 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from urllib.parse import quote
 
-from archive.store import ProblemLink, Store
+from archive.store import ArchivedCopy, ProblemLink, Store
 from archive.store import SnapshotRef as Snapshot
 from archive.store.db import to_db
 from core.escaping import csv_cell, json_safe, one_line
 from core.escaping import markdown_text as _md
 from core.triage import Triage
+from rotwatch.report_review import (
+    COPY_FIELDS,
+    TRIAGE_FIELDS,
+    TriageNote,
+    copy_cells,
+    copy_label,
+    copy_text,
+    mark_text,
+    note_of,
+    silenced,
+)
 
 # Severity order: what a reviewer must act on comes first. Anything else sorts last.
 PROBLEM_STATES: tuple[str, ...] = ("dead", "failing", "changed", "moved", "recovered", "blocked")
 FAILED_STATES = frozenset({"dead", "failing"})  # JUnit failures
 _RANK = {state: rank for rank, state in enumerate(PROBLEM_STATES)}
-
-
-@dataclass(frozen=True)
-class TriageNote:
-    """A reviewer's mark on the link (`rotwatch triage`, the review UI); docs/review.md."""
-
-    mark: str  # fixed | ignored | replaced
-    reviewer: str
-    marked_at: str
-    note: str | None
-    replacement: str | None
-    reopened_at: str | None  # a `fixed` mark re-opened by this later failing check
-    in_effect: bool  # the mark silences the link (not re-opened)
 
 
 @dataclass(frozen=True)
@@ -61,6 +59,8 @@ class ReportLink:
     final_url: str | None  # only when the last check was redirected elsewhere
     snapshot: Snapshot | None  # the last capture taken while the page was healthy, if any
     triage: TriageNote | None = None
+    # A web-archive copy near the citation date (`rotwatch suggest` caches them).
+    suggestion: ArchivedCopy | None = None
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,7 @@ class Report:
     def needs_attention(self) -> bool:
         """What makes `rotwatch report` exit 2: a dead link (failing ones may recover)
         that no reviewer has marked (a mark re-opened by a later failure counts again)."""
-        return any(link.state == "dead" and not (link.triage and link.triage.in_effect)
-                   for link in self.links)
+        return any(link.state == "dead" and not silenced(link.triage) for link in self.links)
 
     @property
     def summary(self) -> str:
@@ -106,9 +105,11 @@ def build_report(store: Store, now: datetime, *, states: Iterable[str] | None = 
     seeds = tuple(seeds)
     grouped: dict[str, tuple[str | None, str | None, list[ReportLink]]] = {}
     marks = store.link_triage(seeds)
+    copies = store.archived_copies(seeds)
     for row in store.problem_links(wanted, seeds):
+        key = (row.seed_path, row.target_id)
         grouped.setdefault(row.seed_path, (row.seed_url, row.seed_title, []))[2].append(
-            _link(row, marks.get((row.seed_path, row.target_id))))
+            _link(row, marks.get(key), copies.get(key)))
     sections = sorted(
         (SeedSection(path, url, title, tuple(sorted(links, key=lambda x: _RANK.get(x.state, 99))))
          for path, (url, title, links) in grouped.items()),
@@ -118,15 +119,8 @@ def build_report(store: Store, now: datetime, *, states: Iterable[str] | None = 
     return Report(to_db(now) or "", wanted, tuple(ordered), tuple(sections))
 
 
-def _note(triage: Triage | None) -> TriageNote | None:
-    if triage is None:
-        return None
-    reopened = to_db(triage.reopened_at)
-    return TriageNote(triage.mark.value, triage.reviewer, to_db(triage.marked_at) or "",
-                      triage.note, triage.replacement, reopened, triage.in_effect)
-
-
-def _link(row: ProblemLink, triage: Triage | None = None) -> ReportLink:
+def _link(row: ProblemLink, triage: Triage | None = None,
+          copy: ArchivedCopy | None = None) -> ReportLink:
     moved = row.final_url and row.final_url != row.checked_url
     return ReportLink(
         target_url=row.target_url, state=row.state, role=row.role,
@@ -134,7 +128,7 @@ def _link(row: ProblemLink, triage: Triage | None = None) -> ReportLink:
         reason=row.reason, status=row.status, first_failure_at=row.first_failure_at,
         consecutive_failures=row.consecutive_failures, last_ok_at=row.last_ok_at,
         last_checked_at=row.last_checked_at, final_url=row.final_url if moved else None,
-        snapshot=row.snapshot, triage=_note(triage))
+        snapshot=row.snapshot, triage=note_of(triage), suggestion=copy)
 
 
 # --------------------------------------------------------------------------- renderers
@@ -148,16 +142,12 @@ def _why(link: ReportLink) -> str:
     return " · ".join(one_line(p) for p in parts if p)
 
 
-def _mark(link: ReportLink, with_url: bool = True) -> str:
-    """The reviewer's mark in one line, or "" (every format shows it the same way)."""
-    t = link.triage
-    if t is None:
-        return ""
-    text = f"marked {t.mark}" + (f" → {t.replacement}" if t.replacement and with_url else "")
-    text += f" by {t.reviewer} at {t.marked_at}" + (f": {t.note}" if t.note else "")
-    if t.reopened_at:
-        text += f"; re-opened: failed again at {t.reopened_at}"
-    return one_line(text)
+def _mark(link: ReportLink) -> str:
+    return mark_text(link.triage) if link.triage else ""
+
+
+def _copy(link: ReportLink) -> str:
+    return copy_text(link.suggestion) if link.suggestion else ""
 
 
 def _snap(link: ReportLink) -> str:
@@ -176,6 +166,7 @@ def render_text(report: Report) -> str:
                     f"      {one_line(link.role)}: “{one_line(link.anchor_text)}” — {_why(link)}"]
             out += [f"      now at {one_line(link.final_url)}"] if link.final_url else []
             out += [f"      {_mark(link)}"] if link.triage else []
+            out += [f"      {_copy(link)}"] if link.suggestion else []
             since = f"failing since {link.first_failure_at}, " if link.first_failure_at else ""
             out.append(f"      {since}{link.consecutive_failures} failure(s) in a row, "
                        f"last ok {link.last_ok_at or 'never'}, {_snap(link)}")
@@ -197,7 +188,13 @@ def _md_mark(link: ReportLink) -> str:
     if link.triage is None:
         return ""
     new = link.triage.replacement
-    return "<br>" + _md(_mark(link, with_url=False)) + (f" → {_md_link(new)}" if new else "")
+    return "<br>" + _md(mark_text(link.triage, with_url=False)) + (
+        f" → {_md_link(new)}" if new else "")
+
+
+def _md_copy(link: ReportLink) -> str:
+    c = link.suggestion
+    return f"<br>{_md(copy_label(c))}: {_md_link(c.url)}" if c else ""
 
 
 def render_markdown(report: Report) -> str:
@@ -215,7 +212,7 @@ def render_markdown(report: Report) -> str:
             out.append(
                 f"| **{link.state}** | {_md_link(link.target_url)}{moved} | "
                 f"{_md(link.anchor_text)} | {_md(link.role)} | {_md(_why(link))}"
-                f"{_md_mark(link)} | "
+                f"{_md_mark(link)}{_md_copy(link)} | "
                 f"{_md(link.first_failure_at or '')} ({link.consecutive_failures}×) | "
                 f"{_md(link.last_ok_at or 'never')} | {_md(_snap(link))} |")
         out.append("")
@@ -235,6 +232,11 @@ _HEAD = "<table><tr>" + "".join(f"<th>{h}</th>" for h in (
     "state", "link", "cited as", "why", "history", "snapshot")) + "</tr>"
 
 
+def _html_copy(link: ReportLink) -> str:
+    c = link.suggestion
+    return f"<br>{html.escape(copy_label(c))}: {_a(c.url)}" if c else ""
+
+
 def render_html(report: Report) -> str:
     """One self-contained page (inline CSS, no scripts) to mail or publish."""
     e = html.escape
@@ -252,7 +254,8 @@ def render_html(report: Report) -> str:
                 f"<td>{_a(link.target_url)}{moved}</td>"
                 f"<td>“{e(one_line(link.anchor_text))}” <small>({e(one_line(link.role))})</small>"
                 f"<br><small>{e(one_line(link.context))}</small></td><td>{e(_why(link))}"
-                f"{'<br><b>' + e(_mark(link)) + '</b>' if link.triage else ''}</td>"
+                f"{'<br><b>' + e(_mark(link)) + '</b>' if link.triage else ''}"
+                f"{_html_copy(link)}</td>"
                 f"<td>first failure {e(link.first_failure_at or '—')}, "
                 f"{link.consecutive_failures} in a row; last ok {e(link.last_ok_at or 'never')}"
                 f"</td><td>{e(_snap(link))}</td></tr>")
@@ -260,10 +263,11 @@ def render_html(report: Report) -> str:
     return "\n".join([*out, "</body></html>\n"])
 
 
-_LINK_FIELDS = tuple(f.name for f in fields(ReportLink) if f.name not in ("snapshot", "triage"))
-_TRIAGE_FIELDS = tuple(f.name for f in fields(TriageNote))
+_LINK_FIELDS = tuple(f.name for f in fields(ReportLink)
+                     if f.name not in ("snapshot", "triage", "suggestion"))
 CSV_COLUMNS = ("seed_path", "seed_url", "seed_title", *_LINK_FIELDS, "snapshot_id", "snapshot_at",
-               *(f"triage_{name}" for name in _TRIAGE_FIELDS))
+               *(f"triage_{name}" for name in TRIAGE_FIELDS),
+               *(f"suggestion_{name}" for name in COPY_FIELDS))
 
 
 def render_csv(report: Report) -> str:
@@ -277,7 +281,8 @@ def render_csv(report: Report) -> str:
             writer.writerow([csv_cell(v) for v in (
                 seed.path, seed.url, seed.title, *(getattr(link, n) for n in _LINK_FIELDS),
                 snap.id if snap else None, snap.fetched_at if snap else None,
-                *(getattr(link.triage, n) if link.triage else None for n in _TRIAGE_FIELDS))])
+                *(getattr(link.triage, n) if link.triage else None for n in TRIAGE_FIELDS),
+                *copy_cells(link.suggestion))])
     return buf.getvalue()
 
 
@@ -298,7 +303,7 @@ def _x(value: object) -> str:
 
 def _fails(link: ReportLink) -> bool:
     """A JUnit failure: dead or failing, unless a reviewer's mark is in effect."""
-    return link.state in FAILED_STATES and not (link.triage and link.triage.in_effect)
+    return link.state in FAILED_STATES and not silenced(link.triage)
 
 
 def render_junit(report: Report) -> str:
@@ -319,7 +324,8 @@ def render_junit(report: Report) -> str:
                 node.attrib.update(type=link.state, message=_x(f"{link.state}: {_why(link)}"))
             node.text = _x(f"state: {link.state}\nwhy: {_why(link)}\nanchor: "
                            f"{one_line(link.anchor_text)}\nfirst failure: {link.first_failure_at}"
-                           f"\n{_snap(link)}" + (f"\n{_mark(link)}" if link.triage else ""))
+                           f"\n{_snap(link)}" + (f"\n{_mark(link)}" if link.triage else "")
+                           + (f"\n{_copy(link)}" if link.suggestion else ""))
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 

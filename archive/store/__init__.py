@@ -4,6 +4,7 @@ from archive.store.checks import CheckRow, SnapshotRow, TargetUpdate
 from archive.store.db import StoreBusyError, StoreError
 from archive.store.due import Selection
 from archive.store.links import LinkRow
+from archive.store.lookups import ArchivedCopy, Lookup
 from archive.store.problems import ProblemLink, SnapshotRef
 from archive.store.runs import RunRow
 from archive.store.seeds import IngestOutcome, SeedChange
@@ -11,6 +12,7 @@ from archive.store.snapshots import ArchivedSnapshot
 from archive.store.store import Store
 from archive.store.triage import MarkRecord, UnknownLink
 
-__all__ = ["ArchivedSnapshot", "CheckRow", "IngestOutcome", "LinkRow", "MarkRecord",
+__all__ = ["ArchivedCopy", "ArchivedSnapshot", "CheckRow", "IngestOutcome", "LinkRow", "Lookup",
+           "MarkRecord",
            "ProblemLink", "RunRow", "SeedChange", "Selection", "SnapshotRef", "SnapshotRow",
            "Store", "StoreBusyError", "StoreError", "TargetUpdate", "UnknownLink"]
