@@ -106,6 +106,8 @@ def test_the_ui_serves_descriptions_views_and_canned_queries(served: Any) -> Non
     meta = server.get_json("/-/metadata.json")["databases"]["rotwatch"]
     assert meta["tables"]["triage_marks"]["columns"]["via"].startswith("cli (rotwatch triage)")
     assert meta["tables"]["targets"]["columns"]["state"].startswith("new, alive")
+    opened = {d["name"]: d for d in server.get_json("/-/databases.json")}["rotwatch"]
+    assert opened["is_mutable"], "the live store is never opened immutable"
     database = server.get_json("/rotwatch.json")
     views = {v["name"] for v in database["views"]}
     assert {"problem_links_by_article", "recently_died", "blocked_hosts",
