@@ -79,9 +79,12 @@ class LookupSide(Tables):
         rows = self.db.conn.execute(
             "SELECT s.path, t.id, a.memento_url, a.source, a.memento_at, "
             f"abs(julianday(a.memento_at) - julianday({_CITED_DAY})) AS gap "
-            "FROM links l JOIN seeds s ON s.id = l.seed_id JOIN targets t ON t.id = l.target_id "
-            f"JOIN archive_lookups a ON a.url = t.url AND a.near = {_CITED_DAY} AND a.found = 1 "
-            f"WHERE l.removed_at IS NULL AND {seed_sql} ORDER BY gap DESC", params).fetchall()
+            # CROSS JOIN keeps the (few) found answers outermost: the links are reached by
+            # index from them, not scanned.
+            "FROM archive_lookups a CROSS JOIN targets t ON t.url = a.url "
+            "CROSS JOIN links l ON l.target_id = t.id JOIN seeds s ON s.id = l.seed_id "
+            f"WHERE a.found = 1 AND a.near = {_CITED_DAY} AND l.removed_at IS NULL "
+            f"AND {seed_sql} ORDER BY gap DESC", params).fetchall()
         # Ordered farthest first, so the nearest copy of each link is the one kept.
         return {(str(r[0]), int(r[1])): ArchivedCopy(str(r[2]), str(r[3]), str(r[4]))
                 for r in rows}

@@ -215,6 +215,8 @@ def m004_i11b_archive_lookups(db: Database) -> None:
             error TEXT
         );
         CREATE INDEX archive_saves_url ON archive_saves(url, requested_at);
+        -- Reports join the (few) cached answers to their targets by URL.
+        CREATE INDEX targets_url ON targets(url);
         """
     )
 
