@@ -8,6 +8,9 @@
 * ``/save/<URL>``: a Save-Page-Now style answer, ``Content-Location: /web/<ts>/<URL>``.
 * ``/flaky/<rest>``: 503 the first time for each <rest>, then as ``/<rest>``.
 * ``/huge/<rest>``: 2 MiB of link-format.
+* ``/slow/<rest>``: answers after 3 s.
+* ``/bare-timegate/<URL>``: a TimeGate whose 302 has no ``Link`` header (the client must
+  ask the memento itself for its ``Memento-Datetime``).
 
 Every request is logged (method, path) in ``server.log``.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -32,6 +36,9 @@ class FakeArchive(ThreadingHTTPServer):
         self.copies = copies
         self.log: list[tuple[str, str]] = []
         self.failed: set[str] = set()
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that gave up (the timeout test) is not an error of the fake
 
     @property
     def base(self) -> str:
@@ -75,6 +82,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.failed.add(rest)
                 return self._send(503, b"try later")
             path = rest
+        if path.startswith("/slow/"):
+            time.sleep(3)
+            return self._send(200, b"late")
+        if path.startswith("/bare-timegate/"):
+            return self._timegate(path[len("/bare-timegate/"):], bare=True)
         if path.startswith("/huge/"):
             return self._send(200, b"<x>; rel=\"memento\", " * 120_000, "application/link-format")
         if path.startswith("/timemap/link/"):
@@ -109,7 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
                          f'datetime="{format_datetime(at, usegmt=True)}"')
         self._send(200, (",\n".join(lines) + "\n").encode(), "application/link-format")
 
-    def _timegate(self, url: str) -> None:
+    def _timegate(self, url: str, bare: bool = False) -> None:
         copies = self.server.copies.get(url)
         if not copies:
             return self._send(404, b"not archived")
@@ -117,6 +129,8 @@ class _Handler(BaseHTTPRequestHandler):
             if self.headers.get("Accept-Datetime") else max(copies)
         best = min(copies, key=lambda at: abs(at - wanted))
         memento = self._memento(url, best)
+        if bare:
+            return self._send(302, b"", headers={"Location": memento})
         self._send(302, b"", headers={
             "Location": memento, "Vary": "accept-datetime",
             "Link": f'<{url}>; rel="original", <{self.server.base}/timemap/link/{url}>; '

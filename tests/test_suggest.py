@@ -84,10 +84,10 @@ def _setup(tmp_path: Path, archive: FakeArchive | None, **suggest: object) -> li
     add_checks(data / "rotwatch.db", DEAD, [(T0 - timedelta(days=d), Verdict.BROKEN)
                                             for d in (3, 2, 1)], "dead")
     add_checks(data / "rotwatch.db", OTHER, [(T0, Verdict.OK)], "alive")
-    lines = ["[suggest]", "min_interval = 0", "retries = 2"]
+    lines = ["[suggest]"]
     if archive is not None:
         lines.append("allow_private_addresses = true")
-    for key, value in suggest.items():
+    for key, value in {"min_interval": 0, "retries": 2, **suggest}.items():
         value = value.replace("BASE", archive.base) if archive and isinstance(value, str) \
             else value
         lines.append(f"{key} = {json.dumps(value)}")
@@ -104,6 +104,7 @@ def _suggestion(base: list[str]) -> dict | None:
 @pytest.mark.parametrize(("key", "endpoint", "source"), [
     ("memento_timemap", "BASE/timemap/link/", "memento"),
     ("memento_timegate", "BASE/timegate/", "memento-timegate"),
+    ("memento_timegate", "BASE/bare-timegate/", "memento-timegate"),
     ("wayback_availability", "BASE/wayback/available", "wayback"),
 ])
 def test_suggest_finds_the_copy_nearest_the_citation_and_caches_it(
@@ -152,6 +153,17 @@ def test_transient_failures_are_retried_and_oversized_answers_refused(tmp_path: 
         assert [p for _, p in archive.log].count(f"/flaky/timemap/link/{DEAD}") == 2
     assert done.exit_code == 0 and "1 copy(ies) found" in done.output
     assert "answered more than 65536 bytes" in done.output and "1 failed" in done.output
+
+
+def test_a_slow_archive_times_out_with_the_cause(tmp_path: Path) -> None:
+    with fake_archive({DEAD: COPIES}) as archive:
+        base = _setup(tmp_path, archive, memento_timemap="BASE/slow/", timeout=0.5,
+                      retries=0)
+        done = CliRunner().invoke(cli, [*base, "suggest"])
+    assert done.exit_code == 1 and "timed out" in done.output and "1 failed" in done.output
+    with Store(Path(base[1]) / "rotwatch.db") as st:
+        row = st.db.conn.execute("SELECT found, error FROM archive_lookups").fetchone()
+    assert row[0] == 0 and "timed out" in row[1]  # cached as a failure, asked again in 1 h
 
 
 def test_the_count_budget_leaves_the_rest_for_the_next_run(tmp_path: Path) -> None:
