@@ -15,13 +15,14 @@ import click
 
 from archive.store import Store, StoreBusyError, StoreError
 from archive.store.lock import StoreBusy, WriterLock
-from archive.warc.atomic import OutputError, write_text_atomic
+from archive.warc.atomic import OutputError, atomic_output
 from archive.warc.writer import OPEN_SUFFIX, WARC_SUFFIX, recover_open_files, writer_holds
 from core.escaping import one_line
 from core.exitcodes import exit_code
 from rotwatch.export import export_warc
 from rotwatch.export import verify as verify_store
-from rotwatch.report import RENDERERS, build_report
+from rotwatch.report import ALL_STATES, RENDERERS, STREAMERS, Report, stream_report
+from rotwatch.timezone import UnknownZone, resolve_zone
 
 _SEED_HELP = "Only seeds whose path contains this text (repeatable)."
 
@@ -65,19 +66,41 @@ _EXTENSIONS = {"text": "txt", "markdown": "md", "html": "html", "csv": "csv",
                "json": "json", "junit": "xml"}
 
 
-def _write_configured(config: Any, built: Any) -> None:
+def _write(target: Path, built: Report, fmt: str) -> None:
+    """Stream one format into `target`, atomically: a reader never sees half a report."""
+    try:
+        with atomic_output(target) as fh:
+            for chunk in STREAMERS[fmt](built):
+                fh.write(chunk.encode("utf-8"))
+    except OutputError as exc:
+        _fail(exc)
+    click.echo(f"wrote {built.link_total} link(s) to {target}", err=True)
+
+
+def _open(store: Store, config: Any, states: tuple[str, ...], seeds: tuple[str, ...]
+          ) -> Report:
+    try:
+        zone, name = resolve_zone(config.report.timezone)
+    except UnknownZone as exc:
+        _fail(f"[report] timezone: {exc}")
+    return stream_report(store, datetime.now(UTC), states=states or None, seeds=seeds,
+                         zone=zone, timezone=name)
+
+
+def _write_configured(store: Store, config: Any, states: tuple[str, ...],
+                      seeds: tuple[str, ...]) -> bool:
+    """Every configured format into [report] directory; True when a link is dead."""
     directory = Path(config.report.directory).expanduser()
     if not directory.is_absolute():
         directory = config.data_dir / directory
+    attention = False
     for name in config.report.formats:
-        if name not in RENDERERS:
-            _fail(f"[report] formats: unknown format {name!r} (known: {', '.join(RENDERERS)})")
-        target = directory / f"rotwatch-report.{_EXTENSIONS[name]}"
-        try:
-            write_text_atomic(target, RENDERERS[name](built))  # never half a report
-        except OutputError as exc:
-            _fail(exc)
-        click.echo(f"wrote {len(built.links)} link(s) to {target}", err=True)
+        if name not in STREAMERS:
+            _fail(f"[report] formats: unknown format {name!r} (known: {', '.join(STREAMERS)})")
+        built = _open(store, config, states, seeds)  # each format reads the store anew
+        _write(directory / f"rotwatch-report.{_EXTENSIONS[name]}", built, name)
+        attention = built.needs_attention
+    return attention
 
 
 def _since(value: str | None) -> datetime | None:
@@ -99,8 +122,7 @@ def _since(value: str | None) -> datetime | None:
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False),
               help="Write the report to FILE instead of standard output.")
 @click.option("--state", "states", multiple=True,
-              type=click.Choice(["dead", "failing", "changed", "moved", "recovered", "blocked",
-                                 "alive", "new"]),
+              type=click.Choice(list(ALL_STATES)),
               help="Only links whose target is in this state (repeatable). Default: dead, "
                    "failing, changed, moved, recovered and blocked.")
 @click.option("--seed", "seeds", multiple=True, help=_SEED_HELP)
@@ -124,23 +146,19 @@ def report(obj: Any, fmt: str, output: Path | None, states: tuple[str, ...],
     """
     try:
         with Store(obj.config.store_path) as store:
-            built = build_report(store, datetime.now(UTC), states=states or None,
-                                 seeds=seeds)
+            if configured:
+                attention = _write_configured(store, obj.config, states, seeds)
+            else:
+                built = _open(store, obj.config, states, seeds)
+                if output is None:
+                    for chunk in STREAMERS[fmt](built):
+                        click.echo(chunk, nl=False)
+                else:
+                    _write(output, built, fmt)
+                attention = built.needs_attention
     except StoreError as exc:
         _fail(exc)
-    if configured:
-        _write_configured(obj.config, built)
-        sys.exit(exit_code(attention=built.needs_attention))
-    text = RENDERERS[fmt](built)
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        try:
-            write_text_atomic(output, text)
-        except OutputError as exc:
-            _fail(exc)
-        click.echo(f"wrote {len(built.links)} link(s) to {output}", err=True)
-    sys.exit(exit_code(attention=built.needs_attention))
+    sys.exit(exit_code(attention=attention))
 
 
 @click.command()

@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Any, Final, get_type_hints
 
 from core.policy_config import DEFAULT_CONFIG, PolicyConfig
+from rotwatch.timezone import UnknownZone, resolve_zone
 
 ENV_DATA_DIR = "ROTWATCH_DATA_DIR"
 REPORT_FORMATS = ("text", "markdown", "html", "csv", "json", "junit")
@@ -117,6 +118,7 @@ class DaemonConfig:
 class ReportConfig:
     directory: str = "reports"
     formats: tuple[str, ...] = ("html", "csv", "json")
+    timezone: str = "local"  # times in reports: an IANA name, or the machine's own zone
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,10 @@ def load_config(path: Path | None, data_dir: Path | None = None,
         if unknown:
             raise ConfigError(f"{where}: [report] formats: unknown {sorted(unknown)} "
                               f"(known: {', '.join(REPORT_FORMATS)})")
+        try:
+            resolve_zone(values["report"].timezone)
+        except UnknownZone as exc:
+            raise ConfigError(f"{where}: [report] timezone: {exc}") from None
     if isinstance(raw.get("daemon"), dict):
         _check_schedules(raw["daemon"], f"{where}: [daemon]")
     if data_dir is not None:

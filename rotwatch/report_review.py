@@ -1,14 +1,14 @@
-"""What reports say of reviews: a link's triage mark and its suggested web-archive copy.
+"""What reports say of a reviewer's triage mark: the report field and its one-line text.
 
-Report fields (`TriageNote`; the store's `ArchivedCopy`) and their one-line texts, shared
-by every format of rotwatch/report.py. See docs/review.md and docs/reports.md.
+`TriageNote` is the `triage` field of each report link; every format of rotwatch/report.py
+shows it with `mark_text`. See docs/review.md and docs/reports.md.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
-from archive.store import ArchivedCopy
 from archive.store.db import to_db
 from core.escaping import one_line
 from core.triage import Triage
@@ -28,7 +28,6 @@ class TriageNote:
 
 
 TRIAGE_FIELDS = tuple(f.name for f in fields(TriageNote))
-COPY_FIELDS = ("url", "source", "captured_at")
 
 
 def note_of(triage: Triage | None) -> TriageNote | None:
@@ -44,23 +43,16 @@ def silenced(note: TriageNote | None) -> bool:
     return note is not None and note.in_effect
 
 
-def mark_text(t: TriageNote, with_url: bool = True) -> str:
-    """The mark in one line (the replacement URL left out when a format links it itself)."""
+def _same(moment: str | None) -> str:
+    return moment or ""
+
+
+def mark_text(t: TriageNote, when: Callable[[str | None], str] = _same,
+              with_url: bool = True) -> str:
+    """The mark in one line; `when` formats its times (a report shows its own zone), and
+    the replacement URL is left out when a format links it itself."""
     text = f"marked {t.mark}" + (f" → {t.replacement}" if t.replacement and with_url else "")
-    text += f" by {t.reviewer} at {t.marked_at}" + (f": {t.note}" if t.note else "")
+    text += f" by {t.reviewer} on {when(t.marked_at)}" + (f": {t.note}" if t.note else "")
     if t.reopened_at:
-        text += f"; re-opened: failed again at {t.reopened_at}"
+        text += f"; re-opened: failed again on {when(t.reopened_at)}"
     return one_line(text)
-
-
-def copy_label(c: ArchivedCopy) -> str:
-    """The copy without its URL: "archived copy (source, captured at)"."""
-    return one_line(f"archived copy ({c.source}, {c.captured_at})")
-
-
-def copy_text(c: ArchivedCopy) -> str:
-    return f"{copy_label(c)}: {one_line(c.url)}"
-
-
-def copy_cells(c: ArchivedCopy | None) -> tuple[str | None, ...]:
-    return (c.url, c.source, c.captured_at) if c else (None, None, None)

@@ -2,7 +2,7 @@
 
 Plain data (a dict in Datasette 0.65's metadata shape) built from the store's schema
 names; rotwatch/cli_ui.py serves it. The views it points at are created by the store's
-migration m005_i11b_review_views. See docs/review.md.
+migration m006_i11b_review_views. See docs/review.md.
 """
 
 from __future__ import annotations

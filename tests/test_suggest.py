@@ -96,9 +96,13 @@ def _setup(tmp_path: Path, archive: FakeArchive | None, **suggest: object) -> li
 
 
 def _suggestion(base: list[str]) -> dict | None:
+    """The dead link's web-archive suggestion in the JSON report, as url/source/time."""
     done = CliRunner().invoke(cli, [*base, "report", "--format", "json"])
     links = [x for seed in json.loads(done.stdout)["seeds"] for x in seed["links"]]
-    return next(x["suggestion"] for x in links if x["target_url"] == DEAD)
+    dead = next(x for x in links if x["target_url"] == DEAD)
+    copies = [s for s in dead["suggestions"] if s["kind"] == "web-archive"]
+    assert len(copies) <= 1 and (not copies or dead["suggestion"] is not None)
+    return {k: copies[0][k] for k in ("url", "source", "captured_at")} if copies else None
 
 
 @pytest.mark.parametrize(("key", "endpoint", "source"), [

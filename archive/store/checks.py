@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from archive.store.db import Tables, from_db, to_db
+from core.history import WINDOW, code_of
 from core.records import Judgement, Observation
 
 
@@ -108,7 +109,20 @@ class CheckSide(Tables):
                                       _snapshot_values(row.target_id, row.snapshot))
             _insert(self.db, "checks", _check_values(row, run_id, snapshot_id))
             snapshot_ids.append(snapshot_id)
+        self._note_summaries(rows, snapshot_ids)
         return snapshot_ids
+
+    def _note_summaries(self, rows: Sequence[CheckRow], snapshot_ids: Sequence[int]) -> None:
+        # What a report reads instead of the checks (migration m003): the last checks as
+        # letters and the latest healthy capture. Rows come in check order, as recorded.
+        self.db.conn.executemany(
+            f"UPDATE targets SET recent_checks = substr(coalesce(recent_checks, '') || :code, "
+            f"-{WINDOW}), good_snapshot_id = CASE WHEN :good THEN :snapshot ELSE "
+            "good_snapshot_id END WHERE id = :target_id",
+            [{"code": code_of(row.judgement.verdict), "target_id": row.target_id,
+              "snapshot": snapshot_id or None,
+              "good": int(bool(snapshot_id) and row.judgement.verdict.is_healthy)}
+             for row, snapshot_id in zip(rows, snapshot_ids, strict=True)])
 
     def baselines(self, target_ids: Iterable[int]) -> dict[int, tuple[int, str]]:
         """Each target's baseline snapshot (the first with text): id and main text."""

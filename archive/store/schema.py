@@ -9,7 +9,13 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from core.history import CODES, WINDOW
+from core.records import Verdict
+
 migrations = Migrations("rotwatch")
+_CODES = {verdict.value: code for verdict, code in CODES.items()}
+_HEALTHY = tuple(v.value for v in Verdict if v.is_healthy)
+_WINDOW = WINDOW
 
 
 @migrations()
@@ -135,6 +141,30 @@ def m002_drop_snapshot_search(db: Database) -> None:
     db.table("snapshots").disable_fts()
 
 
+@migrations()
+def m003_i11_report_summaries(db: Database) -> None:
+    # A report must not cost more the longer the daemon runs: each target carries what a
+    # report shows of its history (the last checks as one code per check, oldest first) and
+    # its latest healthy capture, kept up to date by insert_checks. Filled here once from
+    # the checks table for stores that already have a history.
+    db.executescript(
+        """
+        ALTER TABLE targets ADD COLUMN recent_checks TEXT;
+        ALTER TABLE targets ADD COLUMN good_snapshot_id INTEGER;
+        CREATE INDEX links_seed ON links(seed_id, position);
+        """
+    )
+    codes = " ".join(f"WHEN '{verdict}' THEN '{code}'" for verdict, code in _CODES.items())
+    # Newest first per target, cut at the window, then re-ordered oldest first.
+    db.execute(
+        "UPDATE targets SET recent_checks = (SELECT group_concat(code, '') FROM (SELECT code "
+        f"FROM (SELECT CASE verdict {codes} ELSE '?' END AS code, checked_at, id FROM checks "
+        f"WHERE checks.target_id = targets.id ORDER BY checked_at DESC, id DESC LIMIT {_WINDOW})"
+        " ORDER BY checked_at, id)), good_snapshot_id = (SELECT snapshot_id FROM checks WHERE "
+        "checks.target_id = targets.id AND snapshot_id IS NOT NULL AND verdict IN "
+        f"({', '.join(repr(v) for v in _HEALTHY)}) ORDER BY checked_at DESC, id DESC LIMIT 1)")
+
+
 # Verdicts that count towards "dead" (core.records.Verdict.is_failure), for the review
 # views' "re-opened" rule. A new failing verdict needs a new migration re-creating them.
 _FAILING = ("'broken', 'server-error', 'soft-404', 'timeout', 'dns-failure', "
@@ -142,7 +172,7 @@ _FAILING = ("'broken', 'server-error', 'soft-404', 'timeout', 'dns-failure', "
 
 
 @migrations()
-def m003_i11b_triage_marks(db: Database) -> None:
+def m004_i11b_triage_marks(db: Database) -> None:
     # Append-only history of what reviewers said about links (core/triage.py has the rule).
     # The checks and triggers hold for every writer, the browser UI's canned queries
     # included, and their messages are what a reviewer sees there.
@@ -186,7 +216,7 @@ def m003_i11b_triage_marks(db: Database) -> None:
 
 
 @migrations()
-def m004_i11b_archive_lookups(db: Database) -> None:
+def m005_i11b_archive_lookups(db: Database) -> None:
     # Web-archive answers cached with an expiry, one row per (URL, citation day, source):
     # the nearest copy depends on the day the article cited the page.
     db.executescript(
@@ -222,7 +252,7 @@ def m004_i11b_archive_lookups(db: Database) -> None:
 
 
 @migrations()
-def m005_i11b_review_views(db: Database) -> None:
+def m006_i11b_review_views(db: Database) -> None:
     # What the review UI (Datasette) shows; rotwatch's own reports do not read these.
     # link_triage is the SQL twin of core.triage.current: the latest mark of each current
     # link (its article's or the URL's), and the first failing check after it.

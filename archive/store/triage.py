@@ -76,8 +76,13 @@ class TriageSide(Tables):
 
     def link_triage(self, seeds: Sequence[str] = ()) -> dict[tuple[str, int], Triage]:
         """The triage in force for every current, marked link: (seed path, target id) ->
-        `Triage`, in one query (the latest mark of the link, and the first failing check
-        after it); links without a mark, or whose mark was cleared, are left out."""
+        `Triage`; links without a mark, or whose mark was cleared, are left out."""
+        return {(path, tid): triage for path, tid, _, triage in self.link_triage_states(seeds)}
+
+    def link_triage_states(self, seeds: Sequence[str] = ()
+                           ) -> list[tuple[str, int, str, Triage]]:
+        """(seed path, target id, target state, `Triage`) of every current, marked link, in
+        one query: the latest mark of the link, and the first failing check after it."""
         seed_sql, params = seed_match(seeds)
         rows = self.db.conn.execute(
             "WITH latest AS (SELECT l.seed_id, l.target_id, (SELECT x.id FROM triage_marks x "
@@ -86,16 +91,17 @@ class TriageSide(Tables):
             "WHERE l.removed_at IS NULL AND l.target_id IN (SELECT target_id FROM triage_marks)) "
             "SELECT s.path, m.target_id, m.mark, m.marked_at, m.reviewer, m.note, m.replacement, "
             "(SELECT min(c.checked_at) FROM checks c WHERE c.target_id = m.target_id AND "
-            f"c.checked_at > m.marked_at AND c.verdict IN ({','.join('?' for _ in _FAILING)})) "
-            "FROM latest JOIN triage_marks m ON m.id = latest.mark_id "
+            f"c.checked_at > m.marked_at AND c.verdict IN ({','.join('?' for _ in _FAILING)})), "
+            "t.state FROM latest JOIN triage_marks m ON m.id = latest.mark_id "
+            "JOIN targets t ON t.id = m.target_id "
             f"JOIN seeds s ON s.id = latest.seed_id WHERE {seed_sql}",
             [*_FAILING, *params]).fetchall()
-        found: dict[tuple[str, int], Triage] = {}
+        found: list[tuple[str, int, str, Triage]] = []
         for r in rows:
             event = MarkEvent(Mark(r[2]), _at(r[3]), str(r[4]), r[5], r[6])
             triage = current(event, from_db(r[7]))
             if triage is not None:
-                found[(str(r[0]), int(r[1]))] = triage
+                found.append((str(r[0]), int(r[1]), str(r[8]), triage))
         return found
 
 
