@@ -107,6 +107,15 @@ def _queries(reviewer: str) -> dict[str, dict[str, Any]]:
             "sql": "SELECT * FROM problem_links_by_article WHERE state = 'dead' AND "
                    "(triage IS NULL OR triage = 'reopened')",
         },
+        "mark_history": {
+            "title": "Marks of a link",
+            "description": "Every mark ever set on the URL, oldest first (the history is "
+                           "never rewritten).",
+            "sql": "SELECT m.marked_at, m.mark, m.replacement, m.reviewer, m.note, m.via, "
+                   "s.path AS only_in_article FROM triage_marks m JOIN targets t ON t.id = "
+                   "m.target_id LEFT JOIN seeds s ON s.id = m.seed_id WHERE t.url = trim(:url) "
+                   "ORDER BY m.marked_at, m.id",
+        },
         "mark_link": {
             "title": "Mark a link",
             "description": "mark: fixed, ignored, replaced (give the replacement URL) or "

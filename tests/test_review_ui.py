@@ -114,7 +114,8 @@ def test_the_ui_serves_descriptions_views_and_canned_queries(served: Any) -> Non
             "changed_since_citation", "link_triage"} <= views
     queries = {q["name"]: q for q in database["queries"]}
     assert {"problem_links", "recently_died", "blocked_hosts", "changed_since_citation",
-            "mark_link"} <= set(queries) and queries["mark_link"]["write"]
+            "mark_link", "mark_history", "unmarked_dead_links"} <= set(queries)
+    assert queries["mark_link"]["write"] and not queries["mark_history"].get("write")
     rows = server.get_json("/rotwatch/problem_links.json?_shape=array&article=alpha")
     assert [(r["link"], r["state"]) for r in rows] == [(DEAD, "dead")]
     died = server.get_json("/rotwatch/recently_died.json?_shape=array&days=100000")
@@ -184,6 +185,10 @@ def test_a_reviewer_marks_a_link_fixed_in_the_browser_and_the_report_shows_it(
     assert (marks[0]["mark"], marks[0]["reviewer"], marks[0]["note"]) == (
         "fixed", "Desk Editor", "the ministry restored the page")
     assert query(data, "SELECT via FROM triage_marks") == [("ui",)]
+    history = server.get_json("/rotwatch/mark_history.json?_shape=array&url="
+                              + urllib.parse.quote(DEAD))
+    assert [(h["mark"], h["reviewer"], h["via"]) for h in history] == [
+        ("fixed", "Desk Editor", "ui")]
 
 
 # ------------------------------------------------------------- a crawl beside the UI
