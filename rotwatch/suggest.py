@@ -13,16 +13,25 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Protocol
 
 from archive.store import Lookup, Store
 from core.escaping import one_line
-from rotwatch.webarchive import WebArchives
+from rotwatch.webarchive import SuggestOptions, WebArchives
 from rotwatch.webarchive_http import FetchError
 
 # A failed question is asked again sooner than an answered one: the archive may be back.
 _ERROR_TTL = timedelta(hours=1)
 _BATCH = 20  # answers per store transaction
+
+
+class JobOptions(SuggestOptions, Protocol):
+    """What the job reads of the `[suggest]` config besides the clients' settings."""
+
+    cache_days: float
+    max_lookups: int
+    max_seconds: float
+    max_saves: int
 
 
 @dataclass
@@ -42,7 +51,7 @@ def near_of(day: str) -> datetime:
     return datetime.fromisoformat(day).replace(hour=12, tzinfo=UTC)
 
 
-def fill_cache(store: Store, options: Any, now: datetime, states: Sequence[str],
+def fill_cache(store: Store, options: JobOptions, now: datetime, states: Sequence[str],
                seeds: Sequence[str] = (), *, save: bool = False) -> SuggestSummary:
     """Ask the configured archives about the problem links; see the module docstring."""
     archives = WebArchives(options, time.monotonic() + options.max_seconds)
@@ -80,12 +89,12 @@ def fill_cache(store: Store, options: Any, now: datetime, states: Sequence[str],
     if pending:
         store.put_lookups(pending)
     if save and options.save_endpoint and options.max_saves:
-        _save_alive(store, options, archives, now, summary)
+        _save_alive(store, options.save_endpoint, options, archives, now, summary)
     return summary
 
 
-def _save_alive(store: Store, options: Any, archives: WebArchives, now: datetime,
-                summary: SuggestSummary) -> None:
+def _save_alive(store: Store, endpoint: str, options: JobOptions, archives: WebArchives,
+                now: datetime, summary: SuggestSummary) -> None:
     # One request per page per cache period at most, and `max_saves` per run.
     since = now - timedelta(days=options.cache_days)
     for url in store.save_wanted(since, options.max_saves):
@@ -96,7 +105,7 @@ def _save_alive(store: Store, options: Any, archives: WebArchives, now: datetime
             copy = archives.save(url)
         except FetchError as exc:
             summary.save_errors.append(one_line(f"save {url}: {exc}"))
-            store.put_save(url, options.save_endpoint, at, None, str(exc))
+            store.put_save(url, endpoint, at, None, str(exc))
         else:
             summary.saved += 1
-            store.put_save(url, options.save_endpoint, at, copy, None)
+            store.put_save(url, endpoint, at, copy, None)
