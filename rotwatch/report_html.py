@@ -18,7 +18,7 @@ from core.when import local, state_age
 from rotwatch.report_model import HISTORY_SHOWN, Report, ReportLink, SeedSection
 from rotwatch.report_review import mark_text
 from rotwatch.report_svg import hosts_chart, runs_chart, strip
-from rotwatch.report_text import WEB, suggestion_text
+from rotwatch.report_text import WEB, marked_note, suggestion_text
 
 _SPECIAL = re.compile("[&<>\"']")
 
@@ -188,9 +188,11 @@ def iter_html(report: Report) -> Iterator[str]:
            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
            f"<title>rotwatch report {when}</title><style>{_CSS}</style></head><body>"
            f"<h1>Link report, {when}</h1><p>{report.link_total} link(s) listed "
-           f"({e(', '.join(f'{n} {s}' for s, n in report.link_counts)) or 'none'}). "
+           f"({e(', '.join(f'{n} {s}' for s, n in report.link_counts)) or 'none'})"
+           f"{marked_note(report)}. "
            f"All targets by state: {e(report.summary)}. Times are in {e(report.timezone)}."
-           f"</p>{_overview(report)}")
+           f"</p>{'' if report.link_total else '<p><b>No link needs attention.</b></p>'}"
+           f"{_overview(report)}")
     for seed in report.seeds:
         title = _a(seed.url, seed.title or seed.path) if seed.url else \
             e(one_line(seed.title or seed.path))

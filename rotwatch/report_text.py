@@ -67,10 +67,18 @@ def _uptime(link: ReportLink) -> str:
     return f"up {link.uptime:g} % of the last {len(link.history)} check(s)"
 
 
+def marked_note(report: Report) -> str:
+    """", N marked by a reviewer" when reviewers' marks silence some of the links."""
+    quiet = sum(n for _, n in report.silenced)
+    return f", {quiet} marked by a reviewer" if quiet else ""
+
+
 def iter_text(report: Report) -> Iterator[str]:
     """For a terminal: one block per seed, one indented entry per link."""
     yield (f"rotwatch report {local(report.generated_at, report.zone)}: "
-           f"{report.link_total} link(s)\ntargets by state: {report.summary}\n\n")
+           f"{report.link_total} link(s){marked_note(report)}\ntargets by state: "
+           f"{report.summary}\n\n"
+           + ("" if report.link_total else "No link needs attention.\n"))
     for seed in report.seeds:
         out = [f"{one_line(seed.title or seed.path)} ({one_line(seed.path)})"]
         for link in seed.links:

@@ -156,6 +156,8 @@ def test_a_fixed_mark_silences_the_link_until_it_fails_again(fx: Fixture) -> Non
     assert "fixed by Ana Editor" in done.output
     code, links = _json_links(runner, fx)
     assert code == 0, "a dead link marked fixed no longer fails the report"
+    text = runner.invoke(cli, [*fx.base(), "report"]).stdout
+    assert "2 link(s), 2 marked by a reviewer" in text
     marks = [link["triage"] for link in links if link["target_url"] == DEAD]
     assert len(marks) == 2  # cited by both articles; the mark is about the URL
     mark = marks[0]
