@@ -68,10 +68,12 @@ def crawl_processes(config: Config, due: int | None = None) -> int:
 
 
 def attention_count(store: Store, selection: Selection, fail_on: frozenset[FailOn]) -> int:
-    """Selected links (due or not, --include/--exclude applied) in a --fail-on state."""
+    """Selected links (due or not, --include/--exclude applied) in a --fail-on state,
+    leaving out those a reviewer's mark in effect silences (docs/review.md)."""
     urls = UrlFilter.of(selection.include, selection.exclude)
-    states = Counter(state for _, url, state in store.selected_states(selection)
-                     if not urls.active or urls.keeps(url))
+    silenced = store.silenced_targets(selection.seeds)
+    states = Counter(state for target_id, url, state in store.selected_states(selection)
+                     if target_id not in silenced and (not urls.active or urls.keeps(url)))
     return needs_attention(states, fail_on)
 
 

@@ -21,6 +21,9 @@ from rotwatch.cli_links import links
 from rotwatch.cli_report import report
 from rotwatch.cli_show import show
 from rotwatch.cli_status import status
+from rotwatch.cli_suggest import suggest
+from rotwatch.cli_triage import triage
+from rotwatch.cli_ui import ui
 from rotwatch.config import Config, ConfigError, load_config
 
 
@@ -55,7 +58,7 @@ class Context:
 # Imports that are heavy or only some commands need (parsers, APScheduler) stay inside
 # the command functions.
 COMMANDS: tuple[click.Command, ...] = (ingest, links, status, check, run, report, export,
-                                       verify, show, daemon)
+                                       verify, show, daemon, triage, ui, suggest)
 
 
 # UsageGroup: usage errors exit 64, not click's 2 (which means "links need attention").

@@ -8,6 +8,7 @@ from core.exitcodes.exit_code.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -56,9 +57,13 @@ def _open(store: Store, config: Any, states: tuple[str, ...], seeds: tuple[str, 
                          zone=zone, timezone=name)
 
 
-def _attention(built: Report, fail_on: frozenset[FailOn]) -> bool:
-    """Exit 2's one definition (as `check` and `run`): a selected link in a --fail-on state."""
-    return needs_attention(dict(built.totals), fail_on) > 0
+def _attention(store: Store, built: Report, seeds: tuple[str, ...],
+               fail_on: frozenset[FailOn]) -> bool:
+    """Exit 2's one definition (as `check` and `run`): a selected link in a --fail-on state
+    that no reviewer's mark in effect silences."""
+    silenced = Counter(store.silenced_targets(seeds).values())
+    left = {state: n - silenced.get(state, 0) for state, n in built.totals}
+    return needs_attention(left, fail_on) > 0
 
 
 def _write_configured(store: Store, config: Any, states: tuple[str, ...],
@@ -73,7 +78,7 @@ def _write_configured(store: Store, config: Any, states: tuple[str, ...],
             _fail(f"[report] formats: unknown format {name!r} (known: {', '.join(STREAMERS)})")
         built = _open(store, config, states, seeds)  # each format reads the store anew
         _write(directory / f"rotwatch-report.{_EXTENSIONS[name]}", built, name)
-        attention = _attention(built, fail_on)
+        attention = _attention(store, built, seeds, fail_on)
     return attention
 
 
@@ -118,7 +123,7 @@ def report(obj: Any, fmt: str, output: Path | None, states: tuple[str, ...],
                         click.echo(chunk, nl=False)
                 else:
                     _write(output, built, fmt)
-                attention = _attention(built, fail_on)
+                attention = _attention(store, built, seeds, fail_on)
                 if not built.totals and not seeds:
                     echo_err(empty_store_hint(obj.config, "checked links"))
     except StoreError as exc:

@@ -157,6 +157,31 @@ class ClusterConfig:
 
 
 @dataclass(frozen=True)
+class ReviewConfig:
+    reviewer: str | None = None  # who sets triage marks; None = the OS user
+
+
+@dataclass(frozen=True)
+class SuggestConfig:
+    """Web-archive look-ups (docs/review.md): every endpoint off unless set."""
+
+    memento_timemap: str | None = None  # URL prefix; the cited URL is appended
+    memento_timegate: str | None = None
+    wayback_availability: str | None = None
+    save_endpoint: str | None = None  # Save-Page-Now style prefix, for still-alive pages
+    timeout: float = _within(10.0, 0, 120, above=True)
+    max_response_kb: int = _within(1024, 1, 65_536)
+    min_interval: float = _within(1.0, 0, 3600)  # seconds between requests to one endpoint
+    retries: int = _within(2, 0, 10)
+    cache_days: float = _within(7.0, 0, 3650, above=True)
+    max_lookups: int = _within(200, 1, 100_000)  # per `rotwatch suggest`
+    max_seconds: float = _within(300.0, 0, 86_400, above=True)
+    save_min_interval: float = _within(60.0, 1, 86_400)
+    max_saves: int = _within(10, 0, 1000)
+    allow_private_addresses: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path  # no default: where the data lives is decided by load_config
     ingest: IngestConfig = IngestConfig()
@@ -164,6 +189,8 @@ class Config:
     daemon: DaemonConfig = DaemonConfig()
     report: ReportConfig = ReportConfig()
     cluster: ClusterConfig = ClusterConfig()
+    review: ReviewConfig = ReviewConfig()
+    suggest: SuggestConfig = SuggestConfig()
     policy: PolicyConfig = DEFAULT_CONFIG
     source: str | None = None
 
@@ -182,7 +209,8 @@ class Config:
 
 _SECTIONS: Final[Mapping[str, type]] = MappingProxyType({
     "ingest": IngestConfig, "crawl": CrawlConfig, "daemon": DaemonConfig,
-    "report": ReportConfig, "cluster": ClusterConfig})
+    "report": ReportConfig, "cluster": ClusterConfig, "review": ReviewConfig,
+    "suggest": SuggestConfig})
 
 
 def load_config(path: Path | None, data_dir: Path | None = None,

@@ -16,8 +16,9 @@ from core.escaping import one_line
 from core.explain import LEGEND
 from core.when import local, state_age
 from rotwatch.report_model import HISTORY_SHOWN, Report, ReportLink, SeedSection
+from rotwatch.report_review import mark_text
 from rotwatch.report_svg import hosts_chart, runs_chart, strip
-from rotwatch.report_text import WEB, suggestion_text
+from rotwatch.report_text import WEB, marked_note, suggestion_text
 
 _SPECIAL = re.compile("[&<>\"']")
 
@@ -49,6 +50,7 @@ li.changed{border-left-color:var(--changed)}li.moved{border-left-color:var(--mov
 li.recovered{border-left-color:var(--recovered)}li.blocked{border-left-color:var(--blocked)}
 li.link p{margin:.25em 0}.age{color:#555}.why{font-weight:600}
 .cited{color:#444;font-size:.95em}.fix{background:#eef5ee;padding:.3em .5em;border-radius:4px}
+.mark{background:#eef1f8;padding:.3em .5em;border-radius:4px}.reopened{background:#fbeaea}
 .hist{display:flex;align-items:center;gap:.6em;font-size:.9em;color:#444;flex-wrap:wrap}
 svg.strip{max-width:100%;height:14px}
 .c-healthy{fill:var(--ok)}.c-failure{fill:var(--bad)}.c-neutral{fill:var(--neutral)}
@@ -120,10 +122,24 @@ def _fix(link: ReportLink, report: Report) -> str:
         elif s.kind == "capture" and s.snapshot:
             items.append(f"read rotwatch's copy of {e(local(s.snapshot.fetched_at, report.zone))}"
                          f" (capture #{s.snapshot.id})")
+        elif s.kind == "web-archive" and s.url:
+            items.append(f"link to {_a(s.url, 'the archived copy')} of "
+                         f"{e(local(s.captured_at, report.zone))}")
         else:
             items.append(e(suggestion_text(s, report)))
         items[-1] += f' <small class="source">source: {e(one_line(s.source))}</small>'
     return f'<p class="fix"><b>Suggested fix:</b> {"; or ".join(items)}</p>'
+
+
+def _mark(link: ReportLink, report: Report) -> str:
+    """The reviewer's mark (the replacement as a link); a re-opened one is shown as such."""
+    t = link.triage
+    if t is None:
+        return ""
+    kind = "mark" if t.in_effect else "mark reopened"
+    text = e(mark_text(t, lambda at: local(at, report.zone), with_url=False))
+    new = f" → {_a(t.replacement)}" if t.replacement else ""
+    return f'<p class="{kind}"><b>Reviewed:</b> {text}{new}</p>'
 
 
 def _link(link: ReportLink, seed: SeedSection, report: Report, now: datetime | None) -> str:
@@ -140,7 +156,8 @@ def _link(link: ReportLink, seed: SeedSection, report: Report, now: datetime | N
             f"{_a(link.target_url)}{moved} <span class=\"age\">{e(age)}</span></p>"
             f'<p class="why">{e(link.explanation)}</p>'
             f'<p class="cited">Cited as <q{lang}>{e(one_line(link.anchor_text))}</q> '
-            f"({e(one_line(link.role))}){context}</p>{_fix(link, report)}{history}"
+            f"({e(one_line(link.role))}){context}</p>{_fix(link, report)}"
+            f"{_mark(link, report)}{history}"
             f"{_tech(link, report)}</li>")
 
 
@@ -171,7 +188,8 @@ def iter_html(report: Report) -> Iterator[str]:
            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
            f"<title>rotwatch report {when}</title><style>{_CSS}</style></head><body>"
            f"<h1>Link report, {when}</h1><p>{report.link_total} link(s) listed "
-           f"({e(', '.join(f'{n} {s}' for s, n in report.link_counts)) or 'none'}). "
+           f"({e(', '.join(f'{n} {s}' for s, n in report.link_counts)) or 'none'})"
+           f"{marked_note(report)}. "
            f"All targets by state: {e(report.summary)}. Times are in {e(report.timezone)}."
            f"</p>{'' if report.link_total else '<p><b>No link needs attention.</b></p>'}"
            f"{_overview(report)}")

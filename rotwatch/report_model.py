@@ -13,13 +13,15 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from itertools import groupby
 
-from archive.store import ProblemLink, Store
+from archive.store import ArchivedCopy, ProblemLink, Store
 from archive.store import SnapshotRef as Snapshot
 from archive.store.db import to_db
 from archive.store.problems import RunPoint
 from core.explain import plain_reason
 from core.history import uptime
 from core.language import guess_lang
+from core.triage import Triage
+from rotwatch.report_review import TriageNote, note_of
 
 # Severity order: what a reviewer must act on comes first. Anything else sorts last.
 PROBLEM_STATES: tuple[str, ...] = ("dead", "failing", "changed", "moved", "recovered", "blocked")
@@ -37,9 +39,10 @@ HOSTS_SHOWN = 12
 class Suggestion:
     """What to link or read instead, and who says so.
 
-    `kind`: "new-url" (the address a permanent redirect leads to; source "redirect") or
-    "capture" (rotwatch's own capture; source "rotwatch"). Other kinds (web archives) may
-    be added; readers must skip kinds they do not know.
+    `kind`: "new-url" (the address a permanent redirect leads to; source "redirect"),
+    "capture" (rotwatch's own capture; source "rotwatch") or "web-archive" (a copy near the
+    citation date found by `rotwatch suggest`; source "memento", "memento-timegate" or
+    "wayback"). Other kinds may be added; readers must skip kinds they do not know.
     """
 
     kind: str
@@ -47,6 +50,7 @@ class Suggestion:
     url: str | None = None
     snapshot: Snapshot | None = None
     note: str = ""
+    captured_at: str | None = None  # web-archive: when the copy was captured
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class ReportLink:
     # Where the last check was made from (a fleet's vantage label); its reason says what a
     # second vantage saw, when one was asked.
     vantage: str | None = None
+    triage: TriageNote | None = None  # a reviewer's mark (docs/review.md)
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,8 @@ class Report:
     runs: tuple[RunPoint, ...] = ()  # the last check runs, oldest first
     timezone: str = "UTC"
     zone: tzinfo = UTC
+    # Reported links by state whose reviewer's mark is in effect: they do not fail the report.
+    silenced: tuple[tuple[str, int], ...] = ()
 
     @property
     def links(self) -> tuple[ReportLink, ...]:
@@ -124,6 +131,10 @@ class Report:
 
     def count(self, state: str) -> int:
         return dict(self.link_counts).get(state, 0)
+
+    def unmarked(self, state: str) -> int:
+        """Reported links in `state` that no reviewer's mark silences."""
+        return self.count(state) - dict(self.silenced).get(state, 0)
 
     @property
     def summary(self) -> str:
@@ -139,10 +150,18 @@ def stream_report(store: Store, now: datetime, *, states: Iterable[str] | None =
     totals = sorted(store.state_totals(seeds), key=lambda t: (_RANK.get(t[0], 99), t))
     counts = sorted(store.link_counts(wanted, seeds).items(),
                     key=lambda t: (_RANK.get(t[0], 99), t))
+    # Marks and archived copies are few: read whole, then joined to the streamed links.
+    marks: dict[tuple[str, int], Triage] = {}
+    quiet: dict[str, int] = {}
+    for path, target_id, state, triage in store.link_triage_states(seeds):
+        marks[(path, target_id)] = triage
+        if state in wanted and triage.in_effect:
+            quiet[state] = quiet.get(state, 0) + 1
+    review = _Review(marks, store.archived_copies(seeds))
     return Report(to_db(now) or "", wanted, tuple(totals),
-                  _sections(store.problem_links(wanted, seeds)), tuple(counts),
+                  _sections(store.problem_links(wanted, seeds), review), tuple(counts),
                   _hosts(store.host_states(seeds)), tuple(store.check_run_points()),
-                  timezone, zone)
+                  timezone, zone, tuple(sorted(quiet.items())))
 
 
 def build_report(store: Store, now: datetime, *, states: Iterable[str] | None = None,
@@ -156,11 +175,21 @@ def build_report(store: Store, now: datetime, *, states: Iterable[str] | None = 
     return replace(report, seeds=tuple(report.seeds))
 
 
-def _sections(rows: Iterator[ProblemLink]) -> Iterator[SeedSection]:
+@dataclass(frozen=True)
+class _Review:
+    """What reviewers added, by (seed path, target id): marks and web-archive copies."""
+
+    marks: dict[tuple[str, int], Triage]
+    copies: dict[tuple[str, int], ArchivedCopy]
+
+
+def _sections(rows: Iterator[ProblemLink], review: _Review | None = None
+              ) -> Iterator[SeedSection]:
+    review = review or _Review({}, {})
     # The query returns each seed's links together, already in order.
     for _, group in groupby(rows, key=lambda r: r.seed_path):
         first, *rest = group
-        links = tuple(_link(r) for r in (first, *rest))
+        links = tuple(_link(r, review) for r in (first, *rest))
         # The title says most about the article's language; its link text when it has none.
         lang = guess_lang([first.seed_title]) or guess_lang(
             [*(x.context for x in links[:5]), *(x.anchor_text for x in links[:20])])
@@ -180,14 +209,15 @@ def _hosts(rows: list[tuple[str, str, int]]) -> tuple[HostRow, ...]:
     return tuple(ranked[:HOSTS_SHOWN])
 
 
-def _link(row: ProblemLink) -> ReportLink:
+def _link(row: ProblemLink, review: _Review) -> ReportLink:
+    key = (row.seed_path, row.target_id)
     moved = row.final_url and row.final_url != row.checked_url
     final_url = row.final_url if moved else None
     if row.state == "changed":
         snapshot, kind = row.baseline, "baseline" if row.baseline else None
     else:
         snapshot, kind = row.snapshot, "last-healthy" if row.snapshot else None
-    suggestions = _suggestions(row.state, final_url, snapshot, kind)
+    suggestions = _suggestions(row.state, final_url, snapshot, kind, review.copies.get(key))
     history = row.recent_checks[-HISTORY_SHOWN:]
     return ReportLink(
         target_url=row.target_url, state=row.state, role=row.role,
@@ -201,12 +231,15 @@ def _link(row: ProblemLink) -> ReportLink:
         error_kind=row.error_kind, error_message=row.error_message,
         similarity=row.similarity, snapshot_kind=kind, history=history,
         uptime=uptime(history), suggestion=suggestions[0] if suggestions else None,
-        suggestions=suggestions, vantage=row.vantage)
+        suggestions=suggestions, vantage=row.vantage,
+        triage=note_of(review.marks.get(key)))
 
 
 def _suggestions(state: str, final_url: str | None, snapshot: Snapshot | None,
-                 kind: str | None) -> tuple[Suggestion, ...]:
-    """The built-in fixes, in the order to try them: the new address, then the capture."""
+                 kind: str | None, copy: ArchivedCopy | None = None
+                 ) -> tuple[Suggestion, ...]:
+    """The fixes, in the order to try them: the new address, then rotwatch's capture, then
+    a web-archive copy near the citation date."""
     if state not in _NEEDS_FIX:
         return ()
     found: list[Suggestion] = []
@@ -218,4 +251,8 @@ def _suggestions(state: str, final_url: str | None, snapshot: Snapshot | None,
                 if kind == "baseline" else
                 "Read the last copy rotwatch kept while the page worked.")
         found.append(Suggestion("capture", "rotwatch", snapshot=snapshot, note=note))
+    if copy is not None:
+        found.append(Suggestion("web-archive", copy.source, url=copy.url,
+                                note="Link to the web archive's copy from about when the "
+                                     "article cited the page.", captured_at=copy.captured_at))
     return tuple(found)

@@ -24,6 +24,7 @@ from core.escaping import csv_cell, json_safe, one_line
 from core.escaping import markdown_text as _md
 from core.when import local, state_age
 from rotwatch.report_model import FAILED_STATES, Report, ReportLink, SeedSection, Suggestion
+from rotwatch.report_review import TRIAGE_FIELDS, mark_text, silenced
 
 
 def _why(link: ReportLink) -> str:
@@ -49,6 +50,9 @@ def suggestion_text(s: Suggestion | None, report: Report) -> str:
     if s.kind == "capture" and s.snapshot:
         return (f"read rotwatch's capture #{s.snapshot.id} of "
                 f"{local(s.snapshot.fetched_at, report.zone)} (source: {s.source})")
+    if s.kind == "web-archive" and s.url:
+        return (f"link to the archived copy {one_line(s.url)} of "
+                f"{local(s.captured_at, report.zone)} (source: {one_line(s.source)})")
     return f"{one_line(s.url or s.note)} (source: {one_line(s.source)})"
 
 
@@ -63,10 +67,17 @@ def _uptime(link: ReportLink) -> str:
     return f"up {link.uptime:g} % of the last {len(link.history)} check(s)"
 
 
+def marked_note(report: Report) -> str:
+    """", N marked by a reviewer" when reviewers' marks silence some of the links."""
+    quiet = sum(n for _, n in report.silenced)
+    return f", {quiet} marked by a reviewer" if quiet else ""
+
+
 def iter_text(report: Report) -> Iterator[str]:
     """For a terminal: one block per seed, one indented entry per link."""
     yield (f"rotwatch report {local(report.generated_at, report.zone)}: "
-           f"{report.link_total} link(s)\ntargets by state: {report.summary}\n\n"
+           f"{report.link_total} link(s){marked_note(report)}\ntargets by state: "
+           f"{report.summary}\n\n"
            + ("" if report.link_total else "No link needs attention.\n"))
     for seed in report.seeds:
         out = [f"{one_line(seed.title or seed.path)} ({one_line(seed.path)})"]
@@ -79,6 +90,7 @@ def iter_text(report: Report) -> Iterator[str]:
             out += [f"      now at {one_line(link.final_url)}"] if link.final_url else []
             if link.suggestion:
                 out.append(f"      suggested: {suggestion_text(link.suggestion, report)}")
+            out += [f"      {_mark(link, report)}"] if link.triage else []
             since = f"failing since {local(link.first_failure_at, report.zone)}, " \
                 if link.first_failure_at else ""
             last_ok = local(link.last_ok_at, report.zone) or "never"
@@ -105,6 +117,28 @@ def _md_link(url: str) -> str:
 _md_cached = lru_cache(maxsize=4096)(_md)
 
 
+def _mark(link: ReportLink, report: Report) -> str:
+    """The reviewer's mark in one line, times in the report's zone; "" without one."""
+    return mark_text(link.triage, lambda at: local(at, report.zone)) if link.triage else ""
+
+
+def _md_mark(link: ReportLink, report: Report) -> str:
+    t = link.triage
+    if t is None:
+        return ""
+    text = _md(mark_text(t, lambda at: local(at, report.zone), with_url=False))
+    return "<br>" + text + (f" → {_md_link(t.replacement)}" if t.replacement else "")
+
+
+def _md_suggestion(s: Suggestion | None, report: Report) -> str:
+    """The suggestion with its URL as a working link (web URLs only)."""
+    if s is not None and s.url and s.kind in ("new-url", "web-archive"):
+        what = "the archived copy " if s.kind == "web-archive" else ""
+        when = f" of {_md(local(s.captured_at, report.zone))}" if s.captured_at else ""
+        return f"link to {what}{_md_link(s.url)}{when} (source: {_md(s.source)})"
+    return _md(suggestion_text(s, report))
+
+
 def iter_markdown(report: Report) -> Iterator[str]:
     """For an issue, a pull request or a wiki: a table per seed."""
     yield (f"# Link report, {local(report.generated_at, report.zone)}\n\n"
@@ -124,18 +158,29 @@ def iter_markdown(report: Report) -> Iterator[str]:
                 f"{_md_link(link.target_url)}{moved} | {_md_cached(link.explanation)} "
                 f"<br>{_md_cached(_why(link))} | “{_md(link.anchor_text)}” "
                 f"({_md_cached(link.role)}) | "
-                f"{_md(suggestion_text(link.suggestion, report))} | "
+                f"{_md_suggestion(link.suggestion, report)}"
+                f"{_md_mark(link, report)} | "
                 f"{_md_cached(_uptime(link))} |")
         yield "\n".join(out) + "\n\n"
 
 
 _LINK_FIELDS = tuple(f.name for f in fields(ReportLink)
-                     if f.name not in ("snapshot", "suggestion", "suggestions"))
+                     if f.name not in ("snapshot", "suggestion", "suggestions", "triage"))
 _OUTSIDE = frozenset({"target_url", "anchor_text", "context", "reason", "final_url", "host",
                       "error_message"})
 CSV_COLUMNS = ("seed_path", "seed_url", "seed_title", *_LINK_FIELDS, "snapshot_id",
                "snapshot_at", "suggestion", "suggestion_source", "snapshot_warc_file",
-               "snapshot_warc_offset")
+               "snapshot_warc_offset", *(f"triage_{name}" for name in TRIAGE_FIELDS))
+# The mark's note, reviewer and replacement are typed by people: neutralised like page text.
+_TRIAGE_OUTSIDE = frozenset({"reviewer", "note", "replacement"})
+
+
+def _triage_cells(link: ReportLink) -> list[object]:
+    t = link.triage
+    if t is None:
+        return [None] * len(TRIAGE_FIELDS)
+    return [csv_cell(getattr(t, n)) if n in _TRIAGE_OUTSIDE else getattr(t, n)
+            for n in TRIAGE_FIELDS]
 
 
 def iter_csv(report: Report) -> Iterator[str]:
@@ -154,8 +199,8 @@ def iter_csv(report: Report) -> Iterator[str]:
                 *(csv_cell(fields_[n]) if n in _OUTSIDE else fields_[n] for n in _LINK_FIELDS),
                 snap.id if snap else None, snap.fetched_at if snap else None,
                 csv_cell(suggestion_text(hint, report)) if hint else None,
-                hint.source if hint else None, snap.warc_file if snap else None,
-                snap.warc_offset if snap else None])
+                csv_cell(hint.source) if hint else None, snap.warc_file if snap else None,
+                snap.warc_offset if snap else None, *_triage_cells(link)])
         yield buf.getvalue()
         buf.seek(0)
         buf.truncate()
@@ -208,14 +253,19 @@ def _x(value: object) -> str:
     return _XML_INVALID.sub("\ufffd", "" if value is None else str(value))
 
 
+def _fails(link: ReportLink) -> bool:
+    """A JUnit failure: dead or failing, unless a reviewer's mark is in effect."""
+    return link.state in FAILED_STATES and not silenced(link.triage)
+
+
 def _suite(seed: SeedSection, report: Report) -> str:
     suite = ET.Element("testsuite", name=_x(seed.path), tests=str(len(seed.links)),
-                       failures=str(sum(x.state in FAILED_STATES for x in seed.links)),
+                       failures=str(sum(_fails(x) for x in seed.links)),
                        errors="0", skipped="0", timestamp=report.generated_at)
     for link in seed.links:
         case = ET.SubElement(suite, "testcase", classname=_x(seed.path),
                              name=_x(link.target_url))
-        failed = link.state in FAILED_STATES
+        failed = _fails(link)
         node = ET.SubElement(case, "failure" if failed else "system-out")
         if failed:
             node.attrib.update(type=link.state,
@@ -223,13 +273,14 @@ def _suite(seed: SeedSection, report: Report) -> str:
         node.text = _x(f"state: {link.state}\nwhat happened: {one_line(link.explanation)}\n"
                        f"why: {_why(link)}\nanchor: {one_line(link.anchor_text)}\n"
                        f"first failure: {link.first_failure_at}\n{_snap(link, report)}\n"
-                       f"suggested: {suggestion_text(link.suggestion, report)}")
+                       f"suggested: {suggestion_text(link.suggestion, report)}"
+                       + (f"\n{_mark(link, report)}" if link.triage else ""))
     return ET.tostring(suite, encoding="unicode")
 
 
 def iter_junit(report: Report) -> Iterator[str]:
     """For CI dashboards: a suite per seed, a testcase per link, dead/failing ones fail."""
-    failures = sum(report.count(state) for state in FAILED_STATES)
+    failures = sum(report.unmarked(state) for state in FAILED_STATES)
     yield ("<?xml version='1.0' encoding='utf-8'?>\n"
            f'<testsuites name="rotwatch" tests="{report.link_total}" failures="{failures}" '
            f'timestamp="{_x(report.generated_at)}">')

@@ -121,7 +121,9 @@ def test_csv_and_json_structure(rep: Report, fx: ReportStore) -> None:
     record = read_response(fx.warc_dir, snap["warc_file"], snap["warc_offset"])
     assert record.status == 200
     assert link["suggestions"][0] == {"kind": "capture", "source": "rotwatch", "url": None,
-                                      "snapshot": snap, "note": link["suggestions"][0]["note"]}
+                                      "snapshot": snap, "note": link["suggestions"][0]["note"],
+                                      "captured_at": None}  # added for web-archive copies
+    assert link["triage"] is None  # no reviewer marked it
 
 
 # The JSON field names of the report before issue 11: they may gain siblings, never go.

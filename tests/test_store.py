@@ -68,7 +68,8 @@ def test_snapshot_search_index_is_dropped_and_snapshots_kept(tmp_path: Path) -> 
     with Store(tmp_path / "s.db") as store:
         assert not [t for t in store.db.table_names() if t.startswith("snapshots_fts")]
         assert not store.db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name LIKE "
+            "'snapshots%'").fetchall()
         assert store.db.execute("SELECT text FROM snapshots").fetchall() == [("lanterns",)]
 
 

@@ -88,16 +88,16 @@ class DueSide(Tables):
                 for r in rows]
 
 
-    def selected_states(self, selection: Selection) -> Iterator[tuple[str, str, str]]:
-        """(key, URL, state) of every selected checkable target, due or not, that an
+    def selected_states(self, selection: Selection) -> Iterator[tuple[int, str, str]]:
+        """(target id, URL, state) of every selected checkable target, due or not, that an
         article cites now (as `report` counts): what a command's exit code is about
         (core.exitcodes.needs_attention)."""
         where, params = _selected(selection)
         where.append("EXISTS (SELECT 1 FROM links l WHERE l.target_id = t.id AND "
                      "l.removed_at IS NULL)")
-        sql = f"SELECT t.key, t.url, t.state FROM targets t WHERE {' AND '.join(where)}"
-        for key, url, state in self.db.conn.execute(sql, params):
-            yield str(key), str(url), str(state)
+        sql = f"SELECT t.id, t.url, t.state FROM targets t WHERE {' AND '.join(where)}"
+        for target_id, url, state in self.db.conn.execute(sql, params):
+            yield int(target_id), str(url), str(state)
 
     def known_keys(self, keys: tuple[str, ...]) -> set[str]:
         """Which of these target keys the store holds (checkable or not)."""

@@ -248,3 +248,155 @@ def m003_i13_validators(db: Database) -> None:
     # ETag / Last-Modified of each target's last good capture (JSON, see
     # archive/store/validators.py): a recheck sends them and an unchanged page answers 304.
     db.execute("ALTER TABLE targets ADD COLUMN validators TEXT")
+
+
+# Verdicts that count towards "dead" (core.records.Verdict.is_failure), for the review
+# views' "re-opened" rule. A new failing verdict needs a new migration re-creating them.
+_FAILING = ("'broken', 'server-error', 'soft-404', 'timeout', 'dns-failure', "
+            "'connection-failed', 'tls-error', 'redirect-loop'")
+
+
+@migrations()
+def m004_i11b_triage_marks(db: Database) -> None:
+    # Append-only history of what reviewers said about links (core/triage.py has the rule).
+    # The checks and triggers hold for every writer, the browser UI's canned queries
+    # included, and their messages are what a reviewer sees there.
+    db.executescript(
+        """
+        CREATE TABLE triage_marks (
+            id INTEGER PRIMARY KEY,
+            target_id INTEGER NOT NULL REFERENCES targets(id),
+            seed_id INTEGER REFERENCES seeds(id),
+            mark TEXT NOT NULL CHECK (mark IN ('fixed', 'ignored', 'replaced', 'cleared')),
+            replacement TEXT CHECK (replacement IS NULL OR replacement LIKE 'http://_%'
+                                    OR replacement LIKE 'https://_%'),
+            note TEXT CHECK (note IS NULL OR length(note) <= 2000),
+            reviewer TEXT NOT NULL CHECK (length(reviewer) BETWEEN 1 AND 200),
+            marked_at TEXT NOT NULL,
+            via TEXT NOT NULL DEFAULT 'cli',
+            CHECK ((mark = 'replaced') = (replacement IS NOT NULL))
+        );
+        CREATE INDEX triage_marks_target ON triage_marks(target_id, marked_at);
+        CREATE TRIGGER triage_marks_known_target BEFORE INSERT ON triage_marks
+        WHEN NEW.target_id IS NULL BEGIN
+            SELECT RAISE(ABORT, 'no checked link has this URL: copy it from a problem list');
+        END;
+        CREATE TRIGGER triage_marks_known_mark BEFORE INSERT ON triage_marks
+        WHEN NEW.mark IS NULL OR NEW.mark NOT IN ('fixed', 'ignored', 'replaced', 'cleared')
+        BEGIN
+            SELECT RAISE(ABORT, 'the mark must be fixed, ignored, replaced or cleared');
+        END;
+        CREATE TRIGGER triage_marks_replacement BEFORE INSERT ON triage_marks
+        WHEN (NEW.mark = 'replaced') != (NEW.replacement IS NOT NULL) BEGIN
+            SELECT RAISE(ABORT, 'a replacement URL goes with the mark replaced, and only with it');
+        END;
+        CREATE TRIGGER triage_marks_no_update BEFORE UPDATE ON triage_marks BEGIN
+            SELECT RAISE(ABORT, 'triage marks are history: add a new mark instead');
+        END;
+        CREATE TRIGGER triage_marks_no_delete BEFORE DELETE ON triage_marks BEGIN
+            SELECT RAISE(ABORT, 'triage marks are history: add the mark cleared instead');
+        END;
+        """
+    )
+
+
+@migrations()
+def m005_i11b_archive_lookups(db: Database) -> None:
+    # Web-archive answers cached with an expiry, one row per (URL, citation day, source):
+    # the nearest copy depends on the day the article cited the page.
+    db.executescript(
+        """
+        CREATE TABLE archive_lookups (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL,
+            near TEXT NOT NULL,
+            source TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            looked_up_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            found INTEGER NOT NULL,
+            memento_url TEXT,
+            memento_at TEXT,
+            error TEXT,
+            UNIQUE (url, near, source)
+        );
+        CREATE TABLE archive_saves (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            requested_at TEXT NOT NULL,
+            ok INTEGER NOT NULL,
+            memento_url TEXT,
+            error TEXT
+        );
+        CREATE INDEX archive_saves_url ON archive_saves(url, requested_at);
+        -- Reports join the (few) cached answers to their targets by URL.
+        CREATE INDEX targets_url ON targets(url);
+        """
+    )
+
+
+@migrations()
+def m006_i11b_review_views(db: Database) -> None:
+    # What the review UI (Datasette) shows; rotwatch's own reports do not read these.
+    # link_triage is the SQL twin of core.triage.current: the latest mark of each current
+    # link (its article's or the URL's), and the first failing check after it.
+    db.executescript(
+        f"""
+        CREATE VIEW link_triage AS
+        SELECT l.id AS link_id, l.seed_id, l.target_id, m.id AS mark_id, m.mark, m.reviewer,
+               m.marked_at, m.note, m.replacement,
+               (SELECT min(c.checked_at) FROM checks c WHERE c.target_id = l.target_id
+                  AND c.checked_at > m.marked_at AND c.verdict IN ({_FAILING})) AS failed_after,
+               CASE WHEN m.mark = 'cleared' THEN NULL
+                    WHEN m.mark = 'fixed' AND EXISTS (SELECT 1 FROM checks c
+                         WHERE c.target_id = l.target_id AND c.checked_at > m.marked_at
+                         AND c.verdict IN ({_FAILING})) THEN 'reopened'
+                    ELSE m.mark END AS triage
+        FROM links l JOIN triage_marks m ON m.id = (
+            SELECT x.id FROM triage_marks x WHERE x.target_id = l.target_id
+            AND (x.seed_id IS NULL OR x.seed_id = l.seed_id)
+            ORDER BY x.marked_at DESC, x.id DESC LIMIT 1)
+        WHERE l.removed_at IS NULL;
+
+        CREATE VIEW problem_links_by_article AS
+        SELECT s.path AS article, s.title AS article_title, s.url AS article_url,
+               t.url AS link, t.state, t.last_verdict, l.role, l.anchor_text,
+               t.first_failure_at, t.consecutive_failures, t.last_ok_at, t.last_checked_at,
+               lt.triage, lt.reviewer AS triaged_by, lt.marked_at AS triaged_at,
+               lt.note AS triage_note, lt.replacement
+        FROM links l JOIN seeds s ON s.id = l.seed_id JOIN targets t ON t.id = l.target_id
+        LEFT JOIN link_triage lt ON lt.link_id = l.id
+        WHERE l.removed_at IS NULL
+          AND t.state IN ('dead', 'failing', 'changed', 'moved', 'recovered', 'blocked')
+        ORDER BY s.path, CASE t.state WHEN 'dead' THEN 0 WHEN 'failing' THEN 1
+                 WHEN 'changed' THEN 2 WHEN 'moved' THEN 3 WHEN 'recovered' THEN 4 ELSE 5 END,
+                 l.position;
+
+        CREATE VIEW recently_died AS
+        SELECT t.url AS link, t.host, t.state_since AS dead_since, t.first_failure_at,
+               t.consecutive_failures, t.last_verdict, t.last_ok_at,
+               (SELECT count(*) FROM links l WHERE l.target_id = t.id
+                  AND l.removed_at IS NULL) AS cited_by
+        FROM targets t WHERE t.state = 'dead'
+        ORDER BY t.state_since DESC;
+
+        CREATE VIEW blocked_hosts AS
+        SELECT t.host, sum(t.state = 'blocked') AS blocked, count(*) AS targets,
+               max(t.last_checked_at) AS last_checked_at,
+               group_concat(DISTINCT t.last_verdict) AS verdicts
+        FROM targets t WHERE t.checkable = 1
+        GROUP BY t.host HAVING sum(t.state = 'blocked') > 0
+        ORDER BY blocked DESC, t.host;
+
+        CREATE VIEW changed_since_citation AS
+        SELECT s.path AS article, t.url AS link, t.state_since AS changed_since,
+               b.fetched_at AS cited_capture_at, b.title AS cited_title,
+               (SELECT c.similarity FROM checks c WHERE c.target_id = t.id
+                ORDER BY c.checked_at DESC, c.id DESC LIMIT 1) AS similarity
+        FROM links l JOIN seeds s ON s.id = l.seed_id JOIN targets t ON t.id = l.target_id
+        LEFT JOIN snapshots b ON b.id = t.baseline_snapshot_id
+        WHERE l.removed_at IS NULL AND t.state = 'changed'
+        ORDER BY t.state_since DESC;
+        """
+    )

@@ -11,21 +11,24 @@ from archive.store.daemons import DaemonSide
 from archive.store.db import open_database, write_transaction
 from archive.store.due import DueSide
 from archive.store.links import LinkSide
+from archive.store.lookups import LookupSide
 from archive.store.maintenance import MaintenanceSide
 from archive.store.problems import ProblemSide
 from archive.store.runs import RunSide
 from archive.store.seeds import IngestOutcome, SeedChange, SeedSide
 from archive.store.snapshots import SnapshotSide
+from archive.store.triage import TriageSide
 
 T = TypeVar("T")
 
 
 class Store(SeedSide, LinkSide, DueSide, CheckSide, ProblemSide, SnapshotSide, RunSide,
-            MaintenanceSide, DaemonSide):
+            MaintenanceSide, DaemonSide, TriageSide, LookupSide):
     """One SQLite file holding seeds, targets, links, checks, snapshots and runs.
 
     The methods live with their tables (seeds.py, links.py, due.py, checks.py,
-    problems.py, snapshots.py, runs.py, maintenance.py, daemons.py); rows go in and out as frozen
+    problems.py, snapshots.py, runs.py, maintenance.py, daemons.py, triage.py,
+    lookups.py); rows go in and out as frozen
     dataclasses. Writes of a crawl batch go through `transaction`; the others are each
     their own transaction.
     """
