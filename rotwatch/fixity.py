@@ -116,11 +116,16 @@ def read_member(warc_dir: Path, row: ArchivedSnapshot) -> Member:
         raise RecordError("no WARC record at this offset") from None
     except (ArchiveLoadFailed, ValueError) as exc:  # ValueError: a malformed digest value
         raise RecordError(f"unreadable: {exc}") from exc
+    except Exception as exc:
+        # (e.g. AttributeError when WARC-Target-URI is missing): still a damaged record.
+        raise RecordError(f"unreadable: {type(exc).__name__}: {exc}") from exc
     headers = record.rec_headers
     if not _is_length(headers.get_header("Content-Length")):
         raise RecordError("no valid Content-Length in the WARC headers")
     if raw[stream.tell():] != b"\r\n\r\n":  # a short block leaves nothing after it
         raise RecordError("record block does not match its Content-Length")
+    if record.rec_type is None:
+        raise RecordError("the record has no WARC-Type")
     if record.rec_type != row.record_type:
         raise RecordError(f"is a {record.rec_type} record, the store says {row.record_type}")
     if record.digest_checker.passed is False:

@@ -130,6 +130,9 @@ TAMPERINGS: dict[str, tuple[str, Callable[[bytes], bytes], str]] = {
              "is a resource record, the store says response"),
     "stored digest": ("revisit", lambda r: _header(r, b"WARC-Payload-Digest", OTHER),
                       "WARC-Payload-Digest differs from the store"),
+    "no type": ("revisit", lambda r: _header(r, b"WARC-Type", None), "has no WARC-Type"),
+    # warcio itself fails on this one (AttributeError): still one clear RecordError
+    "no target": ("response", lambda r: _header(r, b"WARC-Target-URI", None), "unreadable"),
     "not a record": ("response", lambda r: r.replace(b"WARC/1.1", b"HTTP/1.1", 1),
                      "unreadable: Invalid WARC record"),
     "empty": ("response", lambda r: b"", "no WARC record at this offset"),
