@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.warc.records import (

@@ -18,8 +18,6 @@ from urllib.parse import urlsplit
 from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 from warcio.warcwriter import WARCWriter
 
-from archive.warc import serialize
-from archive.warc.serialize import http_block
 from core.exchange import Exchange, Headers
 
 ORIG_PREFIX: Final = "X-Archive-Orig-"
@@ -28,8 +26,6 @@ WARC_1_1_SPEC: Final = (
 )
 # WARC 1.1 revisit profile of a 304 answer to a conditional request (section 6.7.3).
 SERVER_NOT_MODIFIED: Final = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
-IDENTICAL_PAYLOAD: Final = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
-EMPTY_DIGEST: Final = "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ"  # of b"": a request's payload
 # Responses that never carry a body: their Content-Length describes something else
 # (the GET entity for HEAD, the cached entity for 304), so it is kept as sent.
 _BODYLESS_STATUS: Final = frozenset({204, 304})
@@ -123,15 +119,15 @@ def build_warcinfo(file_name: str, software: str) -> tuple[bytes, str]:
 
 def build_exchange(
     ex: Exchange, digest: str, original: Original | None, warcinfo_id: str, *,
-    ids: tuple[str, str] | None = None, use_warcio: bool = False,
+    ids: tuple[str, str] | None = None,
 ) -> BuiltExchange:
     """Both records of an exchange as gzip members, request first.
 
     Built in memory so the writer can append them with a single write: a crash then
     never leaves a request record whose response is missing from an intact file.
     With `original`, the second record is a revisit (headers only, no body). `ids` fixes
-    the two record ids (tests); `use_warcio` forces the slower warcio path, which is
-    otherwise only taken for HTTP headers that are not ASCII.
+    the two record ids (tests). warcio builds every record: digests, header encoding
+    (RFC 8187 for non-ASCII values) and gzip members are its job, not ours.
     """
     request_id, response_id = ids or (StatusAndHeadersParser.make_warc_id(),
                                       StatusAndHeadersParser.make_warc_id())
@@ -164,27 +160,6 @@ def build_exchange(
             warc_headers["WARC-Truncated"] = "length"
     elif original.record_id:
         warc_headers["WARC-Refers-To"] = original.record_id
-    request_head = http_block(f"{ex.method.upper()} {target} {ex.http_version}",
-                              request_headers)
-    response_head = http_block(f"{ex.http_version} {status_line}", response_headers)
-    if request_head is not None and response_head is not None and not use_warcio:
-        request_data = serialize.record(
-            [*request_warc.items(), ("WARC-Target-URI", ex.url),
-             ("WARC-Payload-Digest", EMPTY_DIGEST)],
-            "application/http; msgtype=request", request_head)
-        fields = [*warc_headers.items(), ("WARC-Target-URI", ex.url)]
-        if original is None:
-            response_data = serialize.record(fields, "application/http; msgtype=response",
-                                             response_head, ex.body)
-        else:
-            profile = SERVER_NOT_MODIFIED if original.not_modified else IDENTICAL_PAYLOAD
-            fields += [("WARC-Profile", profile), ("WARC-Refers-To-Target-URI", original.uri),
-                       ("WARC-Refers-To-Date", format_warc_date(original.date)),
-                       ("WARC-Payload-Digest", digest)]
-            response_data = serialize.record(fields, "application/http; msgtype=response",
-                                             response_head)
-        return BuiltExchange(request_data + response_data, len(request_data),
-                             len(response_data), response_id)
     return _with_warcio(ex, digest, original, request_warc, warc_headers, request_headers,
                         target, status_line, response_headers)
 
@@ -193,7 +168,7 @@ def _with_warcio(ex: Exchange, digest: str, original: Original | None,
                  request_warc: dict[str, str], warc_headers: dict[str, str],
                  request_headers: list[tuple[str, str]], target: str, status_line: str,
                  response_headers: list[tuple[str, str]]) -> BuiltExchange:
-    """The same records through warcio (it percent-encodes non-ASCII HTTP headers)."""
+    """The request record, then the response or revisit record, through warcio."""
     buf = io.BytesIO()
     writer = WARCWriter(buf, gzip=True, warc_version="1.1")
     request = writer.create_warc_record(
