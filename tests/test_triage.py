@@ -249,3 +249,24 @@ def test_every_format_shows_the_mark(fx: Fixture, fmt: str) -> None:
         text = RENDERERS[fmt](build_report(st, T0))
     for part in ("replaced", "https://new.example/r", "Chen", "story edited"):
         assert part in text, (fmt, part)
+
+
+def test_a_mark_in_effect_counts_for_check_and_run_as_for_report(fx: Fixture) -> None:
+    # `check` and `run` exit 2 by the same rule as `report` (core.exitcodes): a marked link
+    # stops nagging there too, and a mark scoped to one article leaves the other nagging.
+    from archive.store import Selection
+    from core.exitcodes import DEFAULT_FAIL_ON
+    from rotwatch.check import attention_count
+
+    def attention() -> int:
+        with Store(fx.db_path) as st:
+            return attention_count(st, Selection(), DEFAULT_FAIL_ON)
+
+    assert attention() == 1
+    runner = CliRunner()
+    one = runner.invoke(cli, [*fx.base(), "triage", DEAD, "--mark", "ignored", "--seed", "alpha"])
+    assert one.exit_code == 0, one.output
+    assert attention() == 1, "beta still cites the dead link unmarked"
+    both = runner.invoke(cli, [*fx.base(), "triage", DEAD, "--mark", "ignored"])
+    assert both.exit_code == 0, both.output
+    assert attention() == 0
