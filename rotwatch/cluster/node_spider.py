@@ -31,13 +31,16 @@ class NodeCheckSpider(CheckSpider):
     name = NODE_SPIDER
 
     def __init__(self, *, shard_dir: str, attempt: str = "0", vantage: str = "",
-                 bind_address: str = "", **kwargs: Any) -> None:
+                 bind_address: str = "", proxy: str = "", **kwargs: Any) -> None:
         shard = ShardDir(Path(shard_dir))
         super().__init__(targets=read_targets(shard.targets),
                          probe_token=secrets.token_hex(8), **kwargs)
         self.attempt_dir = shard.attempt(int(attempt))
         self.vantage = vantage
         self.bind_address = bind_address or os.environ.get(BIND_ADDRESS_ENV, "")
+        # A local second vantage through a forward proxy (`[cluster] confirm_proxy`);
+        # Scrapy's HttpProxyMiddleware reads meta["proxy"], per request.
+        self.proxy = proxy
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NodeCheckSpider:
@@ -63,6 +66,8 @@ class NodeCheckSpider(CheckSpider):
         request = super()._request(url, state, deadline=deadline)
         if self.bind_address:
             request.meta["bindaddress"] = (self.bind_address, 0)
+        if self.proxy:
+            request.meta["proxy"] = self.proxy
         return request
 
     def _closed(self, spider: Any, reason: str) -> None:
