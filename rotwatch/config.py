@@ -290,6 +290,12 @@ def _check_cluster(cluster: ClusterConfig, where: str) -> None:
     if cluster.scrapyd and not cluster.shared_dir:
         raise ConfigError(f"{where} shared_dir: required with scrapyd nodes (a directory "
                           "every node and this machine see)")
+    if cluster.shared_dir is not None and (
+            "://" in cluster.shared_dir or not cluster.shared_dir.startswith("/")):
+        # Object storage is not supported (docs/deploy/fleet.md says why); a relative
+        # path would name a different directory on each machine.
+        raise ConfigError(f"{where} shared_dir: {cluster.shared_dir!r} is not an absolute "
+                          "directory path (object storage URLs are not supported)")
     if cluster.confirm_proxy is not None:
         proxy = urlsplit(cluster.confirm_proxy)
         try:
