@@ -28,7 +28,7 @@ from archive.store.store import Store
 from core.records import DueTarget, ErrorKind, Hop, Judgement, Observation, Verdict
 from core.vantage import NEEDS_CONFIRMATION
 from rotwatch.cluster.gather import BadResults, Pair, ingest, move_warcs, read_results
-from rotwatch.cluster.node_spider import NODE_SPIDER
+from rotwatch.cluster.node_spider import NODE_SPIDER, PROXY_ENV
 from rotwatch.cluster.plan import node_settings
 from rotwatch.cluster.results import NodeResult
 from rotwatch.cluster.shared_dir import ShardDir, read_done, write_targets
@@ -84,7 +84,7 @@ def confirm_locally(config: Config, run_id: int, log_level: str = "WARNING") -> 
     command = [sys.executable, "-m", "scrapy", "crawl", NODE_SPIDER,
                "-a", f"shard_dir={shard.path}", "-a", "attempt=0",
                "-a", f"vantage={vantage_label(address, proxy)}",
-               "-a", f"bind_address={address}", "-a", f"proxy={proxy}"]
+               "-a", f"bind_address={address}"]
     settings = node_settings(config, log_level)
     if proxy:
         # The proxy is the operator's own, often on a private network: the address guard
@@ -92,7 +92,8 @@ def confirm_locally(config: Config, run_id: int, log_level: str = "WARNING") -> 
         settings.append(f"ROTWATCH_TRUSTED_HOSTS={urlsplit(proxy).hostname}")
     for setting in settings:
         command += ["-s", setting]
-    env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "rotwatch.cluster.node_settings"}
+    env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "rotwatch.cluster.node_settings",
+           PROXY_ENV: proxy}
     limit = config.cluster.job_timeout_minutes * 60 or None
     try:
         subprocess.run(command, env=env, stdin=subprocess.DEVNULL, check=False,

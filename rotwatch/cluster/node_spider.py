@@ -25,6 +25,9 @@ from rotwatch.cluster.shared_dir import ShardDir, read_targets, write_done
 NODE_SPIDER = "rotwatch-node"
 # A node with several networks checks from the one this names (its systemd unit sets it).
 BIND_ADDRESS_ENV = "ROTWATCH_BIND_ADDRESS"
+# The local second vantage's proxy comes in the environment, not on the command line,
+# where its credentials would show in `ps`.
+PROXY_ENV = "ROTWATCH_CONFIRM_PROXY"
 
 
 class NodeCheckSpider(CheckSpider):
@@ -40,7 +43,7 @@ class NodeCheckSpider(CheckSpider):
         self.bind_address = bind_address or os.environ.get(BIND_ADDRESS_ENV, "")
         # A local second vantage through a forward proxy (`[cluster] confirm_proxy`);
         # Scrapy's HttpProxyMiddleware reads meta["proxy"], per request.
-        self.proxy = proxy
+        self.proxy = proxy or os.environ.get(PROXY_ENV, "")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NodeCheckSpider:
@@ -78,4 +81,4 @@ class NodeCheckSpider(CheckSpider):
                                       "vantage": self.vantage})
 
 
-__all__ = ["BIND_ADDRESS_ENV", "NODE_SPIDER", "NodeCheckSpider"]
+__all__ = ["BIND_ADDRESS_ENV", "NODE_SPIDER", "PROXY_ENV", "NodeCheckSpider"]
