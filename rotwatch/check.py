@@ -121,8 +121,10 @@ def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
     for part in parts:
         verdicts.update(part.verdicts)
     cluster = config.cluster
-    if not cluster.enabled and cluster.confirm and cluster.confirm_bind_address:
-        # A second vantage without a fleet: failures checked again from another address.
+    if not cluster.enabled and cluster.confirm and (cluster.confirm_bind_address
+                                                    or cluster.confirm_proxy):
+        # A second vantage without a fleet: failures checked again from another address
+        # or through a proxy on another network.
         from rotwatch.cluster.local_confirm import confirm_locally
 
         verdicts.update(confirm_locally(config, run_id, log_level))

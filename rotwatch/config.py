@@ -146,6 +146,9 @@ class ClusterConfig:
     # without a fleet, a second local source address) checks the link again.
     confirm: bool = True
     confirm_bind_address: str | None = None  # without a fleet: the second source address
+    # Without a fleet: an http(s) forward proxy on another network confirms instead (or
+    # as well); it resolves names itself, so DNS pinning cannot apply to that re-check.
+    confirm_proxy: str | None = None
     max_attempts: int = _within(3, 1, 20)  # per shard, over the nodes
     poll_interval: float = _within(1.0, 0.05, 600, above=True)
     request_timeout: float = _within(10.0, 0, 600, above=True)
@@ -287,6 +290,22 @@ def _check_cluster(cluster: ClusterConfig, where: str) -> None:
     if cluster.scrapyd and not cluster.shared_dir:
         raise ConfigError(f"{where} shared_dir: required with scrapyd nodes (a directory "
                           "every node and this machine see)")
+    if cluster.shared_dir is not None and (
+            "://" in cluster.shared_dir or not cluster.shared_dir.startswith("/")):
+        # Object storage is not supported (docs/deploy/fleet.md says why); a relative
+        # path would name a different directory on each machine.
+        raise ConfigError(f"{where} shared_dir: {cluster.shared_dir!r} is not an absolute "
+                          "directory path (object storage URLs are not supported)")
+    if cluster.confirm_proxy is not None:
+        proxy = urlsplit(cluster.confirm_proxy)
+        try:
+            port = proxy.port
+        except ValueError:
+            port = None
+        if proxy.scheme not in ("http", "https") or not proxy.hostname or not port \
+                or proxy.path not in ("", "/") or proxy.query or proxy.fragment:
+            raise ConfigError(f"{where} confirm_proxy: {cluster.confirm_proxy!r} is not a "
+                              "proxy URL like \"http://proxy.example:3128\"")
     if cluster.vantage and len(cluster.vantage) != len(cluster.scrapyd):
         raise ConfigError(f"{where} vantage: {len(cluster.vantage)} labels for "
                           f"{len(cluster.scrapyd)} nodes (one label per node)")

@@ -193,6 +193,22 @@ def test_allow_private_passes_every_answer() -> None:
     asyncio.run(scenario())
 
 
+def test_a_trusted_host_passes_and_nothing_else_does() -> None:
+    """A confirming proxy on a private network (`[cluster] confirm_proxy`) is trusted by
+    name or address; other private answers are still refused."""
+    async def scenario() -> None:
+        res = resolver(Script(["10.0.0.8"]), trusted=frozenset({"Proxy.LAN", "10.0.0.9"}))
+        assert await res.check("proxy.lan") == ("10.0.0.8",)
+        assert await connect_addresses(res, "10.0.0.9", 3128) == [
+            IPv4Address("TCP", "10.0.0.9", 3128)]
+        with pytest.raises(PrivateAddressRefused):
+            await res.check("10.0.0.10")
+        with pytest.raises(PrivateAddressRefused):
+            await res.check("target.example")  # answers 10.0.0.8 too, but is not trusted
+
+    asyncio.run(scenario())
+
+
 def test_concurrent_checks_share_one_lookup() -> None:
     async def scenario() -> None:
         lookup = Script([PUBLIC_V4], ["127.0.0.1"], delay=0.05)

@@ -259,6 +259,8 @@ def test_without_a_fleet_a_second_source_address_confirms(mock: MockServer,
     ('scrapyd = ["http://a:6800"]\nshared_dir = "/s"\nvantage = ["x", "y"]',
      "2 labels for 1 nodes"),
     ("max_attempts = 0", "max_attempts: must be in"),
+    ('scrapyd = ["http://a:6800"]\nshared_dir = "s3://bucket/rw"', "object storage URLs"),
+    ('scrapyd = ["http://a:6800"]\nshared_dir = "shared"', "not an absolute directory"),
 ])
 def test_cluster_config_is_checked_up_front(tmp_path: Path, table: str, message: str) -> None:
     path = tmp_path / "c.toml"

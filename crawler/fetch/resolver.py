@@ -99,9 +99,13 @@ class PublicOnlyResolver:
     """Resolves names for the crawl, refusing non-public answers and pinning the rest."""
 
     def __init__(self, reactor: Any, *, allow_private: bool = False, timeout: float = 30.0,
-                 cache_size: int = 10_000, lookup: Lookup | None = None) -> None:
+                 cache_size: int = 10_000, lookup: Lookup | None = None,
+                 trusted: frozenset[str] = frozenset()) -> None:
         self.reactor = reactor
         self.allow_private = allow_private
+        # Hosts the operator configured (a confirming proxy, often on a private network):
+        # never refused for their address. Targets are never put here.
+        self.trusted = frozenset(_literal(h) or h.lower() for h in trusted)
         self.timeout = timeout
         self.cache_size = max(1, cache_size)
         self.lookup: Lookup = lookup or system_lookup
@@ -113,7 +117,8 @@ class PublicOnlyResolver:
         settings = crawler.settings
         return cls(reactor, allow_private=settings.getbool("ROTWATCH_ALLOW_PRIVATE"),
                    timeout=settings.getfloat("DNS_TIMEOUT"),
-                   cache_size=settings.getint("DNSCACHE_SIZE"))
+                   cache_size=settings.getint("DNSCACHE_SIZE"),
+                   trusted=frozenset(settings.getlist("ROTWATCH_TRUSTED_HOSTS")))
 
     def install_on_reactor(self) -> None:
         self.reactor.installNameResolver(self)
@@ -194,7 +199,7 @@ class PublicOnlyResolver:
                 return Answer(failed=f"cannot resolve {host}: {exc}")
             if not addresses:
                 return Answer(failed=f"cannot resolve {host}: no address")
-        if not self.allow_private:
+        if not self.allow_private and (literal or host.lower()) not in self.trusted:
             refused = [address for address in addresses if not is_public_address(address)]
             if refused:
                 what = "is" if literal is not None else "resolves to"

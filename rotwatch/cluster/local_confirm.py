@@ -1,12 +1,14 @@
 """A second vantage without a fleet: links that failed are checked again from a second
-local source address (`[cluster] confirm_bind_address`), in a crawl of their own.
+local source address (`[cluster] confirm_bind_address`) or through a forward proxy on
+another network (`[cluster] confirm_proxy`), in a crawl of their own.
 
 The same node spider a fleet runs (rotwatch/cluster/node_spider.py) crawls them, in a
 child process (a reactor runs once per process), binding every connection to the second
-address (Scrapy's `bindaddress`). A link that works from there is recorded with both
-checks: the second one, then the regional verdict (`blocked`), so it is not failing.
-Locally the first check was recorded already, before its confirmation: the link's state
-at the end of the run is what counts.
+address (Scrapy's `bindaddress`) or sending it through the proxy (`meta["proxy"]`). A
+link that works from there is recorded with both checks: the second one, then the
+regional verdict (`blocked`), so it is not failing. Locally the first check was recorded
+already, before its confirmation (the crawl's recorder writes as it goes): see
+docs/deploy/fleet.md for why the link's state after the run is the fleet's.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import subprocess
 import sys
 from collections import Counter
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from archive.store.db import from_db
 from archive.store.fleet import FleetSide, ShardState
@@ -25,7 +28,7 @@ from archive.store.store import Store
 from core.records import DueTarget, ErrorKind, Hop, Judgement, Observation, Verdict
 from core.vantage import NEEDS_CONFIRMATION
 from rotwatch.cluster.gather import BadResults, Pair, ingest, move_warcs, read_results
-from rotwatch.cluster.node_spider import NODE_SPIDER
+from rotwatch.cluster.node_spider import NODE_SPIDER, PROXY_ENV
 from rotwatch.cluster.plan import node_settings
 from rotwatch.cluster.results import NodeResult
 from rotwatch.cluster.shared_dir import ShardDir, read_done, write_targets
@@ -57,10 +60,20 @@ def _first_checks(config: Config, run_id: int) -> list[NodeResult]:
     return found
 
 
+def vantage_label(address: str, proxy: str) -> str:
+    """How the second check is named in the history: the proxy (without any credentials
+    its URL carries) or the source address."""
+    if proxy:
+        parts = urlsplit(proxy)
+        return f"proxy {parts.hostname}:{parts.port}"
+    return f"source {address}"
+
+
 def confirm_locally(config: Config, run_id: int, log_level: str = "WARNING") -> Counter[str]:
     """Check this run's failures again from the second address; returns how the run's
     verdict counts change (a regional link: one failure less, one `blocked` more)."""
-    address = str(config.cluster.confirm_bind_address)
+    address = config.cluster.confirm_bind_address or ""
+    proxy = config.cluster.confirm_proxy or ""
     firsts = _first_checks(config, run_id)
     change: Counter[str] = Counter()
     if not firsts:
@@ -68,13 +81,19 @@ def confirm_locally(config: Config, run_id: int, log_level: str = "WARNING") -> 
     shard = ShardDir(config.data_dir / "confirm" / str(run_id))
     write_targets(shard.targets, [DueTarget(r.target_id, r.key, r.observation.url, r.host, "")
                                   for r in firsts])
-    vantage = f"source {address}"
     command = [sys.executable, "-m", "scrapy", "crawl", NODE_SPIDER,
-               "-a", f"shard_dir={shard.path}", "-a", "attempt=0", "-a", f"vantage={vantage}",
+               "-a", f"shard_dir={shard.path}", "-a", "attempt=0",
+               "-a", f"vantage={vantage_label(address, proxy)}",
                "-a", f"bind_address={address}"]
-    for setting in node_settings(config, log_level):
+    settings = node_settings(config, log_level)
+    if proxy:
+        # The proxy is the operator's own, often on a private network: the address guard
+        # must not refuse it (the targets behind it are still checked here first).
+        settings.append(f"ROTWATCH_TRUSTED_HOSTS={urlsplit(proxy).hostname}")
+    for setting in settings:
         command += ["-s", setting]
-    env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "rotwatch.cluster.node_settings"}
+    env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "rotwatch.cluster.node_settings",
+           PROXY_ENV: proxy}
     limit = config.cluster.job_timeout_minutes * 60 or None
     try:
         subprocess.run(command, env=env, stdin=subprocess.DEVNULL, check=False,

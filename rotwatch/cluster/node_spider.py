@@ -25,19 +25,25 @@ from rotwatch.cluster.shared_dir import ShardDir, read_targets, write_done
 NODE_SPIDER = "rotwatch-node"
 # A node with several networks checks from the one this names (its systemd unit sets it).
 BIND_ADDRESS_ENV = "ROTWATCH_BIND_ADDRESS"
+# The local second vantage's proxy comes in the environment, not on the command line,
+# where its credentials would show in `ps`.
+PROXY_ENV = "ROTWATCH_CONFIRM_PROXY"
 
 
 class NodeCheckSpider(CheckSpider):
     name = NODE_SPIDER
 
     def __init__(self, *, shard_dir: str, attempt: str = "0", vantage: str = "",
-                 bind_address: str = "", **kwargs: Any) -> None:
+                 bind_address: str = "", proxy: str = "", **kwargs: Any) -> None:
         shard = ShardDir(Path(shard_dir))
         super().__init__(targets=read_targets(shard.targets),
                          probe_token=secrets.token_hex(8), **kwargs)
         self.attempt_dir = shard.attempt(int(attempt))
         self.vantage = vantage
         self.bind_address = bind_address or os.environ.get(BIND_ADDRESS_ENV, "")
+        # A local second vantage through a forward proxy (`[cluster] confirm_proxy`);
+        # Scrapy's HttpProxyMiddleware reads meta["proxy"], per request.
+        self.proxy = proxy or os.environ.get(PROXY_ENV, "")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NodeCheckSpider:
@@ -63,6 +69,8 @@ class NodeCheckSpider(CheckSpider):
         request = super()._request(url, state, deadline=deadline)
         if self.bind_address:
             request.meta["bindaddress"] = (self.bind_address, 0)
+        if self.proxy:
+            request.meta["proxy"] = self.proxy
         return request
 
     def _closed(self, spider: Any, reason: str) -> None:
@@ -73,4 +81,4 @@ class NodeCheckSpider(CheckSpider):
                                       "vantage": self.vantage})
 
 
-__all__ = ["BIND_ADDRESS_ENV", "NODE_SPIDER", "NodeCheckSpider"]
+__all__ = ["BIND_ADDRESS_ENV", "NODE_SPIDER", "PROXY_ENV", "NodeCheckSpider"]
