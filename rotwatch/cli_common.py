@@ -1,5 +1,6 @@
-"""What the commands share: the root group's usage exit code, one-line errors, the
-"next step" hint that names the data directory, and the `--fail-on` option."""
+"""What the commands share: the root group's usage exit code, one-line errors and the
+exit that follows one, ISO 8601 option values, the "next step" hint that names the data
+directory, and the `--fail-on` option."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import os
 import shlex
 import sys
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
 
+from archive.store import StoreBusyError
 from core.escaping import one_line
-from core.exitcodes import ExitCode, FailOn, parse_fail_on
+from core.exitcodes import ExitCode, FailOn, exit_code, parse_fail_on
 from rotwatch.config import Config, default_data_dir
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,6 +55,27 @@ def _usage_exit(exc: click.UsageError) -> NoReturn:
 def echo_err(message: str) -> None:
     # Messages can quote seed paths, URLs and exception text: one safe line each.
     click.echo(one_line(message), err=True)
+
+
+def fail(problem: str | Exception) -> NoReturn:
+    """One line on stderr; exit 3 when the store was busy, else 1."""
+    click.echo(f"rotwatch: {one_line(str(problem))}", err=True)
+    sys.exit(exit_code(busy=isinstance(problem, StoreBusyError), error=True))
+
+
+def iso_moment(value: str | None, option: str) -> datetime | None:
+    """An option's ISO 8601 date or time; a bad value is a usage error naming `option`.
+
+    A bare date or time without a zone means UTC: snapshot times are stored in UTC.
+    """
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 date or time",
+                                 param_hint=option) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def command_line(config: Config, *words: str,

@@ -7,27 +7,20 @@ root group lists them (`COMMANDS`). Exit codes come from core.exitcodes.exit_cod
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from archive.store import Store, StoreBusyError, StoreError
+from archive.store import Store, StoreError
 from archive.store.lock import StoreBusy, WriterLock
 from archive.warc.writer import OPEN_SUFFIX, WARC_SUFFIX, recover_open_files, writer_holds
-from core.escaping import one_line
 from core.exitcodes import exit_code
+from rotwatch.cli_common import fail, iso_moment
 from rotwatch.export import export_warc
 from rotwatch.export import verify as verify_store
 
 _SEED_HELP = "Only seeds whose path contains this text (repeatable)."
-
-
-def _fail(problem: str | Exception) -> NoReturn:
-    """One line on stderr; exit 3 when the store was busy, else 1."""
-    click.echo(f"rotwatch: {one_line(str(problem))}", err=True)
-    sys.exit(exit_code(busy=isinstance(problem, StoreBusyError), error=True))
 
 
 def _recover_open_warcs(config: Any) -> None:
@@ -59,17 +52,6 @@ def _recover_open_warcs(config: Any) -> None:
                    err=True)
 
 
-
-def _moment(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 date or time",
-                                 param_hint=option) from None
-    # A bare date means midnight UTC: snapshot times are stored in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 _STATES = ["dead", "failing", "changed", "moved", "recovered", "blocked", "alive", "new"]
@@ -115,7 +97,7 @@ def export(obj: Any, output: Path, fmt: str, seeds: tuple[str, ...],
     from archive.warc.atomic import OutputError
     from rotwatch.export import EmptySelection, ExportFailed
 
-    selection = ExportFilter(seeds, _moment(since, "--since"), _moment(until, "--until"),
+    selection = ExportFilter(seeds, iso_moment(since, "--since"), iso_moment(until, "--until"),
                              states, all_captures)
     _recover_open_warcs(obj.config)
     try:
@@ -134,7 +116,7 @@ def export(obj: Any, output: Path, fmt: str, seeds: tuple[str, ...],
             else:
                 result = export_warc(store, obj.config.warc_dir, output, selection=selection)
     except (StoreError, EmptySelection, ExportFailed, OutputError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"wrote {result.records} record(s) for {result.targets} target(s) "
                f"({result.originals} revisit original(s)) to {output}", err=True)
 
@@ -158,7 +140,7 @@ def verify(obj: Any) -> None:
         with Store(obj.config.store_path) as store:
             result = verify_store(store, obj.config.warc_dir)
     except StoreError as exc:
-        _fail(exc)
+        fail(exc)
     for p in result.problems:
         where = f"{p.warc_file}@{p.offset}" if p.offset is not None else p.warc_file
         snap = f" (snapshot {p.snapshot_id})" if p.snapshot_id is not None else ""

@@ -11,25 +11,18 @@ import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from archive.store import Store, StoreBusyError, StoreError
+from archive.store import Store, StoreError
 from archive.warc.atomic import OutputError, atomic_output
-from core.escaping import one_line
 from core.exitcodes import FailOn, exit_code, needs_attention
-from rotwatch.cli_common import echo_err, empty_store_hint, fail_on_option
+from rotwatch.cli_common import echo_err, empty_store_hint, fail, fail_on_option
 from rotwatch.report import ALL_STATES, RENDERERS, STREAMERS, Report, stream_report
 from rotwatch.timezone import UnknownZone, resolve_zone
 
 _SEED_HELP = "Only seeds whose path contains this text (repeatable)."
-
-
-def _fail(problem: str | Exception) -> NoReturn:
-    """One line on stderr; exit 3 when the store was busy, else 1."""
-    click.echo(f"rotwatch: {one_line(str(problem))}", err=True)
-    sys.exit(exit_code(busy=isinstance(problem, StoreBusyError), error=True))
 
 
 _EXTENSIONS = {"text": "txt", "markdown": "md", "html": "html", "csv": "csv",
@@ -43,7 +36,7 @@ def _write(target: Path, built: Report, fmt: str) -> None:
             for chunk in STREAMERS[fmt](built):
                 fh.write(chunk.encode("utf-8"))
     except OutputError as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"wrote {built.link_total} link(s) to {target}", err=True)
 
 
@@ -52,7 +45,7 @@ def _open(store: Store, config: Any, states: tuple[str, ...], seeds: tuple[str, 
     try:
         zone, name = resolve_zone(config.report.timezone)
     except UnknownZone as exc:
-        _fail(f"[report] timezone: {exc}")
+        fail(f"[report] timezone: {exc}")
     return stream_report(store, datetime.now(UTC), states=states or None, seeds=seeds,
                          zone=zone, timezone=name)
 
@@ -75,7 +68,7 @@ def _write_configured(store: Store, config: Any, states: tuple[str, ...],
     attention = False
     for name in config.report.formats:
         if name not in STREAMERS:
-            _fail(f"[report] formats: unknown format {name!r} (known: {', '.join(STREAMERS)})")
+            fail(f"[report] formats: unknown format {name!r} (known: {', '.join(STREAMERS)})")
         built = _open(store, config, states, seeds)  # each format reads the store anew
         _write(directory / f"rotwatch-report.{_EXTENSIONS[name]}", built, name)
         attention = _attention(store, built, seeds, fail_on)
@@ -127,5 +120,5 @@ def report(obj: Any, fmt: str, output: Path | None, states: tuple[str, ...],
                 if not built.totals and not seeds:
                     echo_err(empty_store_hint(obj.config, "checked links"))
     except StoreError as exc:
-        _fail(exc)
+        fail(exc)
     sys.exit(exit_code(attention=attention))

@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from archive.store import Store, StoreBusyError, StoreError
-from core.escaping import one_line
-from core.exitcodes import exit_code
-
-
-def _fail(problem: str | Exception) -> NoReturn:
-    click.echo(f"rotwatch: {one_line(str(problem))}", err=True)
-    sys.exit(exit_code(busy=isinstance(problem, StoreBusyError), error=True))
-
-
-def _at(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 date or time",
-                                 param_hint="--at") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+from archive.store import Store, StoreError
+from rotwatch.cli_common import fail, iso_moment
 
 
 @click.command()
@@ -72,9 +54,9 @@ def show(obj: Any, url: str, when: str | None, output: Path | None, headers: boo
             if diff:
                 click.echo("\n".join(drift_diff(store, url)) or "no difference in main text")
                 return
-            shown = show_capture(store, warc_dir, url, _at(when))
+            shown = show_capture(store, warc_dir, url, iso_moment(when, "--at"))
     except (StoreError, NotArchived, OSError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
     for hop in shown.hops:
         click.echo(f"followed the archived redirect of {hop.url} ({hop.status})", err=True)
     if headers:
@@ -84,7 +66,7 @@ def show(obj: Any, url: str, when: str | None, output: Path | None, headers: boo
             with atomic_output(output) as fh:
                 fh.write(shown.body)
         except OutputError as exc:
-            _fail(exc)
+            fail(exc)
         click.echo(f"wrote {len(shown.body)} byte(s) of {shown.entry.url} captured "
                    f"{shown.entry.timestamp} to {output}", err=True)
     elif not headers:

@@ -8,23 +8,18 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from archive.store import Store, StoreBusyError, StoreError
-from core.escaping import one_line
+from archive.store import Store, StoreError
 from core.exitcodes import exit_code
+from rotwatch.cli_common import fail
 from rotwatch.report import PROBLEM_STATES
 from rotwatch.suggest import fill_cache
 
 # Links worth an archived copy: those a reader cannot follow, or that changed since cited.
 DEFAULT_STATES = ("dead", "failing", "changed")
-
-
-def _fail(problem: str | Exception) -> NoReturn:
-    click.echo(f"rotwatch: {one_line(str(problem))}", err=True)
-    sys.exit(exit_code(busy=isinstance(problem, StoreBusyError), error=True))
 
 
 @click.command()
@@ -50,16 +45,16 @@ def suggest(obj: Any, seeds: tuple[str, ...], states: tuple[str, ...], save: boo
     options = obj.config.suggest
     if not (options.memento_timemap or options.memento_timegate
             or options.wayback_availability or (save and options.save_endpoint)):
-        _fail("no web archive is configured: set [suggest] memento_timemap, memento_timegate "
+        fail("no web archive is configured: set [suggest] memento_timemap, memento_timegate "
               "or wayback_availability (see docs/review.md); look-ups are off by default")
     if save and not options.save_endpoint:
-        _fail("--save needs [suggest] save_endpoint (off by default)")
+        fail("--save needs [suggest] save_endpoint (off by default)")
     try:
         with Store(obj.config.store_path) as store:
             summary = fill_cache(store, options, datetime.now(UTC), states or DEFAULT_STATES,
                                  seeds, save=save)
     except StoreError as exc:
-        _fail(exc)
+        fail(exc)
     for problem in summary.errors[:20] + summary.save_errors[:20]:
         click.echo(f"rotwatch: {problem}", err=True)
     left = f", {summary.left} left for the next run (budget)" if summary.left else ""

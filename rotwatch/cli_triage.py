@@ -7,22 +7,16 @@ their history (archive/store/triage.py). See docs/review.md.
 from __future__ import annotations
 
 import getpass
-import sys
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from archive.store import Store, StoreBusyError, StoreError, UnknownLink
+from archive.store import Store, StoreError, UnknownLink
 from core.escaping import one_line
-from core.exitcodes import exit_code
 from core.triage import SETTABLE, Mark, MarkEvent, TriageError, validate
 from core.urls import resolve
-
-
-def _fail(problem: str | Exception) -> NoReturn:
-    click.echo(f"rotwatch: {one_line(str(problem))}", err=True)
-    sys.exit(exit_code(busy=isinstance(problem, StoreBusyError), error=True))
+from rotwatch.cli_common import fail
 
 
 def default_reviewer(config: Any) -> str:
@@ -60,14 +54,14 @@ def triage(obj: Any, url: str, mark: str | None, clear: bool, replacement: str |
           --replacement https://example.org/new --note "editor updated the story"
     """
     if mark and clear:
-        _fail("give either --mark or --clear, not both")
+        fail("give either --mark or --clear, not both")
     chosen = Mark.CLEARED if clear else Mark(mark) if mark else None
     resolved = resolve(url, None)
     try:
         with Store(obj.config.store_path) as store:
             target = store.target_for(resolved.url, resolved.key)
             if target is None:
-                _fail(f"no recorded link has the URL {url} (rotwatch links lists them)")
+                fail(f"no recorded link has the URL {url} (rotwatch links lists them)")
             if chosen is None:
                 _list(store, target[0], target[1])
                 return
@@ -77,9 +71,9 @@ def triage(obj: Any, url: str, mark: str | None, clear: bool, replacement: str |
                               note or None, fixed_url)
             rows = store.add_mark(target[0], event, seeds)
     except (TriageError, UnknownLink) as exc:
-        _fail(exc)
+        fail(exc)
     except StoreError as exc:
-        _fail(exc)
+        fail(exc)
     where = f"in {rows} article(s)" if seeds else "in every article citing it"
     click.echo(f"{one_line(target[1])}: {chosen.value} by {one_line(event.reviewer)} at "
                f"{event.marked_at.isoformat()} {where}")

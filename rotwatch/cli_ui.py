@@ -10,23 +10,16 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-import sys
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from archive.store import Store, StoreBusyError, StoreError
-from core.escaping import one_line
-from core.exitcodes import exit_code
+from archive.store import Store, StoreError
+from rotwatch.cli_common import fail
 from rotwatch.cli_triage import default_reviewer
 from rotwatch.review_metadata import metadata
 
 DATABASE = "rotwatch"  # Datasette names a database after its file: rotwatch.db
-
-
-def _fail(problem: str | Exception) -> NoReturn:
-    click.echo(f"rotwatch: {one_line(str(problem))}", err=True)
-    sys.exit(exit_code(busy=isinstance(problem, StoreBusyError), error=True))
 
 
 def loopback(host: str) -> bool:
@@ -67,21 +60,21 @@ def ui(obj: Any, host: str, port: int) -> None:
       rotwatch --data-dir ./data ui --port 8001
     """
     if not loopback(host):
-        _fail(f"--host {host} is not a loopback address: the review UI can write triage "
+        fail(f"--host {host} is not a loopback address: the review UI can write triage "
               "marks, so it only listens on this machine (127.0.0.1, ::1, localhost)")
     try:
         import uvicorn
         from datasette.app import Datasette  # noqa: F401  (a clear error before anything)
     except ImportError:
-        _fail("rotwatch ui needs the ui extra: pip install 'rotwatch[ui]'")
+        fail("rotwatch ui needs the ui extra: pip install 'rotwatch[ui]'")
     path = obj.config.store_path
     if not path.exists():
-        _fail(f"no store at {path}: run `rotwatch ingest` first (or give --data-dir)")
+        fail(f"no store at {path}: run `rotwatch ingest` first (or give --data-dir)")
     try:
         with Store(path):
             pass  # brings the schema (the review views) up to date
     except StoreError as exc:
-        _fail(exc)
+        fail(exc)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -90,7 +83,7 @@ def ui(obj: Any, host: str, port: int) -> None:
         sock.listen(128)  # connections wait in the backlog while Datasette starts
     except OSError as exc:
         sock.close()
-        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     click.echo(f"rotwatch review UI: http://{shown}:{bound}/{DATABASE} (Ctrl-C stops it)",
