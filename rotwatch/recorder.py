@@ -21,11 +21,12 @@ from archive.warc.cdxj import index_files
 from archive.warc.writer import SnapshotWriter, format_warc_date
 from core.content_coding import is_text, media_type
 from core.exchange import ArchivedRecord, Exchange
-from core.policy import PastCheck, PolicyConfig, link_state, next_check_at
+from core.policy import PastCheck, PolicyConfig
 from core.records import Validators
 from crawler.fetch.items import Outcome
 from rotwatch.drift import MainText, compare, content_fingerprint
 from rotwatch.main_text_worker import TextExtractor
+from rotwatch.target_updates import target_update
 
 LOG = logging.getLogger(__name__)
 SHORT_PAGE_CHARS = 400
@@ -237,18 +238,9 @@ class Recorder:
 
     def _update(self, outcome: Outcome, history: list[PastCheck],
                 snapshot_id: int | None, validators: Validators | None) -> TargetUpdate:
-        now = outcome.checked_at
-        assessment = link_state(history, now, self.policy)
-        due = next_check_at(history, now, self.policy, key=outcome.key, host=outcome.host)
-        return TargetUpdate(
-            target_id=outcome.target_id, state=assessment.state.value,
-            state_since=assessment.state_since,
-            last_verdict=outcome.judgement.verdict.value,
-            consecutive_failures=assessment.consecutive_failures,
-            first_failure_at=assessment.first_failure_at,
-            last_failure_at=assessment.last_failure_at, last_ok_at=assessment.last_ok_at,
-            last_checked_at=now, next_check_at=due, baseline_snapshot_id=snapshot_id,
-            validators=validators)
+        return target_update(outcome.target_id, outcome.key, outcome.host,
+                             outcome.judgement.verdict, outcome.checked_at, history,
+                             self.policy, snapshot_id=snapshot_id, validators=validators)
 
     def _close(self) -> None:
         self._extractor.close()

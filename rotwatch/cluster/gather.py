@@ -19,16 +19,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from archive.store import results as store_results
-from archive.store.checks import CheckRow, SnapshotRow, TargetUpdate
+from archive.store.checks import CheckRow, SnapshotRow
 from archive.store.fleet import FleetSide, ShardState
 from archive.store.store import Store
 from archive.warc.writer import WARC_SUFFIX
 from core.content_coding import media_type
-from core.policy import PastCheck, PolicyConfig, link_state, next_check_at
+from core.policy import PolicyConfig
 from core.vantage import Seen, reconcile
 from rotwatch.cluster.results import NodeResult, from_json
 from rotwatch.cluster.shared_dir import AttemptDir
 from rotwatch.drift import compare, content_fingerprint
+from rotwatch.target_updates import target_update
 
 LOG = logging.getLogger(__name__)
 BATCH = 500  # results per batch of work inside a shard's transaction
@@ -174,7 +175,9 @@ def _record(store: Store, run_id: int, ordered: list[NodeResult],
         latest[result.target_id] = result
     histories = store_results.histories(db, ids)
     store_results.update_targets(db, [
-        _update(r, histories[r.target_id], policy, first_snapshot.get(r.target_id))
+        target_update(r.target_id, r.key, r.host, r.judgement.verdict, r.checked_at,
+                      histories[r.target_id], policy,
+                      snapshot_id=first_snapshot.get(r.target_id))
         for r in latest.values()])
     return len(ordered)
 
@@ -218,17 +221,3 @@ def _row(result: NodeResult, baseline: tuple[int, str] | None) -> CheckRow:
             text=None if record.record_type == "revisit" else text)
     return CheckRow(result.target_id, result.checked_at, obs, result.judgement,
                     content_hash, similarity, drifted, snapshot)
-
-
-def _update(result: NodeResult, history: list[PastCheck], policy: PolicyConfig,
-            snapshot_id: int | None) -> TargetUpdate:
-    now = result.checked_at
-    assessment = link_state(history, now, policy)
-    due = next_check_at(history, now, policy, key=result.key, host=result.host)
-    return TargetUpdate(
-        target_id=result.target_id, state=assessment.state.value,
-        state_since=assessment.state_since, last_verdict=result.judgement.verdict.value,
-        consecutive_failures=assessment.consecutive_failures,
-        first_failure_at=assessment.first_failure_at,
-        last_failure_at=assessment.last_failure_at, last_ok_at=assessment.last_ok_at,
-        last_checked_at=now, next_check_at=due, baseline_snapshot_id=snapshot_id)
