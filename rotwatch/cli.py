@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from archive.store import Store, StoreBusyError, StoreError
-from core.escaping import one_line
-from core.exitcodes import ExitCode, exit_code
+from core.exitcodes import exit_code
 from core.triggers import EXTERNAL, Trigger
 from rotwatch import __version__
 from rotwatch.cli_check import check, run
-from rotwatch.cli_common import UsageGroup
+from rotwatch.cli_common import UsageGroup, echo_err
 from rotwatch.cli_daemon import daemon
 from rotwatch.cli_export import export, verify
 from rotwatch.cli_ingest import ingest
@@ -27,21 +24,6 @@ from rotwatch.cli_ui import ui
 from rotwatch.config import Config, ConfigError, load_config
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _echo_err(message: str) -> None:
-    # Messages can quote seed paths and exception text: one safe line each.
-    click.echo(one_line(message), err=True)
-
-
-def _store_failed(exc: StoreError) -> ExitCode:
-    """Report a store problem in one line; a store held by another writer is BUSY (3)."""
-    _echo_err(f"rotwatch: {exc}")
-    return exit_code(busy=isinstance(exc, StoreBusyError), error=True)
-
-
 class Context:
     def __init__(self, config: Config, trigger: Trigger | None = None) -> None:
         self.config = config
@@ -49,9 +31,6 @@ class Context:
 
     def trigger_or(self, default: Trigger) -> str:
         return (self.trigger or default).value
-
-    def store(self) -> Store:
-        return Store(self.config.store_path)
 
 
 # Every command, handed to the group when it is built, so no import has to register one.
@@ -86,7 +65,7 @@ def cli(ctx: click.Context, config_path: Path | None, data_dir: Path | None,
         ctx.obj = Context(load_config(config_path, data_dir),
                           Trigger(trigger) if trigger else None)
     except ConfigError as exc:
-        _echo_err(f"rotwatch: {exc}")
+        echo_err(f"rotwatch: {exc}")
         ctx.exit(exit_code(error=True))
 
 
