@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from archive.store import Selection, Store
+from archive.store.pending import PendingSide
 from archive.warc.writer import recover_open_files
 from core.exitcodes import DEFAULT_FAIL_ON, ExitCode, FailOn, exit_code, needs_attention
 from core.records import Verdict
 from core.url_filter import UrlFilter
+from rotwatch.cluster.held import holds_for_confirmation
 from rotwatch.config import Config
 
 LOG = logging.getLogger(__name__)
@@ -97,6 +99,14 @@ def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
     with Store(config.store_path) as store:
         store.mark_interrupted("check", now)
         run_id = store.start_run("check", trigger, os.getpid(), now)
+        held_before = bool(PendingSide(store.db).held_runs())
+    if held_before:
+        # A run killed before confirming the checks it held (a second local vantage):
+        # they are confirmed and recorded first, so their links are not due again.
+        from rotwatch.cluster.local_confirm import confirm_interrupted
+
+        confirm_interrupted(config, run_id, log_level)
+    with Store(config.store_path) as store:
         # Nothing due (a cron run between checks): no crawl process to start, which
         # costs seconds for nothing. Otherwise as many processes as the work needs.
         due = store.due_count(now, selection)
@@ -120,11 +130,9 @@ def run_check(config: Config, selection: Selection, *, trigger: str = "manual",
     verdicts: Counter[str] = Counter()
     for part in parts:
         verdicts.update(part.verdicts)
-    cluster = config.cluster
-    if not cluster.enabled and cluster.confirm and (cluster.confirm_bind_address
-                                                    or cluster.confirm_proxy):
-        # A second vantage without a fleet: failures checked again from another address
-        # or through a proxy on another network.
+    if holds_for_confirmation(config):
+        # A second vantage without a fleet: the checks the crawl held are checked again
+        # from another address or through a proxy on another network, then recorded.
         from rotwatch.cluster.local_confirm import confirm_locally
 
         verdicts.update(confirm_locally(config, run_id, log_level))

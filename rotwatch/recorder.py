@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from archive.store import results
 from archive.store.db import write_transaction
+from archive.store.pending import PendingSide
 from archive.store.results import CheckRow, SnapshotRow, TargetUpdate
 from archive.store.store import Store
 from archive.warc.cdxj import index_files
@@ -24,6 +26,7 @@ from core.exchange import ArchivedRecord, Exchange
 from core.policy import PastCheck, PolicyConfig
 from core.records import Validators
 from crawler.fetch.items import Outcome
+from rotwatch.cluster.held import hold, is_held
 from rotwatch.drift import MainText, compare, content_fingerprint
 from rotwatch.main_text_worker import TextExtractor
 from rotwatch.target_updates import target_update
@@ -57,7 +60,7 @@ class Recorder:
 
     def __init__(self, store_path: Path, warc_dir: Path | None, *, run_id: int | None,
                  policy: PolicyConfig, batch_size: int = 100,
-                 warc_max_bytes: int = 1_000_000_000) -> None:
+                 warc_max_bytes: int = 1_000_000_000, hold_failures: bool = False) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rotwatch-store")
         self._pending: list[tuple[Outcome, Future[_Prepared]]] = []
         self._extractor = TextExtractor()
@@ -65,6 +68,9 @@ class Recorder:
         self.batch_size = batch_size
         self.policy = policy
         self.run_id = run_id
+        # A second local vantage confirms possible failures: they are held, not recorded
+        # (rotwatch/cluster/held.py), and count in `recorded` (they are in the store).
+        self.hold_failures = hold_failures and run_id is not None
         self.recorded = 0
         self.error: BaseException | None = None
         self._store: Store | None = None
@@ -172,8 +178,15 @@ class Recorder:
             rows = [self._row(outcome, prepared, bases.get(outcome.target_id))
                     for outcome, prepared in ready]
             validators = {o.target_id: next_validators(o, p.record) for o, p in ready}
+            holding = [self.hold_failures and is_held(o) for o in batch]
+            held = [(o, row) for o, row, h in zip(batch, rows, holding, strict=True) if h]
+            rows = [row for row, h in zip(rows, holding, strict=True) if not h]
+            batch = [o for o, h in zip(batch, holding, strict=True) if not h]
 
             def work() -> None:
+                if held:
+                    assert self.run_id is not None
+                    hold(PendingSide(db), self.run_id, held, datetime.now(UTC))
                 snapshot_ids = results.insert_checks(db, rows, self.run_id)
                 first_snapshot = {row.target_id: sid for row, sid in zip(rows, snapshot_ids,
                                                                           strict=True) if sid}
@@ -184,9 +197,9 @@ class Recorder:
                 results.update_targets(db, list({u.target_id: u for u in updates}.values()))
 
             write_transaction(db, work)
-            self.recorded += len(batch)
+            self.recorded += len(pending)
         except BaseException as exc:
-            LOG.error("cannot record %d checks: %s", len(batch), exc)
+            LOG.error("cannot record %d checks: %s", len(pending), exc)
             self.error = self.error or exc
             raise
 

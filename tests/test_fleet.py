@@ -239,9 +239,8 @@ def test_without_a_fleet_a_second_source_address_confirms(mock: MockServer,
                               "ON t.id = c.target_id WHERE t.url = ? ORDER BY c.checked_at, "
                               "c.id", url)
         assert [(v, where) for v, where, _ in history] == [
-            ("connection-failed", None), ("ok", "source 127.0.0.6"),
-            ("blocked", "this machine")], history
-        assert history[2][2].startswith("regional: connection-failed from this machine")
+            ("ok", "source 127.0.0.6"), ("blocked", "this machine")], history
+        assert history[1][2].startswith("regional: connection-failed from this machine")
         assert query(data, "SELECT state FROM targets WHERE url = ?", url) == [("blocked",)]
     assert query(data, "SELECT count(*), max(verdict) FROM checks c JOIN targets t ON "
                        "t.id = c.target_id WHERE t.url = ?", urls[-1]) == [

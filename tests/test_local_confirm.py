@@ -2,14 +2,21 @@
 
 A host of the mock server refuses this machine's usual source address (127.0.0.1) and
 serves any other. A tiny forward proxy written here (stdlib http.server, connecting out
-from 127.0.0.7) is `[cluster] confirm_proxy`: the failures of a local check are checked
-again through it, and the links that work there are regional (`blocked`), not failing.
+from 127.0.0.7) is `[cluster] confirm_proxy`: the failures of a local check are held,
+checked again through it, and the links that work there are regional (`blocked`), never
+failing, not even between the crawl and the confirmation. The proxy can hold its first
+request: the test then reads the store at that moment (the crawl done, the confirmation
+not), and may SIGKILL the check there.
 """
 
 from __future__ import annotations
 
 import http.client
+import os
 import re
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,7 +27,7 @@ import pytest
 
 from rotwatch.config import ConfigError, load_config
 from tests.conftest import MockServer
-from tests.helpers import query, rotwatch, write_config
+from tests.helpers import REPO_ROOT, query, rotwatch, write_config
 
 PROXY_ADDRESS = "127.0.0.7"  # the proxy's own network: what the refusing host serves
 REFUSING_HOST = 9  # 127.0.0.10 refuses 127.0.0.1
@@ -37,6 +44,9 @@ class ForwardProxy(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__((PROXY_ADDRESS, 0), _Forward)
         self.forwarded: list[str] = []
+        self.arrived = threading.Event()  # a request came (the confirmation began)
+        self.gate = threading.Event()  # requests wait for it
+        self.gate.set()
 
     @property
     def url(self) -> str:
@@ -47,6 +57,8 @@ class _Forward(BaseHTTPRequestHandler):
     server: ForwardProxy
 
     def do_GET(self) -> None:
+        self.server.arrived.set()
+        self.server.gate.wait(120)  # bounded: a failed test must not hang the server
         target = urlsplit(self.path)
         if target.scheme != "http" or not target.hostname \
                 or not target.hostname.startswith("127."):
@@ -105,13 +117,32 @@ def seed(path: Path, urls: list[str]) -> Path:
     return path
 
 
+def start_check(data: Path, cfg: Path) -> subprocess.Popen[str]:
+    """`rotwatch check` in a process group of its own (to SIGKILL it with its children)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "rotwatch", "--data-dir", str(data), "--config", str(cfg),
+         "check", "--allow-private"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL, text=True, cwd=REPO_ROOT, start_new_session=True)
+
+
+def wait_for_confirmation(proxy: ForwardProxy, check: subprocess.Popen[str]) -> None:
+    """Until the confirming crawl's first request reaches the proxy (the crawl is over)."""
+    while not proxy.arrived.wait(0.5):
+        assert check.poll() is None, f"the check ended unconfirmed: {check.communicate()}"
+
+
+def held_urls(data: Path) -> list[str]:
+    return [u for (u,) in query(data, "SELECT t.url FROM pending_checks p JOIN targets t ON "
+                                      "t.id = p.target_id ORDER BY t.url")]
+
+
 def history(data: Path, url: str) -> list[tuple[str, str | None, str]]:
     return query(data, "SELECT verdict, vantage, reason FROM checks c JOIN targets t ON "
                        "t.id = c.target_id WHERE t.url = ? ORDER BY c.checked_at, c.id", url)
 
 
-def test_a_proxy_on_another_network_confirms(mock: MockServer, proxy: ForwardProxy,
-                                             tmp_path: Path) -> None:
+def setup(mock: MockServer, proxy: ForwardProxy, tmp_path: Path
+          ) -> tuple[Path, Path, list[str], str, str]:
     regional = [mock.url(f"/page/p{i}", host=REFUSING_HOST) for i in range(2)]
     healthy = mock.url("/ok", host=1)
     dead = "http://127.0.0.1:1/dead"  # nothing listens there, nor through the proxy
@@ -123,25 +154,89 @@ def test_a_proxy_on_another_network_confirms(mock: MockServer, proxy: ForwardPro
                   '\n[policy]\ndead_after_failures = 1\ndead_after_span = 0\n')
     assert rotwatch(data, "ingest", str(seed(tmp_path / "s.md", [*regional, healthy, dead])),
                     config=cfg).returncode == 0
-    checked = rotwatch(data, "check", "--allow-private", config=cfg)
-    assert checked.returncode == 2, checked.stderr  # the dead link, not the regional ones
-    assert "connection-failed=1" in checked.stdout and "blocked=2" in checked.stdout
+    return data, cfg, regional, healthy, dead
+
+
+def assert_held_not_failing(data: Path, regional: list[str], healthy: str,
+                            dead: str) -> None:
+    """The crawl is done, its confirmation is not: the possible failures are held, and
+    nothing in the store shows them failing (or dead, or checked at all)."""
+    assert held_urls(data) == sorted([*regional, dead])
+    for url in [*regional, dead]:
+        assert history(data, url) == []
+        assert query(data, "SELECT state, consecutive_failures FROM targets WHERE url = ?",
+                     url) == [("new", 0)]
+    assert query(data, "SELECT count(*) FROM problem_links_by_article") == [(0,)]
+    assert [v for v, _, _ in history(data, healthy)] == ["ok"]  # recorded as it came
+
+
+def assert_confirmed(data: Path, proxy: ForwardProxy, regional: list[str], dead: str,
+                     run_id: int) -> None:
     label = f"proxy {PROXY_ADDRESS}:{proxy.server_address[1]}"
     for url in regional:
         seen = history(data, url)
+        # as a fleet records it: the other vantage's ok, then this vantage's check turned
+        # regional; the failure itself never counts
         assert [(v, where) for v, where, _ in seen] == [
-            ("connection-failed", None), ("ok", label), ("blocked", "this machine")], seen
-        assert seen[2][2].startswith("regional: connection-failed from this machine")
-        assert seen[2][2].endswith(f"; ok from {label}")
-        # the first check alone made it dead for a moment; the run ends with it blocked,
-        # as a fleet's held result would (docs/deploy/fleet.md)
+            ("ok", label), ("blocked", "this machine")], seen
+        assert seen[1][2].startswith("regional: connection-failed from this machine")
+        assert seen[1][2].endswith(f"; ok from {label}")
         assert query(data, "SELECT state FROM targets WHERE url = ?", url) == [("blocked",)]
-    assert [v for v, _, _ in history(data, dead)] == ["connection-failed"]
+    # failing from both: one check, this vantage's, naming the other's (a fleet's way)
+    seen = history(data, dead)
+    assert [(v, where) for v, where, _ in seen] == [("connection-failed", "this machine")]
+    assert f" from {label})" in seen[0][2], seen
     assert query(data, "SELECT state FROM targets WHERE url = ?", dead) == [("dead",)]
+    # every check of the held links belongs to the run that crawled them
+    assert query(data, "SELECT DISTINCT c.run_id FROM checks c JOIN targets t ON "
+                       "t.id = c.target_id WHERE t.url IN (?, ?, ?)",
+                 *regional, dead) == [(run_id,)]
+    assert held_urls(data) == []
+
+
+def test_a_proxy_on_another_network_confirms(mock: MockServer, proxy: ForwardProxy,
+                                             tmp_path: Path) -> None:
+    data, cfg, regional, healthy, dead = setup(mock, proxy, tmp_path)
+    proxy.gate.clear()
+    check = start_check(data, cfg)
+    try:
+        wait_for_confirmation(proxy, check)
+        assert_held_not_failing(data, regional, healthy, dead)
+    finally:
+        proxy.gate.set()
+        stdout, stderr = check.communicate(timeout=180)
+    assert check.returncode == 2, stderr  # the dead link, not the regional ones
+    # the run's counts as before: the regional links count as blocked, the dead one once
+    assert "connection-failed=1" in stdout and "blocked=2" in stdout, stdout
+    assert_confirmed(data, proxy, regional, dead, run_id=1)
     assert [v for v, _, _ in history(data, healthy)] == ["ok"]
     # only the failures went through the proxy (robots.txt of their host aside)
     pages = sorted(url for url in proxy.forwarded if not url.endswith("/robots.txt"))
     assert pages == sorted([*regional, dead]), proxy.forwarded
+
+
+def test_a_check_killed_before_confirming_loses_nothing(mock: MockServer, proxy: ForwardProxy,
+                                                        tmp_path: Path) -> None:
+    data, cfg, regional, healthy, dead = setup(mock, proxy, tmp_path)
+    proxy.gate.clear()
+    check = start_check(data, cfg)
+    try:
+        wait_for_confirmation(proxy, check)
+        assert_held_not_failing(data, regional, healthy, dead)
+        os.killpg(check.pid, signal.SIGKILL)  # the check and its confirming crawl
+        check.communicate(timeout=60)
+    finally:
+        proxy.gate.set()
+    assert check.returncode == -signal.SIGKILL
+    assert held_urls(data) == sorted([*regional, dead])  # held through the kill
+    # the next run confirms them before anything else, as checks of the killed run
+    again = rotwatch(data, "check", "--allow-private", config=cfg)
+    assert again.returncode == 2, again.stderr  # the dead link needs attention
+    assert "run 1 ended before confirming 3 held checks" in again.stderr
+    assert_confirmed(data, proxy, regional, dead, run_id=1)
+    assert query(data, "SELECT id, status FROM runs ORDER BY id") == [
+        (1, "interrupted"), (2, "ok")]
+    assert [v for v, _, _ in history(data, healthy)] == ["ok"]  # not due: not checked again
 
 
 @pytest.mark.parametrize("value", ["socks5://127.0.0.1:1080", "http://proxy", "proxy:3128",

@@ -21,6 +21,7 @@ from pathlib import Path
 from archive.store import results as store_results
 from archive.store.checks import CheckRow, SnapshotRow
 from archive.store.fleet import FleetSide, ShardState
+from archive.store.pending import PendingSide
 from archive.store.store import Store
 from archive.warc.writer import WARC_SUFFIX
 from core.content_coding import media_type
@@ -121,13 +122,15 @@ class Ingested:
 
 def ingest(store_path: Path, run_id: int, shard: str, *, policy: PolicyConfig,
            now: datetime, results: Iterable[NodeResult] = (), pairs: Sequence[Pair] = (),
-           hold: Callable[[NodeResult], bool] = lambda r: False) -> Ingested | None:
+           hold: Callable[[NodeResult], bool] = lambda r: False,
+           release: Sequence[int] = ()) -> Ingested | None:
     """Record a shard's results (and reconciled pairs) in one transaction.
 
     Results for which `hold` is true are not recorded: they are returned, to be checked
     again from another vantage (and recorded with that check, as a `Pair`). `results` is
-    read in batches (it may be a `ResultsFile`) and must be iterable again. Returns None
-    when the shard was ingested already.
+    read in batches (it may be a `ResultsFile`) and must be iterable again. `release`
+    names held checks of the store (archive/store/pending.py) these pairs record: they
+    are let go in the same transaction. Returns None when the shard was ingested already.
     """
     with Store(store_path) as store:
         fleet = FleetSide(store.db)
@@ -148,6 +151,7 @@ def ingest(store_path: Path, run_id: int, shard: str, *, policy: PolicyConfig,
             recorded = _record(store, run_id,
                                [r for pair in pairs for r in _reconciled(pair)], policy)
             outcome = replace(outcome, recorded=outcome.recorded + recorded)
+            PendingSide(store.db).release(release)
             fleet.mark_ingested(run_id, shard, outcome.recorded, now)
             return outcome
 
@@ -201,6 +205,8 @@ def _reconciled(pair: Pair) -> list[NodeResult]:
 
 
 def _row(result: NodeResult, baseline: tuple[int, str] | None) -> CheckRow:
+    if result.row is not None:  # held by the local recorder, made whole there
+        return replace(result.row, checked_at=result.checked_at, judgement=result.judgement)
     obs, record = result.observation, result.archived
     title, text = result.main_title or obs.title, result.main_text
     content_hash = similarity = drifted = None

@@ -1,33 +1,35 @@
-"""A second vantage without a fleet: links that failed are checked again from a second
-local source address (`[cluster] confirm_bind_address`) or through a forward proxy on
-another network (`[cluster] confirm_proxy`), in a crawl of their own.
+"""A second vantage without a fleet: held checks confirmed from a second local source
+address (`[cluster] confirm_bind_address`) or through a forward proxy on another network
+(`[cluster] confirm_proxy`), in a crawl of their own, then recorded with that check.
 
-The same node spider a fleet runs (rotwatch/cluster/node_spider.py) crawls them, in a
-child process (a reactor runs once per process), binding every connection to the second
-address (Scrapy's `bindaddress`) or sending it through the proxy (`meta["proxy"]`). A
-link that works from there is recorded with both checks: the second one, then the
-regional verdict (`blocked`), so it is not failing. Locally the first check was recorded
-already, before its confirmation (the crawl's recorder writes as it goes): see
-docs/deploy/fleet.md for why the link's state after the run is the fleet's.
+The crawl holds every check that could lead to "dead" instead of recording it
+(rotwatch/cluster/held.py). The same node spider a fleet runs
+(rotwatch/cluster/node_spider.py) checks those links again, in a child process (a
+reactor runs once per process), binding every connection to the second address
+(Scrapy's `bindaddress`) or sending it through the proxy (`meta["proxy"]`). Both checks
+then go into the store in one ingest (rotwatch/cluster/gather.py), as a fleet's do: a
+link that works from there gets the second check and the regional verdict (`blocked`);
+one that fails from both gets one check, naming the second vantage. Held checks of a run
+killed before its confirmation are confirmed by the next check run (`confirm_interrupted`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from collections import Counter
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from archive.store.db import from_db
 from archive.store.fleet import FleetSide, ShardState
+from archive.store.pending import HeldRow, PendingSide
 from archive.store.store import Store
-from core.records import DueTarget, ErrorKind, Hop, Judgement, Observation, Verdict
-from core.vantage import NEEDS_CONFIRMATION
+from core.records import DueTarget, Verdict
 from rotwatch.cluster.gather import BadResults, Pair, ingest, move_warcs, read_results
+from rotwatch.cluster.held import FIRST_VANTAGE, held_result, holds_for_confirmation
 from rotwatch.cluster.node_spider import NODE_SPIDER, PROXY_ENV
 from rotwatch.cluster.plan import node_settings
 from rotwatch.cluster.results import NodeResult
@@ -35,29 +37,8 @@ from rotwatch.cluster.shared_dir import ShardDir, read_done, write_targets
 from rotwatch.config import Config
 
 LOG = logging.getLogger(__name__)
-FIRST_VANTAGE = "this machine"
 SHARD = "local-confirm"
-
-
-def _first_checks(config: Config, run_id: int) -> list[NodeResult]:
-    wanted = sorted(v.value for v in NEEDS_CONFIRMATION)
-    with Store(config.store_path) as store:
-        rows = store.db.conn.execute(
-            "SELECT c.target_id, t.key, t.host, c.checked_at, c.url, c.hops, c.verdict, "
-            "c.reason, c.error_kind, c.error_message, c.elapsed, c.retries FROM checks c "
-            "JOIN targets t ON t.id = c.target_id WHERE c.run_id = ? AND c.verdict IN "
-            f"({', '.join('?' * len(wanted))}) ORDER BY c.id", [run_id, *wanted]).fetchall()
-    found = []
-    for (target_id, key, host, checked_at, url, hops, verdict, reason, error_kind,
-         error_message, elapsed, retries) in rows:
-        observation = Observation(
-            url=url, hops=tuple(Hop(u, s) for u, s in json.loads(hops or "[]")),
-            error=ErrorKind(error_kind) if error_kind else None, error_message=error_message,
-            elapsed=elapsed or 0.0, retries=retries or 0)
-        found.append(NodeResult(target_id, key, host, from_db(checked_at) or datetime.now(UTC),
-                                observation, Judgement(Verdict(verdict), reason or ""),
-                                FIRST_VANTAGE))
-    return found
+__all__ = ["FIRST_VANTAGE", "confirm_interrupted", "confirm_locally", "vantage_label"]
 
 
 def vantage_label(address: str, proxy: str) -> str:
@@ -69,20 +50,18 @@ def vantage_label(address: str, proxy: str) -> str:
     return f"source {address}"
 
 
-def confirm_locally(config: Config, run_id: int, log_level: str = "WARNING") -> Counter[str]:
-    """Check this run's failures again from the second address; returns how the run's
-    verdict counts change (a regional link: one failure less, one `blocked` more)."""
+def _second_checks(config: Config, shard: ShardDir, firsts: list[NodeResult],
+                   log_level: str) -> list[NodeResult]:
+    """The held links checked again from the second vantage ([] if that crawl failed)."""
     address = config.cluster.confirm_bind_address or ""
     proxy = config.cluster.confirm_proxy or ""
-    firsts = _first_checks(config, run_id)
-    change: Counter[str] = Counter()
-    if not firsts:
-        return change
-    shard = ShardDir(config.data_dir / "confirm" / str(run_id))
+    attempt_no = 0
+    while shard.attempt(attempt_no).path.exists():  # one left by a killed run: not reused
+        attempt_no += 1
     write_targets(shard.targets, [DueTarget(r.target_id, r.key, r.observation.url, r.host, "")
                                   for r in firsts])
     command = [sys.executable, "-m", "scrapy", "crawl", NODE_SPIDER,
-               "-a", f"shard_dir={shard.path}", "-a", "attempt=0",
+               "-a", f"shard_dir={shard.path}", "-a", f"attempt={attempt_no}",
                "-a", f"vantage={vantage_label(address, proxy)}",
                "-a", f"bind_address={address}"]
     settings = node_settings(config, log_level)
@@ -99,30 +78,72 @@ def confirm_locally(config: Config, run_id: int, log_level: str = "WARNING") -> 
         subprocess.run(command, env=env, stdin=subprocess.DEVNULL, check=False,
                        timeout=limit, cwd=config.data_dir)
     except subprocess.TimeoutExpired:
-        LOG.warning("the second-address check ran out of time; first checks stand")
-        return change
-    attempt = shard.attempt(0)
+        LOG.warning("the second-vantage check ran out of time; first checks stand")
+        return []
+    attempt = shard.attempt(attempt_no)
     done = read_done(attempt)
     try:
         seconds = read_results(attempt, int(done["count"])) if done else []
     except BadResults as exc:
-        LOG.warning("second-address check unreadable (%s); first checks stand", exc)
-        return change
+        LOG.warning("second-vantage check unreadable (%s); first checks stand", exc)
+        return []
     if config.crawl.snapshots:
         move_warcs(attempt, config.warc_dir)
+    return seconds
+
+
+def confirm_locally(config: Config, run_id: int, log_level: str = "WARNING") -> Counter[str]:
+    """Confirm a run's held checks from the second vantage and record both checks;
+    returns how the run's verdict counts change (a regional link: one failure less, one
+    `blocked` more). Without a second vantage configured (any more), or when its crawl
+    fails, the held checks are recorded as they are."""
+    with Store(config.store_path) as store:
+        held = PendingSide(store.db).held(run_id)
+    change: Counter[str] = Counter()
+    if not held:
+        return change
+    firsts = [held_result(row) for row in held]
+    shard = ShardDir(config.data_dir / "confirm" / str(run_id))
+    seconds = (_second_checks(config, shard, firsts, log_level)
+               if holds_for_confirmation(config) else [])
     by_target = {r.target_id: r for r in seconds}
-    # Only disagreements add to the history: where both failed, the first check stands.
-    pairs = [Pair(first, by_target[first.target_id]) for first in firsts
-             if first.target_id in by_target
-             and by_target[first.target_id].judgement.verdict.is_healthy]
+    pairs = [Pair(first, by_target.get(first.target_id)) for first in firsts]
+    _record(config, run_id, held, pairs)
+    shutil.rmtree(shard.path, ignore_errors=True)  # its WARC files are in the archive
+    for pair in pairs:
+        if pair.second is not None and pair.second.judgement.verdict.is_healthy:
+            change[pair.first.judgement.verdict.value] -= 1
+            change[Verdict.BLOCKED.value] += 1
+    return change
+
+
+def _record(config: Config, run_id: int, held: list[HeldRow], pairs: list[Pair]) -> None:
+    """Both checks of each pair into the store, and the held ones let go, at once."""
+    now = datetime.now(UTC)
+    ids = [row.id for row in held]
     with Store(config.store_path) as store:
         fleet = FleetSide(store.db)
         store.transaction(lambda: fleet.put_shard(
             run_id, SHARD, node=None, job_id=None, attempt=0, status=ShardState.SCHEDULED,
-            targets=len(firsts), now=datetime.now(UTC)))
-    ingest(config.store_path, run_id, SHARD, policy=config.policy, now=datetime.now(UTC),
-           pairs=pairs)
-    for pair in pairs:
-        change[pair.first.judgement.verdict.value] -= 1
-        change[Verdict.BLOCKED.value] += 1
-    return change
+            targets=len(pairs), now=now))
+    if ingest(config.store_path, run_id, SHARD, policy=config.policy, now=now,
+              pairs=pairs, release=ids) is None:
+        # Recorded before (the release shares the ingest's transaction, so only a store
+        # edited by hand gets here): let them go, not recorded twice.
+        with Store(config.store_path) as store:
+            pending = PendingSide(store.db)
+            store.transaction(lambda: pending.release(ids))
+
+
+def confirm_interrupted(config: Config, current_run: int, log_level: str = "WARNING") -> int:
+    """Held checks of runs killed before their confirmation: confirmed now (or recorded
+    as they are, without a second vantage), as checks of the run that made them. Returns
+    how many were held."""
+    with Store(config.store_path) as store:
+        runs = PendingSide(store.db).held_runs()
+    runs.pop(current_run, None)
+    for run_id, count in sorted(runs.items()):
+        LOG.warning("run %d ended before confirming %d held checks: confirming them now",
+                    run_id, count)
+        confirm_locally(config, run_id, log_level)
+    return sum(runs.values())

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from archive.store.checks import CheckRow
 from core.exchange import ArchivedRecord
 from core.records import ErrorKind, Hop, Judgement, Observation, Verdict
 
@@ -27,6 +28,9 @@ class NodeResult:
     archived: ArchivedRecord | None = None
     main_title: str | None = None
     main_text: str | None = None  # None: not a page, or extraction failed
+    # A check the local recorder prepared and held for confirmation (rotwatch/cluster/
+    # held.py): recorded as it is (snapshots, drift), with this result's date and verdict.
+    row: CheckRow | None = None
 
 
 def to_json(result: NodeResult) -> dict[str, Any]:
