@@ -19,12 +19,14 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from archive.warc.reader import read_response
 from rotwatch.config import ConfigError, load_config
 from tests.conftest import MockServer
 from tests.helpers import REPO_ROOT, query, rotwatch, write_config
@@ -141,39 +143,52 @@ def history(data: Path, url: str) -> list[tuple[str, str | None, str]]:
                        "t.id = c.target_id WHERE t.url = ? ORDER BY c.checked_at, c.id", url)
 
 
-def setup(mock: MockServer, proxy: ForwardProxy, tmp_path: Path
-          ) -> tuple[Path, Path, list[str], str, str]:
-    regional = [mock.url(f"/page/p{i}", host=REFUSING_HOST) for i in range(2)]
-    healthy = mock.url("/ok", host=1)
-    dead = "http://127.0.0.1:1/dead"  # nothing listens there, nor through the proxy
-    data = tmp_path / "data"
-    cfg = write_config(tmp_path / "p.toml", **CRAWL)
-    with cfg.open("a", encoding="utf-8") as out:
+@dataclass(frozen=True)
+class Links:
+    data: Path
+    config: Path
+    regional: list[str]  # refused from this machine, served through the proxy
+    healthy: str
+    dead: str  # nothing listens there, nor through the proxy
+    broken: str  # a 301 to a 404 from both: a held check with its WARC captures
+
+    @property
+    def held(self) -> list[str]:
+        return sorted([*self.regional, self.dead, self.broken])
+
+
+def setup(mock: MockServer, proxy: ForwardProxy, tmp_path: Path) -> Links:
+    links = Links(tmp_path / "data", write_config(tmp_path / "p.toml", **CRAWL),
+                  [mock.url(f"/page/p{i}", host=REFUSING_HOST) for i in range(2)],
+                  mock.url("/ok", host=1), "http://127.0.0.1:1/dead",
+                  mock.url("/redirect-to?code=301&url=/status/404", host=2))
+    with links.config.open("a", encoding="utf-8") as out:
         # dead_after_failures = 1: the first check alone would make a link dead
         out.write(f'\n[cluster]\nconfirm_proxy = "{proxy.url}"\n'
                   '\n[policy]\ndead_after_failures = 1\ndead_after_span = 0\n')
-    assert rotwatch(data, "ingest", str(seed(tmp_path / "s.md", [*regional, healthy, dead])),
-                    config=cfg).returncode == 0
-    return data, cfg, regional, healthy, dead
+    urls = [*links.regional, links.healthy, links.dead, links.broken]
+    assert rotwatch(links.data, "ingest", str(seed(tmp_path / "s.md", urls)),
+                    config=links.config).returncode == 0
+    return links
 
 
-def assert_held_not_failing(data: Path, regional: list[str], healthy: str,
-                            dead: str) -> None:
+def assert_held_not_failing(links: Links) -> None:
     """The crawl is done, its confirmation is not: the possible failures are held, and
     nothing in the store shows them failing (or dead, or checked at all)."""
-    assert held_urls(data) == sorted([*regional, dead])
-    for url in [*regional, dead]:
+    data = links.data
+    assert held_urls(data) == links.held
+    for url in links.held:
         assert history(data, url) == []
         assert query(data, "SELECT state, consecutive_failures FROM targets WHERE url = ?",
                      url) == [("new", 0)]
     assert query(data, "SELECT count(*) FROM problem_links_by_article") == [(0,)]
-    assert [v for v, _, _ in history(data, healthy)] == ["ok"]  # recorded as it came
+    assert [v for v, _, _ in history(data, links.healthy)] == ["ok"]  # recorded as it came
 
 
-def assert_confirmed(data: Path, proxy: ForwardProxy, regional: list[str], dead: str,
-                     run_id: int) -> None:
+def assert_confirmed(links: Links, proxy: ForwardProxy, run_id: int) -> None:
+    data = links.data
     label = f"proxy {PROXY_ADDRESS}:{proxy.server_address[1]}"
-    for url in regional:
+    for url in links.regional:
         seen = history(data, url)
         # as a fleet records it: the other vantage's ok, then this vantage's check turned
         # regional; the failure itself never counts
@@ -183,60 +198,76 @@ def assert_confirmed(data: Path, proxy: ForwardProxy, regional: list[str], dead:
         assert seen[1][2].endswith(f"; ok from {label}")
         assert query(data, "SELECT state FROM targets WHERE url = ?", url) == [("blocked",)]
     # failing from both: one check, this vantage's, naming the other's (a fleet's way)
-    seen = history(data, dead)
-    assert [(v, where) for v, where, _ in seen] == [("connection-failed", "this machine")]
-    assert f" from {label})" in seen[0][2], seen
-    assert query(data, "SELECT state FROM targets WHERE url = ?", dead) == [("dead",)]
+    for url, verdict in ((links.dead, "connection-failed"), (links.broken, "broken")):
+        seen = history(data, url)
+        assert [(v, where) for v, where, _ in seen] == [(verdict, "this machine")], seen
+        assert f"(also {verdict if url == links.broken else 'server-error'} from {label})" \
+            in seen[0][2], seen
+        assert query(data, "SELECT state FROM targets WHERE url = ?", url) == [("dead",)]
+    # the held check kept its captures: the 301 and the 404 it judged, both read back
+    snapshots = query(data, "SELECT s.id, s.capture, s.warc_file, s.warc_offset, s.status "
+                            "FROM snapshots s JOIN targets t ON t.id = s.target_id WHERE "
+                            "t.url = ? ORDER BY s.id", links.broken)
+    assert [(capture, status) for _, capture, _, _, status in snapshots] == [
+        ("attempt", 301), ("result", 404)], snapshots
+    for _, _, warc_file, offset, status in snapshots:
+        assert read_response(data / "warcs", warc_file, offset).status == status
+    assert query(data, "SELECT c.snapshot_id FROM checks c JOIN targets t ON "
+                       "t.id = c.target_id WHERE t.url = ?", links.broken) == [
+        (snapshots[1][0],)]
     # every check of the held links belongs to the run that crawled them
     assert query(data, "SELECT DISTINCT c.run_id FROM checks c JOIN targets t ON "
-                       "t.id = c.target_id WHERE t.url IN (?, ?, ?)",
-                 *regional, dead) == [(run_id,)]
+                       "t.id = c.target_id WHERE t.url IN (?, ?, ?, ?)",
+                 *links.held) == [(run_id,)]
     assert held_urls(data) == []
 
 
 def test_a_proxy_on_another_network_confirms(mock: MockServer, proxy: ForwardProxy,
                                              tmp_path: Path) -> None:
-    data, cfg, regional, healthy, dead = setup(mock, proxy, tmp_path)
+    links = setup(mock, proxy, tmp_path)
     proxy.gate.clear()
-    check = start_check(data, cfg)
+    check = start_check(links.data, links.config)
     try:
         wait_for_confirmation(proxy, check)
-        assert_held_not_failing(data, regional, healthy, dead)
+        assert_held_not_failing(links)
     finally:
         proxy.gate.set()
         stdout, stderr = check.communicate(timeout=180)
-    assert check.returncode == 2, stderr  # the dead link, not the regional ones
-    # the run's counts as before: the regional links count as blocked, the dead one once
+    assert check.returncode == 2, stderr  # the dead links, not the regional ones
+    # the run's counts as before: the regional links count as blocked, the others once
     assert "connection-failed=1" in stdout and "blocked=2" in stdout, stdout
-    assert_confirmed(data, proxy, regional, dead, run_id=1)
-    assert [v for v, _, _ in history(data, healthy)] == ["ok"]
+    assert "broken=1" in stdout, stdout
+    assert_confirmed(links, proxy, run_id=1)
+    assert [v for v, _, _ in history(links.data, links.healthy)] == ["ok"]
     # only the failures went through the proxy (robots.txt of their host aside)
-    pages = sorted(url for url in proxy.forwarded if not url.endswith("/robots.txt"))
-    assert pages == sorted([*regional, dead]), proxy.forwarded
+    pages = {url for url in proxy.forwarded if not url.endswith("/robots.txt")}
+    assert pages == {*links.regional, links.dead, links.broken,
+                     mock.url("/status/404", host=2)}, proxy.forwarded
 
 
 def test_a_check_killed_before_confirming_loses_nothing(mock: MockServer, proxy: ForwardProxy,
                                                         tmp_path: Path) -> None:
-    data, cfg, regional, healthy, dead = setup(mock, proxy, tmp_path)
+    links = setup(mock, proxy, tmp_path)
     proxy.gate.clear()
-    check = start_check(data, cfg)
+    check = start_check(links.data, links.config)
     try:
         wait_for_confirmation(proxy, check)
-        assert_held_not_failing(data, regional, healthy, dead)
+        assert_held_not_failing(links)
         os.killpg(check.pid, signal.SIGKILL)  # the check and its confirming crawl
         check.communicate(timeout=60)
     finally:
         proxy.gate.set()
     assert check.returncode == -signal.SIGKILL
-    assert held_urls(data) == sorted([*regional, dead])  # held through the kill
+    assert held_urls(links.data) == links.held  # held through the kill
     # the next run confirms them before anything else, as checks of the killed run
-    again = rotwatch(data, "check", "--allow-private", config=cfg)
-    assert again.returncode == 2, again.stderr  # the dead link needs attention
-    assert "run 1 ended before confirming 3 held checks" in again.stderr
-    assert_confirmed(data, proxy, regional, dead, run_id=1)
-    assert query(data, "SELECT id, status FROM runs ORDER BY id") == [
+    again = rotwatch(links.data, "check", "--allow-private", config=links.config)
+    assert again.returncode == 2, again.stderr  # the dead links need attention
+    assert "run 1 ended before confirming 4 held checks" in again.stderr
+    assert_confirmed(links, proxy, run_id=1)
+    assert query(links.data, "SELECT id, status FROM runs ORDER BY id") == [
         (1, "interrupted"), (2, "ok")]
-    assert [v for v, _, _ in history(data, healthy)] == ["ok"]  # not due: not checked again
+    # the healthy link is not due again: not checked again
+    assert [v for v, _, _ in history(links.data, links.healthy)] == ["ok"]
 
 
 @pytest.mark.parametrize("value", ["socks5://127.0.0.1:1080", "http://proxy", "proxy:3128",
