@@ -157,8 +157,9 @@ class Links:
         return sorted([*self.regional, self.dead, self.broken])
 
 
-def setup(mock: MockServer, proxy: ForwardProxy, tmp_path: Path) -> Links:
-    links = Links(tmp_path / "data", write_config(tmp_path / "p.toml", **CRAWL),
+def setup(mock: MockServer, proxy: ForwardProxy, tmp_path: Path, processes: int = 1) -> Links:
+    links = Links(tmp_path / "data",
+                  write_config(tmp_path / "p.toml", **CRAWL, processes=processes),
                   [mock.url(f"/page/p{i}", host=REFUSING_HOST) for i in range(2)],
                   mock.url("/ok", host=1), "http://127.0.0.1:1/dead",
                   mock.url("/redirect-to?code=301&url=/status/404", host=2))
@@ -245,9 +246,12 @@ def test_a_proxy_on_another_network_confirms(mock: MockServer, proxy: ForwardPro
                      mock.url("/status/404", host=2)}, proxy.forwarded
 
 
+@pytest.mark.parametrize("confirm_after", [True, False], ids=["confirmed", "settings-removed"])
 def test_a_check_killed_before_confirming_loses_nothing(mock: MockServer, proxy: ForwardProxy,
-                                                        tmp_path: Path) -> None:
-    links = setup(mock, proxy, tmp_path)
+                                                        tmp_path: Path,
+                                                        confirm_after: bool) -> None:
+    # two crawl processes in the confirmed case: each holds its own part of the failures
+    links = setup(mock, proxy, tmp_path, processes=2 if confirm_after else 1)
     proxy.gate.clear()
     check = start_check(links.data, links.config)
     try:
@@ -259,11 +263,22 @@ def test_a_check_killed_before_confirming_loses_nothing(mock: MockServer, proxy:
         proxy.gate.set()
     assert check.returncode == -signal.SIGKILL
     assert held_urls(links.data) == links.held  # held through the kill
+    if not confirm_after:  # the operator dropped the second vantage meanwhile
+        text = links.config.read_text(encoding="utf-8")
+        links.config.write_text(re.sub(r"\[cluster\]\nconfirm_proxy = .*\n", "", text),
+                                encoding="utf-8")
     # the next run confirms them before anything else, as checks of the killed run
     again = rotwatch(links.data, "check", "--allow-private", config=links.config)
     assert again.returncode == 2, again.stderr  # the dead links need attention
     assert "run 1 ended before confirming 4 held checks" in again.stderr
-    assert_confirmed(links, proxy, run_id=1)
+    if confirm_after:
+        assert_confirmed(links, proxy, run_id=1)
+    else:  # recorded as they are: nothing lost, nothing confirmed
+        for url in links.held:
+            seen = [(v, where) for v, where, _ in history(links.data, url)]
+            assert seen == [("broken" if url == links.broken else "connection-failed",
+                             "this machine")], seen
+        assert held_urls(links.data) == []
     assert query(links.data, "SELECT id, status FROM runs ORDER BY id") == [
         (1, "interrupted"), (2, "ok")]
     # the healthy link is not due again: not checked again

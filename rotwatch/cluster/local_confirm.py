@@ -142,8 +142,9 @@ def confirm_interrupted(config: Config, current_run: int, log_level: str = "WARN
     with Store(config.store_path) as store:
         runs = PendingSide(store.db).held_runs()
     runs.pop(current_run, None)
+    what = ("confirming them now" if holds_for_confirmation(config) else
+            "recording them as they are (no second vantage is configured now)")
     for run_id, count in sorted(runs.items()):
-        LOG.warning("run %d ended before confirming %d held checks: confirming them now",
-                    run_id, count)
+        LOG.warning("run %d ended before confirming %d held checks: %s", run_id, count, what)
         confirm_locally(config, run_id, log_level)
     return sum(runs.values())
