@@ -3,7 +3,8 @@
 The reactor thread never touches SQLite or WARC files. The crawl's item pipeline
 (rotwatch.pipeline) hands exchanges and outcomes to a single worker thread (FIFO, so a
 response is archived before its check is recorded); the worker batches them into
-transactions and applies the recheck policy.
+transactions and applies the recheck policy. With a local second vantage, a result that
+could lead to "dead" is held instead, in the same transaction (rotwatch/cluster/held.py).
 """
 
 from __future__ import annotations
