@@ -187,6 +187,12 @@ PARITY_LINKS = 210  # 30 per host: pages with and without validators, redirects,
 SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 
 
+def _article(title: str, topic: str) -> str:
+    body = "".join(f"<p>Paragraph {i} of a long report on {topic}, with details that "
+                   f"differ from one paragraph ({i * 7}) to the next.</p>" for i in range(12))
+    return f"<html><head><title>{title}</title></head><body><h1>{title}</h1>{body}</body></html>"
+
+
 def _store_rows(data: Path) -> dict[str, list[tuple[Any, ...]]]:
     """The store's checks, snapshots and targets, without ids, times, vantage or places in
     WARC files (which differ between any two runs)."""
@@ -215,8 +221,15 @@ def parity(mock: MockServer, nodes: dict[str, ScrapydServer],
     kinds = ["200/p{}?validators=on", "200/p{}", "301/p{}", "500/p{}", "404/p{}"]
     urls = [mock.url(f"/bench/{kinds[i % len(kinds)].format(i)}", host=i % 7 + 1)
             for i in range(PARITY_LINKS)]
+    # a page rewritten between the passes (drift), one kept, and soft-404s (probes)
+    rewritten = [f"{base.name}-{n}" for n in ("drift", "kept")]
+    urls += [mock.set_page(name, _article(name, "ferry timetables")) + "?validators=on"
+             for name in rewritten]
+    # one soft-404: two would serve one payload, which a local check stores with or
+    # without text depending on how its batches fall (both are revisits)
+    urls.append(mock.url(f"/gone/{base.name}", host=2))  # 127.0.0.3 answers 200 "Sorry"
     seed_file = seed(base / "seed.md", urls)
-    crawl = {**CRAWL, "retry_times": 1, "retry_backoff": 0.1}
+    crawl = {**CRAWL, "retry_times": 1, "retry_backoff": 0.1, "soft404_probe": True}
     configs = {"local": write_config(base / "local.toml", **crawl, processes=1),
                "fleet": fleet_config(base / "fleet.toml", base / "shared",
                                      [nodes["a"].url, nodes["b"].url], **crawl)}
@@ -224,6 +237,11 @@ def parity(mock: MockServer, nodes: dict[str, ScrapydServer],
     for name, cfg in configs.items():
         assert rotwatch(base / name, "ingest", str(seed_file), config=cfg).returncode == 0
     for run in ("check", "recheck"):
+        if run == "recheck":
+            mock.set_page(rewritten[0], "<html><head><title>Bakery</title></head><body>"
+                          + "".join(f"<p>Sourdough loaf {i}: rye, spelt and {i * 3} grams "
+                                    "of salt, baked before dawn.</p>" for i in range(9))
+                          + "</body></html>")
         for name, cfg in configs.items():
             args = ["check", "--allow-private"] + (["--all"] if run == "recheck" else [])
             checked = rotwatch(base / name, *args, config=cfg, timeout=300)
@@ -238,9 +256,16 @@ def parity(mock: MockServer, nodes: dict[str, ScrapydServer],
 
 def test_a_fleet_check_stores_what_a_local_check_stores(parity: dict[str, Any]) -> None:
     local, fleet = _store_rows(parity["local"]), _store_rows(parity["fleet"])
-    assert len(fleet["checks"]) == 2 * PARITY_LINKS
+    assert len(fleet["checks"]) == 2 * len(parity["urls"])
     for table in ("targets", "checks", "snapshots"):
         assert fleet[table] == local[table], table
+    # the rows compared hold what they should: drift, soft-404s, 304s
+    recheck = {row[0]: (row[11], row[12]) for row in fleet["checks"]}  # the later check
+    drift, kept = parity["urls"][-3:-1]
+    assert recheck[drift][1] == 1 and recheck[drift][0] < 0.5 and recheck[kept] == (1.0, 0)
+    verdicts = [row[4] for row in fleet["checks"]]
+    assert verdicts.count("soft-404") == 2
+    assert verdicts.count("server-error") == 2 * (PARITY_LINKS // 5)
     # redirect hops and retried 500s have rows of their own, in both
     captures = dict(query(parity["fleet"], "SELECT capture, count(*) FROM snapshots "
                                            "GROUP BY capture"))
@@ -250,13 +275,16 @@ def test_a_fleet_check_stores_what_a_local_check_stores(parity: dict[str, Any]) 
 def test_a_fleet_recheck_sends_validators_and_writes_revisits(parity: dict[str, Any]) -> None:
     data = parity["fleet"]
     second = query(data, "SELECT c.status, c.verdict, s.record_type, s.warc_file, "
-                         "s.warc_offset FROM checks c JOIN snapshots s ON s.id = c.snapshot_id "
-                         "WHERE c.run_id = (SELECT max(run_id) FROM checks)")
+                         "s.warc_offset, c.url FROM checks c JOIN snapshots s ON s.id = "
+                         "c.snapshot_id WHERE c.run_id = (SELECT max(run_id) FROM checks)")
     not_modified = [r for r in second if r[0] == 304]
-    assert len(not_modified) == PARITY_LINKS // 5, second
+    assert len(not_modified) == PARITY_LINKS // 5 + 1, second  # and the page kept
     assert all(r[1] == "ok" and r[2] == "revisit" for r in not_modified)
-    # every unchanged 200 (a page without validators, a redirect's target) is a revisit too
-    assert {r[2] for r in second if r[0] == 200} == {"revisit"}
+    # every unchanged 200 (a page without validators, a redirect's target, a soft-404) is
+    # a revisit too; the rewritten page is archived whole
+    drift = parity["urls"][-3]
+    assert {r[2] for r in second if r[0] == 200 and r[5] != drift} == {"revisit"}
+    assert [r[2] for r in second if r[5] == drift] == ["response"]
     with open(data / "warcs" / not_modified[0][3], "rb") as fh:
         fh.seek(not_modified[0][4])
         record = next(iter(ArchiveIterator(fh)))
