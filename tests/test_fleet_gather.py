@@ -187,3 +187,25 @@ def test_a_shard_target_line_carries_validators_and_earlier_records(tmp_path: Pa
     # a line of the earlier form (five fields) still reads
     path.write_text('[5, "k", "u", "h", "d"]\n', encoding="utf-8")
     assert list(read_targets(path)) == [DueTarget(5, "k", "u", "h", "d")]
+
+
+def test_a_baseline_that_is_a_revisit_compares_with_its_originals_text(
+        store_path: Path) -> None:
+    ids = _targets(store_path)
+    a, b = sorted(ids)
+    original = ArchivedRecord("f.warc.gz", 0, 10, "sha1:SAME", "response")
+    revisit = ArchivedRecord("f.warc.gz", 10, 10, "sha1:SAME", "revisit")
+    first = [replace(_result(ids[a], a, Verdict.OK, "eu"), archived=original),
+             replace(_result(ids[b], b, Verdict.OK, "eu"), archived=revisit, main_text=None)]
+    assert ingest(store_path, 1, "s0", policy=DEFAULT_CONFIG, now=NOW, results=first)
+    later = replace(_result(ids[b], b, Verdict.OK, "eu", at=NOW + timedelta(days=1)),
+                    main_text="hello world, and much more besides")
+    assert ingest(store_path, 1, "s1", policy=DEFAULT_CONFIG, now=NOW, results=[later])
+    with Store(store_path) as store:
+        rows = store.db.conn.execute(
+            "SELECT c.similarity, s.text FROM checks c LEFT JOIN snapshots s ON "
+            "s.id = c.snapshot_id WHERE c.target_id = ? ORDER BY c.checked_at",
+            [ids[b]]).fetchall()
+    # the revisit stores no text of its own; the later check is compared with "hello"
+    assert rows[0] == (None, None)  # a first check has no baseline to compare with
+    assert rows[1][0] is not None and rows[1][0] < 1.0
