@@ -259,6 +259,13 @@ def test_a_fleet_check_stores_what_a_local_check_stores(parity: dict[str, Any]) 
     assert len(fleet["checks"]) == 2 * len(parity["urls"])
     for table in ("targets", "checks", "snapshots"):
         assert fleet[table] == local[table], table
+    # the runs' counts too (a fleet's "processes" is its node count)
+    runs = {name: [(status, code, {k: v for k, v in json.loads(counts).items()
+                                   if k != "processes"})
+                   for status, code, counts in query(parity[name], "SELECT status, "
+                                                     "exit_code, counts FROM runs ORDER BY id")]
+            for name in ("local", "fleet")}
+    assert runs["fleet"] == runs["local"] and len(runs["fleet"]) == 2
     # the rows compared hold what they should: drift, soft-404s, 304s
     recheck = {row[0]: (row[11], row[12]) for row in fleet["checks"]}  # the later check
     drift, kept = parity["urls"][-3:-1]
