@@ -209,3 +209,24 @@ def test_a_baseline_that_is_a_revisit_compares_with_its_originals_text(
     # the revisit stores no text of its own; the later check is compared with "hello"
     assert rows[0] == (None, None)  # a first check has no baseline to compare with
     assert rows[1][0] is not None and rows[1][0] < 1.0
+
+
+def test_a_confirmation_that_fails_too_keeps_a_row_for_each_record(store_path: Path) -> None:
+    ids = _targets(store_path)
+    a = sorted(ids)[0]
+    gone = Observation(url=a, hops=(Hop(a, 404),), content_type="text/html")
+
+    def failed(vantage: str, offset: int) -> NodeResult:
+        record = ArchivedRecord(f"{vantage}.warc.gz", offset, 10, f"sha1:{vantage}",
+                                "response")
+        return replace(_result(ids[a], a, Verdict.BROKEN, vantage), observation=gone,
+                       archived=record, captures=(NodeCapture(record, a, 404,
+                                                              "2026-12-01T12:00:00Z", None),))
+
+    outcome = ingest(store_path, 1, "s0", policy=DEFAULT_CONFIG, now=NOW,
+                     pairs=[Pair(failed("eu", 0), failed("us", 50))])
+    assert outcome is not None and outcome.recorded == 1
+    with Store(store_path) as store:
+        rows = store.db.conn.execute("SELECT warc_file, capture, status FROM snapshots "
+                                     "ORDER BY id").fetchall()
+    assert rows == [("us.warc.gz", "attempt", 404), ("eu.warc.gz", "result", 404)]

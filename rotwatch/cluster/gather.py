@@ -217,7 +217,10 @@ def _reconciled(pair: Pair) -> list[NodeResult]:
     outcome = reconcile(Seen(first.vantage, first.judgement),
                         Seen(second.vantage, second.judgement))
     if not outcome.record_second:
-        return [replace(first, judgement=outcome.first)]
+        # One check stands, the first vantage's; the second's archived responses join its
+        # other records, so no WARC record the confirming job wrote is without a row.
+        return [replace(first, judgement=outcome.first,
+                        captures=first.captures + second.captures)]
     # The regional verdict is reached when the second check comes back: it is dated after
     # that check (one second: the store keeps whole seconds, and a tie would leave the
     # order to chance), so it is the latest word: blocked, not failing, not alive.
