@@ -103,10 +103,12 @@ class NodePipeline:
         # Through the (FIFO) worker: every response of this target is archived by now.
         captures = await asyncio.wrap_future(
             self._executor.submit(self._captures.pop, item.target_id, []))
-        # As the Recorder does: a revisit's text is its original's, looked up when the
-        # result is gathered, not extracted again.
-        revisit = record is not None and record.record_type == "revisit"
-        main = None if revisit else await self._main_text(item)
+        # As the Recorder does: a revisit of a payload the store holds takes its original's
+        # text when gathered, not extracted again. A revisit of this job's own payload is
+        # extracted: its original's result may be gathered after it.
+        stored = (record is not None and record.record_type == "revisit"
+                  and record.payload_digest in self._originals)
+        main = None if stored else await self._main_text(item)
         return to_json(NodeResult(
             target_id=item.target_id, key=item.key, host=item.host,
             checked_at=item.checked_at, observation=item.observation,
