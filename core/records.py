@@ -156,3 +156,7 @@ class DueTarget:
     host: str
     next_check_at: str
     validators: Validators | None = None  # of its last good capture, for a conditional GET
+    # Full records archived earlier with payloads this target served at its last check
+    # (and its baseline): a fleet node, which cannot ask the store, writes a revisit of
+    # one of these when the payload comes back. Empty for a local crawl (it asks the store).
+    originals: tuple[Capture, ...] = ()

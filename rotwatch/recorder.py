@@ -30,7 +30,7 @@ from crawler.fetch.items import Outcome
 from rotwatch.cluster.held import hold, is_held
 from rotwatch.drift import MainText, compare, content_fingerprint
 from rotwatch.main_text_worker import TextExtractor
-from rotwatch.target_updates import target_update
+from rotwatch.target_updates import target_update, validators_after
 
 LOG = logging.getLogger(__name__)
 SHORT_PAGE_CHARS = 400
@@ -270,19 +270,5 @@ class Recorder:
 
 
 def next_validators(outcome: Outcome, record: ArchivedRecord | None) -> Validators | None:
-    """What the next recheck of this target sends: the validators of a good, whole 200
-    (with the capture they belong to), the same ones again after a 304 that confirmed
-    them, and none after anything else (the next check is then an ordinary GET)."""
-    obs = outcome.observation
-    if obs.error is not None or not outcome.judgement.verdict.is_healthy:
-        return None
-    etag, modified = obs.header("ETag"), obs.header("Last-Modified")
-    if obs.status == 304 and obs.conditional:
-        kept = outcome.validators
-        if kept is None:
-            return None
-        return replace(kept, etag=etag or kept.etag, last_modified=modified or kept.last_modified)
-    if obs.status != 200 or obs.truncated or not (etag or modified):
-        return None
-    return Validators(obs.final_url, etag, modified, record.capture if record else None)
-
+    """What the next recheck of this target sends (rotwatch.target_updates)."""
+    return validators_after(outcome.observation, outcome.judgement, outcome.validators, record)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from warcio.archiveiterator import ArchiveIterator
 
 from archive.warc.reader import read_response
 from rotwatch.cluster.egg import build_egg
@@ -178,6 +179,134 @@ def test_snapshots_registered_and_readable(compared: dict[str, Any]) -> None:
         assert read_response(data / "warcs", warc_file, offset).url == url
     # nothing left behind in the shared directory's attempts
     assert not list(compared["shared"].glob("runs/*/*/attempt-*/warcs/*.warc.gz"))
+
+
+# ---- a fleet stores what a local check stores -------------------------------------------------
+
+PARITY_LINKS = 210  # 30 per host: pages with and without validators, redirects, retried 500s
+SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+
+
+def _article(title: str, topic: str) -> str:
+    body = "".join(f"<p>Paragraph {i} of a long report on {topic}, with details that "
+                   f"differ from one paragraph ({i * 7}) to the next.</p>" for i in range(12))
+    return f"<html><head><title>{title}</title></head><body><h1>{title}</h1>{body}</body></html>"
+
+
+def _store_rows(data: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """The store's checks, snapshots and targets, without ids, times, vantage or places in
+    WARC files (which differ between any two runs)."""
+    return {
+        "checks": query(data, "SELECT t.url, c.final_url, c.status, c.hops, c.verdict, "
+                              "c.reason, c.permanent_redirect, c.error_kind, c.retries, "
+                              "c.content_length, c.content_hash, c.similarity, c.drifted, "
+                              "c.snapshot_id IS NOT NULL, c.headers FROM checks c JOIN "
+                              "targets t ON t.id = c.target_id ORDER BY t.url, c.checked_at"),
+        "snapshots": query(data, "SELECT t.url, s.url, s.payload_digest, s.record_type, "
+                                 "s.mime, s.title, s.text, s.truncated, s.status, s.capture, "
+                                 "s.warc_date IS NOT NULL FROM snapshots s JOIN targets t ON "
+                                 "t.id = s.target_id ORDER BY t.url, s.fetched_at, s.id"),
+        "targets": query(data, "SELECT url, state, last_verdict, consecutive_failures, "
+                               "recent_checks, baseline_snapshot_id IS NOT NULL, "
+                               "good_snapshot_id IS NOT NULL, json_extract(validators, '$.url'),"
+                               " json_extract(validators, '$.etag'), json_extract(validators,"
+                               " '$.last_modified') FROM targets ORDER BY url")}
+
+
+@pytest.fixture(scope="module")
+def parity(mock: MockServer, nodes: dict[str, ScrapydServer],
+           tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The same links checked twice locally and twice through nodes a and b."""
+    base = tmp_path_factory.mktemp("parity")
+    kinds = ["200/p{}?validators=on", "200/p{}", "301/p{}", "500/p{}", "404/p{}"]
+    urls = [mock.url(f"/bench/{kinds[i % len(kinds)].format(i)}", host=i % 7 + 1)
+            for i in range(PARITY_LINKS)]
+    # a page rewritten between the passes (drift), one kept, and soft-404s (probes)
+    rewritten = [f"{base.name}-{n}" for n in ("drift", "kept")]
+    urls += [mock.set_page(name, _article(name, "ferry timetables")) + "?validators=on"
+             for name in rewritten]
+    # one soft-404: two would serve one payload, which a local check stores with or
+    # without text depending on how its batches fall (both are revisits)
+    urls.append(mock.url(f"/gone/{base.name}", host=2))  # 127.0.0.3 answers 200 "Sorry"
+    seed_file = seed(base / "seed.md", urls)
+    crawl = {**CRAWL, "retry_times": 1, "retry_backoff": 0.1, "soft404_probe": True}
+    configs = {"local": write_config(base / "local.toml", **crawl, processes=1),
+               "fleet": fleet_config(base / "fleet.toml", base / "shared",
+                                     [nodes["a"].url, nodes["b"].url], **crawl)}
+    done: dict[str, Any] = {"urls": urls}
+    for name, cfg in configs.items():
+        assert rotwatch(base / name, "ingest", str(seed_file), config=cfg).returncode == 0
+    for run in ("check", "recheck"):
+        if run == "recheck":
+            mock.set_page(rewritten[0], "<html><head><title>Bakery</title></head><body>"
+                          + "".join(f"<p>Sourdough loaf {i}: rye, spelt and {i * 3} grams "
+                                    "of salt, baked before dawn.</p>" for i in range(9))
+                          + "</body></html>")
+        for name, cfg in configs.items():
+            args = ["check", "--allow-private"] + (["--all"] if run == "recheck" else [])
+            checked = rotwatch(base / name, *args, config=cfg, timeout=300)
+            assert checked.returncode == 2, checked.stderr  # the 404s
+    for name, cfg in configs.items():
+        done[name] = base / name
+        done[f"{name}-verify"] = rotwatch(base / name, "verify", config=cfg)
+        done[f"{name}-export"] = rotwatch(base / name, "export", "--all-captures", "-o",
+                                          str(base / f"{name}.warc.gz"), config=cfg)
+    return done
+
+
+def test_a_fleet_check_stores_what_a_local_check_stores(parity: dict[str, Any]) -> None:
+    local, fleet = _store_rows(parity["local"]), _store_rows(parity["fleet"])
+    assert len(fleet["checks"]) == 2 * len(parity["urls"])
+    for table in ("targets", "checks", "snapshots"):
+        assert fleet[table] == local[table], table
+    # the runs' counts too (a fleet's "processes" is its node count)
+    runs = {name: [(status, code, {k: v for k, v in json.loads(counts).items()
+                                   if k != "processes"})
+                   for status, code, counts in query(parity[name], "SELECT status, "
+                                                     "exit_code, counts FROM runs ORDER BY id")]
+            for name in ("local", "fleet")}
+    assert runs["fleet"] == runs["local"] and len(runs["fleet"]) == 2
+    # the rows compared hold what they should: drift, soft-404s, 304s
+    recheck = {row[0]: (row[11], row[12]) for row in fleet["checks"]}  # the later check
+    drift, kept = parity["urls"][-3:-1]
+    assert recheck[drift][1] == 1 and recheck[drift][0] < 0.5 and recheck[kept] == (1.0, 0)
+    verdicts = [row[4] for row in fleet["checks"]]
+    assert verdicts.count("soft-404") == 2
+    assert verdicts.count("server-error") == 2 * (PARITY_LINKS // 5)
+    # redirect hops and retried 500s have rows of their own, in both
+    captures = dict(query(parity["fleet"], "SELECT capture, count(*) FROM snapshots "
+                                           "GROUP BY capture"))
+    assert captures["attempt"] == 2 * 2 * (PARITY_LINKS // 5), captures  # 301s, 500s
+
+
+def test_a_fleet_recheck_sends_validators_and_writes_revisits(parity: dict[str, Any]) -> None:
+    data = parity["fleet"]
+    second = query(data, "SELECT c.status, c.verdict, s.record_type, s.warc_file, "
+                         "s.warc_offset, c.url FROM checks c JOIN snapshots s ON s.id = "
+                         "c.snapshot_id WHERE c.run_id = (SELECT max(run_id) FROM checks)")
+    not_modified = [r for r in second if r[0] == 304]
+    assert len(not_modified) == PARITY_LINKS // 5 + 1, second  # and the page kept
+    assert all(r[1] == "ok" and r[2] == "revisit" for r in not_modified)
+    # every unchanged 200 (a page without validators, a redirect's target, a soft-404) is
+    # a revisit too; the rewritten page is archived whole
+    drift = parity["urls"][-3]
+    assert {r[2] for r in second if r[0] == 200 and r[5] != drift} == {"revisit"}
+    assert [r[2] for r in second if r[5] == drift] == ["response"]
+    with open(data / "warcs" / not_modified[0][3], "rb") as fh:
+        fh.seek(not_modified[0][4])
+        record = next(iter(ArchiveIterator(fh)))
+        assert record.rec_headers.get_header("WARC-Profile") == SERVER_NOT_MODIFIED
+
+
+def test_verify_and_export_find_every_record_a_node_wrote(parity: dict[str, Any]) -> None:
+    for name in ("local", "fleet"):
+        verified = parity[f"{name}-verify"]
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert " 0 problem(s)" in verified.stderr
+        assert parity[f"{name}-export"].returncode == 0, parity[f"{name}-export"].stderr
+    wrote = {name: parity[f"{name}-export"].stderr.split(" to ")[0]
+             for name in ("local", "fleet")}
+    assert wrote["fleet"] == wrote["local"] and wrote["fleet"].startswith("wrote ")
 
 
 # ---- a second vantage ------------------------------------------------------------------------

@@ -4,6 +4,7 @@ vantages' checks of one link conclude (core/vantage.py)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,12 +12,23 @@ import pytest
 
 from archive.store import Store
 from archive.store.fleet import FleetSide, ShardState
+from core.exchange import ArchivedRecord
+from core.operator_rules import AcceptRule
 from core.policy_config import DEFAULT_CONFIG
-from core.records import ErrorKind, Hop, Judgement, Observation, Verdict
+from core.records import (
+    Capture,
+    DueTarget,
+    ErrorKind,
+    Hop,
+    Judgement,
+    Observation,
+    Validators,
+    Verdict,
+)
 from core.vantage import Seen, needs_confirmation, reconcile
 from rotwatch.cluster.gather import BadResults, Pair, ResultsFile, ingest
-from rotwatch.cluster.results import NodeResult, from_json, to_json
-from rotwatch.cluster.shared_dir import AttemptDir
+from rotwatch.cluster.results import NodeCapture, NodeResult, from_json, to_json
+from rotwatch.cluster.shared_dir import AttemptDir, read_targets, write_targets
 from rotwatch.ingest import ingest_paths
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -127,5 +139,94 @@ def test_a_results_file_that_is_short_or_broken_is_refused(tmp_path: Path) -> No
 def test_a_result_survives_its_json_form() -> None:
     result = _result(7, "https://example.org/a", Verdict.OK, "eu")
     assert from_json(to_json(result)) == result
+    # with every record it archived, the validators it sent and a 304's evidence
+    capture = Capture("https://example.org/a", "2026-11-30T10:00:00.123456Z", "sha1:ABC")
+    record = ArchivedRecord("f.warc.gz", 10, 20, "sha1:ABC", "revisit", capture=capture)
+    hop = ArchivedRecord("f.warc.gz", 0, 10, "sha1:DEF", "response", truncated=True,
+                         capture=Capture("https://example.org/old", "2026-12-01T12:00:00Z",
+                                         "sha1:DEF"))
+    full = replace(
+        result, observation=replace(result.observation, conditional=True), archived=record,
+        validators=Validators("https://example.org/a", '"e1"', None, capture),
+        captures=(NodeCapture(hop, "https://example.org/old", 301, "2026-12-01T12:00:00Z",
+                              None),
+                  NodeCapture(record, "https://example.org/a", 304,
+                              "2026-12-01T12:00:01.5Z", "text/html")))
+    assert from_json(json.loads(json.dumps(to_json(full)))) == full
     failed = _result(8, "https://example.org/b", Verdict.TIMEOUT, "us")
     assert from_json(to_json(failed)) == failed
+
+
+def test_refusals_by_settings_are_counted_not_recorded_and_accept_rules_apply(
+        store_path: Path) -> None:
+    ids = _targets(store_path)
+    a, b = sorted(ids)
+    refused = replace(_result(ids[a], a, Verdict.NOT_CHECKABLE, "eu"), observation=Observation(
+        url=a, error=ErrorKind.PRIVATE_ADDRESS, error_message="private address 10.0.0.1"))
+    forbidden = replace(_result(ids[b], b, Verdict.BLOCKED, "eu"), observation=Observation(
+        url=b, hops=(Hop(b, 403),), content_type="text/html"))
+    outcome = ingest(store_path, 1, "s0", policy=DEFAULT_CONFIG, now=NOW,
+                     results=[refused, forbidden], accept=(AcceptRule.parse("403"),),
+                     hold=lambda r: needs_confirmation(r.judgement.verdict))
+    assert outcome is not None and (outcome.recorded, outcome.held) == (1, [])
+    assert (outcome.refused, outcome.refusal) == (1, "private address 10.0.0.1")
+    with Store(store_path) as store:
+        rows = store.db.conn.execute("SELECT target_id, verdict FROM checks").fetchall()
+    assert rows == [(ids[b], "ok")]  # accepted as the operator said, so not held either
+
+
+def test_a_shard_target_line_carries_validators_and_earlier_records(tmp_path: Path) -> None:
+    capture = Capture("https://example.org/a", "2026-11-30T10:00:00.5Z", "sha1:ABC")
+    target = DueTarget(3, "k", "https://example.org/a", "example.org", "2026-12-01",
+                       Validators("https://example.org/a", '"e"', "Mon, 30 Nov 2026", capture),
+                       (capture, Capture("https://example.org/b", "2026-11-29T10:00:00Z",
+                                         "sha1:DEF")))
+    path = tmp_path / "targets.jl"
+    assert write_targets(path, [target, DueTarget(4, "j", "u", "h", "d")]) == 2
+    assert list(read_targets(path)) == [target, DueTarget(4, "j", "u", "h", "d")]
+    # a line of the earlier form (five fields) still reads
+    path.write_text('[5, "k", "u", "h", "d"]\n', encoding="utf-8")
+    assert list(read_targets(path)) == [DueTarget(5, "k", "u", "h", "d")]
+
+
+def test_a_baseline_that_is_a_revisit_compares_with_its_originals_text(
+        store_path: Path) -> None:
+    ids = _targets(store_path)
+    a, b = sorted(ids)
+    original = ArchivedRecord("f.warc.gz", 0, 10, "sha1:SAME", "response")
+    revisit = ArchivedRecord("f.warc.gz", 10, 10, "sha1:SAME", "revisit")
+    first = [replace(_result(ids[a], a, Verdict.OK, "eu"), archived=original),
+             replace(_result(ids[b], b, Verdict.OK, "eu"), archived=revisit, main_text=None)]
+    assert ingest(store_path, 1, "s0", policy=DEFAULT_CONFIG, now=NOW, results=first)
+    later = replace(_result(ids[b], b, Verdict.OK, "eu", at=NOW + timedelta(days=1)),
+                    main_text="hello world, and much more besides")
+    assert ingest(store_path, 1, "s1", policy=DEFAULT_CONFIG, now=NOW, results=[later])
+    with Store(store_path) as store:
+        rows = store.db.conn.execute(
+            "SELECT c.similarity, s.text FROM checks c LEFT JOIN snapshots s ON "
+            "s.id = c.snapshot_id WHERE c.target_id = ? ORDER BY c.checked_at",
+            [ids[b]]).fetchall()
+    # the revisit stores no text of its own; the later check is compared with "hello"
+    assert rows[0] == (None, None)  # a first check has no baseline to compare with
+    assert rows[1][0] is not None and rows[1][0] < 1.0
+
+
+def test_a_confirmation_that_fails_too_keeps_a_row_for_each_record(store_path: Path) -> None:
+    ids = _targets(store_path)
+    a = sorted(ids)[0]
+    gone = Observation(url=a, hops=(Hop(a, 404),), content_type="text/html")
+
+    def failed(vantage: str, offset: int) -> NodeResult:
+        record = ArchivedRecord(f"{vantage}.warc.gz", offset, 10, f"sha1:{vantage}",
+                                "response")
+        return replace(_result(ids[a], a, Verdict.BROKEN, vantage), observation=gone,
+                       archived=record, captures=(NodeCapture(record, a, 404,
+                                                              "2026-12-01T12:00:00Z", None),))
+
+    outcome = ingest(store_path, 1, "s0", policy=DEFAULT_CONFIG, now=NOW,
+                     pairs=[Pair(failed("eu", 0), failed("us", 50))])
+    assert outcome is not None and outcome.recorded == 1
+    with Store(store_path) as store:
+        rows = store.db.conn.execute("SELECT warc_file, capture, status FROM snapshots "
+                                     "ORDER BY id").fetchall()
+    assert rows == [("us.warc.gz", "attempt", 404), ("eu.warc.gz", "result", 404)]

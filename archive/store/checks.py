@@ -138,13 +138,19 @@ class CheckSide(Tables):
              for row, snapshot_id in zip(rows, snapshot_ids, strict=True)])
 
     def baselines(self, target_ids: Iterable[int]) -> dict[int, tuple[int, str]]:
-        """Each target's baseline snapshot (the first with text): id and main text."""
+        """Each target's baseline snapshot (the first with text): id and main text.
+
+        A baseline that is a revisit (its payload was first archived for another target)
+        has its original's text: a revisit's text is stored once, with the original."""
         found: dict[int, tuple[int, str]] = {}
         ids = list(target_ids)
         for start in range(0, len(ids), _IN_CHUNK):  # one query per chunk, not per target
             chunk = ids[start:start + _IN_CHUNK]
             rows = self.db.conn.execute(
-                "SELECT t.id, s.id, s.text FROM targets t JOIN snapshots s ON s.id = "
+                "SELECT t.id, s.id, coalesce(s.text, CASE WHEN s.record_type = 'revisit' "
+                "THEN (SELECT o.text FROM snapshots o WHERE o.payload_digest = "
+                "s.payload_digest AND o.record_type = 'response' AND o.text IS NOT NULL "
+                "ORDER BY o.id LIMIT 1) END) FROM targets t JOIN snapshots s ON s.id = "
                 f"t.baseline_snapshot_id WHERE t.id IN ({','.join('?' * len(chunk))})",
                 chunk).fetchall()
             found |= {int(r[0]): (int(r[1]), str(r[2])) for r in rows if r[2]}

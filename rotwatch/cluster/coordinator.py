@@ -27,6 +27,7 @@ from types import FrameType
 from archive.store.due import Selection
 from archive.store.fleet import FleetSide, ShardState
 from archive.store.store import Store
+from core.operator_rules import AcceptRule
 from core.records import DueTarget, Verdict
 from core.vantage import needs_confirmation
 from rotwatch.cluster.egg import build_egg
@@ -86,6 +87,9 @@ class Coordinator:
         self.shards: dict[str, Shard] = {}
         self.verdicts: Counter[str] = Counter()
         self.recorded = 0
+        self.refused = 0  # targets refused by the operator's settings, as a local crawl
+        self.refusal: str | None = None
+        self.accept = tuple(AcceptRule.parse(rule) for rule in config.crawl.accept)
         self.errors: list[str] = []
         self.version = ""
         self.stopping = False
@@ -125,7 +129,8 @@ class Coordinator:
         if self.stopping:
             self._cancel_all()
         return ShardResult(dict(self.verdicts), self.recorded,
-                           "; ".join(self.errors) if self.errors else None)
+                           "; ".join(self.errors) if self.errors else None,
+                           self.refused, self.refusal)
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
@@ -260,10 +265,12 @@ class Coordinator:
         outcome = ingest(self.config.store_path, self.run_id, shard.name,
                          policy=self.config.policy, now=datetime.now(UTC),
                          results=results or (), pairs=pairs or [],
-                         hold=self._hold_rule(vantage))
+                         hold=self._hold_rule(vantage), accept=self.accept)
         if outcome is None:
             return  # ingested before: nothing to add
         self.recorded += outcome.recorded
+        self.refused += outcome.refused
+        self.refusal = self.refusal or outcome.refusal
         self.verdicts.update(outcome.verdicts)
         if self.on_result is not None:
             for verdict, count in outcome.verdicts.items():

@@ -25,12 +25,13 @@ from archive.store.pending import PendingSide
 from archive.store.store import Store
 from archive.warc.writer import WARC_SUFFIX
 from core.content_coding import media_type
+from core.operator_rules import AcceptRule, accepted, refused_by_settings
 from core.policy import PolicyConfig
 from core.vantage import Seen, reconcile
 from rotwatch.cluster.results import NodeResult, from_json
 from rotwatch.cluster.shared_dir import AttemptDir
 from rotwatch.drift import compare, content_fingerprint
-from rotwatch.target_updates import target_update
+from rotwatch.target_updates import target_update, validators_after
 
 LOG = logging.getLogger(__name__)
 BATCH = 500  # results per batch of work inside a shard's transaction
@@ -118,20 +119,31 @@ class Ingested:
     recorded: int  # checks appended
     held: list[NodeResult]  # results waiting for a second vantage
     verdicts: Counter[str]  # of the results recorded as this shard's checks
+    refused: int = 0  # targets refused by the operator's settings: not checks, not recorded
+    refusal: str | None = None  # one of the reasons, to show
 
 
 def ingest(store_path: Path, run_id: int, shard: str, *, policy: PolicyConfig,
            now: datetime, results: Iterable[NodeResult] = (), pairs: Sequence[Pair] = (),
            hold: Callable[[NodeResult], bool] = lambda r: False,
+           accept: tuple[AcceptRule, ...] = (),
            release: Sequence[int] = ()) -> Ingested | None:
     """Record a shard's results (and reconciled pairs) in one transaction.
 
-    Results for which `hold` is true are not recorded: they are returned, to be checked
-    again from another vantage (and recorded with that check, as a `Pair`). `results` is
-    read in batches (it may be a `ResultsFile`) and must be iterable again. `release`
-    names held checks of the store (archive/store/pending.py) these pairs record: they
-    are let go in the same transaction. Returns None when the shard was ingested already.
+    As a local crawl's pipeline does: a target refused by the operator's settings is not
+    recorded (only counted), and the `accept` rules apply to every verdict. Results for
+    which `hold` is then true are not recorded: they are returned, to be checked again
+    from another vantage (and recorded with that check, as a `Pair`). `results` is read
+    in batches (it may be a `ResultsFile`) and must be iterable again. `release` names
+    held checks of the store (archive/store/pending.py) these pairs record: they are let
+    go in the same transaction. Returns None when the shard was ingested already.
     """
+    def judged(result: NodeResult) -> NodeResult:
+        if not accept:
+            return result
+        return replace(result, judgement=accepted(accept, result.host, result.observation,
+                                                  result.judgement))
+
     with Store(store_path) as store:
         fleet = FleetSide(store.db)
 
@@ -142,14 +154,21 @@ def ingest(store_path: Path, run_id: int, shard: str, *, policy: PolicyConfig,
             for batch in batched(results, BATCH):
                 plain: list[NodeResult] = []
                 for result in batch:
+                    if refused_by_settings(result.observation):
+                        outcome = replace(outcome, refused=outcome.refused + 1,
+                                          refusal=outcome.refusal or result.observation
+                                          .error_message or result.judgement.reason)
+                        continue
+                    result = judged(result)
                     (outcome.held if hold(result) else plain).append(result)
                 outcome.verdicts.update(r.judgement.verdict.value for r in plain)
                 recorded = _record(store, run_id, plain, policy)
                 outcome = replace(outcome, recorded=outcome.recorded + recorded)
             for pair in pairs:
                 outcome.verdicts[pair.first.judgement.verdict.value] += 1
-            recorded = _record(store, run_id,
-                               [r for pair in pairs for r in _reconciled(pair)], policy)
+            recorded = _record(store, run_id, [
+                r for pair in pairs for r in _reconciled(
+                    replace(pair, second=pair.second and judged(pair.second)))], policy)
             outcome = replace(outcome, recorded=outcome.recorded + recorded)
             PendingSide(store.db).release(release)
             fleet.mark_ingested(run_id, shard, outcome.recorded, now)
@@ -170,8 +189,14 @@ def _record(store: Store, run_id: int, ordered: list[NodeResult],
     latest: dict[int, NodeResult] = {}
     for result in ordered:  # one insert per result, to name its vantage
         before = fleet.last_check_id()
+        earlier = None
+        if result.archived is not None and result.archived.record_type == "revisit":
+            # As the Recorder does: a revisit's text is its original's (the node did not
+            # extract it again); asked per result, so an original gathered just before
+            # (its own job's) is found.
+            earlier = store_results.text_for_digest(db, result.archived.payload_digest)
         (snapshot_id,) = store_results.insert_checks(
-            db, [_row(result, baselines.get(result.target_id))], run_id)
+            db, [_row(result, baselines.get(result.target_id), earlier)], run_id)
         if result.vantage:
             fleet.label_checks(before, result.vantage)
         if snapshot_id:
@@ -181,7 +206,9 @@ def _record(store: Store, run_id: int, ordered: list[NodeResult],
     store_results.update_targets(db, [
         target_update(r.target_id, r.key, r.host, r.judgement.verdict, r.checked_at,
                       histories[r.target_id], policy,
-                      snapshot_id=first_snapshot.get(r.target_id))
+                      snapshot_id=first_snapshot.get(r.target_id),
+                      validators=validators_after(r.observation, r.judgement, r.validators,
+                                                  r.archived))
         for r in latest.values()])
     return len(ordered)
 
@@ -194,7 +221,10 @@ def _reconciled(pair: Pair) -> list[NodeResult]:
     outcome = reconcile(Seen(first.vantage, first.judgement),
                         Seen(second.vantage, second.judgement))
     if not outcome.record_second:
-        return [replace(first, judgement=outcome.first)]
+        # One check stands, the first vantage's; the second's archived responses join its
+        # other records, so no WARC record the confirming job wrote is without a row.
+        return [replace(first, judgement=outcome.first,
+                        captures=first.captures + second.captures)]
     # The regional verdict is reached when the second check comes back: it is dated after
     # that check (one second: the store keeps whole seconds, and a tie would leave the
     # order to chance), so it is the latest word: blocked, not failing, not alive.
@@ -204,18 +234,25 @@ def _reconciled(pair: Pair) -> list[NodeResult]:
     return [second, concluded]
 
 
-def _row(result: NodeResult, baseline: tuple[int, str] | None) -> CheckRow:
+def _row(result: NodeResult, baseline: tuple[int, str] | None,
+         earlier: tuple[str | None, str] | None = None) -> CheckRow:
+    """The check's row and its snapshot rows, as the Recorder builds them."""
     if result.row is not None:  # held by the local recorder, made whole there
         return replace(result.row, checked_at=result.checked_at, judgement=result.judgement)
     obs, record = result.observation, result.archived
     title, text = result.main_title or obs.title, result.main_text
+    if earlier is not None:
+        title, text = earlier[0] or obs.title, earlier[1]
     content_hash = similarity = drifted = None
     if text:
         content_hash = content_fingerprint(text)
-        if baseline is not None:
+        if baseline is not None and baseline[1] == text:
+            similarity, drifted = 1.0, False  # the baseline itself: nothing to compare
+        elif baseline is not None:
             drift = compare(baseline[1], text)
             similarity, drifted = drift.similarity, drift.drifted
     snapshot = None
+    own = next((c for c in result.captures if c.record == record), None)
     if record is not None:
         snapshot = SnapshotRow(
             fetched_at=result.checked_at, url=obs.final_url, warc_file=record.warc_file,
@@ -223,7 +260,18 @@ def _row(result: NodeResult, baseline: tuple[int, str] | None) -> CheckRow:
             payload_digest=record.payload_digest, record_type=record.record_type,
             mime=media_type(obs.content_type) or None, title=title,
             truncated=record.truncated,
-            # as the Recorder does: a revisit's text is its original's
-            text=None if record.record_type == "revisit" else text)
+            # as the Recorder does: a revisit's text is its original's, stored once
+            text=None if earlier is not None else text,
+            status=own.status if own else obs.status,
+            warc_date=own.warc_date if own else None)
+    # The check's other records (hops, retried attempts): every WARC record has a row.
+    attempts = tuple(
+        SnapshotRow(fetched_at=result.checked_at, url=c.url, warc_file=c.record.warc_file,
+                    warc_offset=c.record.offset, warc_length=c.record.length,
+                    payload_digest=c.record.payload_digest,
+                    record_type=c.record.record_type, mime=c.mime, title=None, text=None,
+                    truncated=c.record.truncated, status=c.status, warc_date=c.warc_date,
+                    capture="attempt")
+        for c in result.captures if c.record != record)
     return CheckRow(result.target_id, result.checked_at, obs, result.judgement,
-                    content_hash, similarity, drifted, snapshot)
+                    content_hash, similarity, drifted, snapshot, attempts)

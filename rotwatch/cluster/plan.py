@@ -8,16 +8,24 @@ probes hold across the fleet, because one job crawls all of a host.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from sqlite_utils import Database
+
+from archive.store.db import open_database
 from archive.store.due import Selection
-from core.records import DueTarget
+from archive.store.originals import earlier_originals
+from archive.warc.writer import format_warc_date
+from core.records import Capture, DueTarget
 from crawler.fetch.settings import scrapy_settings
 from rotwatch.cluster.shared_dir import ShardDir, shard_dir, target_line, write_targets
 from rotwatch.config import Config, CrawlConfig
 from rotwatch.crawl_process import stream_targets
+
+PAGE = 500  # targets per query for their earlier records
 
 
 def shard_of(host: str, count: int) -> int:
@@ -38,13 +46,17 @@ def plan_shards(config: Config, selection: Selection, now: datetime, run_id: int
         d.path.mkdir(parents=True, exist_ok=True)
         files.append(d.targets.with_suffix(".building").open("w", encoding="utf-8"))
     counts = [0] * count
+    db = open_database(config.store_path)
     try:
-        for target in stream_targets(config.store_path, now, selection,
-                                     config.crawl.max_per_host_per_run):
-            i = shard_of(target.host, count)
-            files[i].write(target_line(target))
-            counts[i] += 1
+        targets = stream_targets(config.store_path, now, selection,
+                                 config.crawl.max_per_host_per_run)
+        for page in pages(targets, PAGE):
+            for target in with_originals(db, page):
+                i = shard_of(target.host, count)
+                files[i].write(target_line(target))
+                counts[i] += 1
     finally:
+        db.close()
         for f in files:
             f.close()
     planned: dict[int, tuple[str, tuple[ShardDir, int]]] = {}
@@ -53,6 +65,25 @@ def plan_shards(config: Config, selection: Selection, now: datetime, run_id: int
         if counts[i]:
             planned[i] = (f"s{i}", (d, counts[i]))
     return planned
+
+
+def pages(targets: Iterable[DueTarget], size: int) -> Iterator[list[DueTarget]]:
+    page: list[DueTarget] = []
+    for target in targets:
+        page.append(target)
+        if len(page) >= size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def with_originals(db: Database, targets: list[DueTarget]) -> list[DueTarget]:
+    """The targets with the earlier records a node's revisits may name (one query a page)."""
+    found = earlier_originals(db, [t.id for t in targets])
+    return [replace(t, originals=tuple(Capture(uri, format_warc_date(date), digest)
+                                       for uri, date, digest in found.get(t.id, ())))
+            for t in targets]
 
 
 def write_confirm_targets(directory: ShardDir, targets: Iterable[DueTarget]) -> int:

@@ -12,8 +12,21 @@ from datetime import datetime
 from typing import Any
 
 from archive.store.checks import CheckRow
+from archive.store.validators import validators_from_db, validators_to_db
 from core.exchange import ArchivedRecord
-from core.records import ErrorKind, Hop, Judgement, Observation, Verdict
+from core.records import Capture, ErrorKind, Hop, Judgement, Observation, Validators, Verdict
+
+
+@dataclass(frozen=True)
+class NodeCapture:
+    """One archived response of the target (a hop, a retried attempt or the judged one),
+    as the node's WARC writer placed it: what a local Recorder keeps per record."""
+
+    record: ArchivedRecord
+    url: str
+    status: int
+    warc_date: str  # its WARC-Date as written
+    mime: str | None
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,26 @@ class NodeResult:
     # A check the local recorder prepared and held for confirmation (rotwatch/cluster/
     # held.py): recorded as it is (snapshots, drift), with this result's date and verdict.
     row: CheckRow | None = None
+    validators: Validators | None = None  # sent with the check (a 304 confirms them)
+    captures: tuple[NodeCapture, ...] = ()  # every response archived for it, in order
+
+
+def _record_json(record: ArchivedRecord) -> dict[str, Any]:
+    capture = record.capture
+    return {"warc_file": record.warc_file, "offset": record.offset, "length": record.length,
+            "payload_digest": record.payload_digest, "record_type": record.record_type,
+            "truncated": record.truncated,
+            "capture": None if capture is None else [capture.uri, capture.date,
+                                                     capture.payload_digest]}
+
+
+def _record(a: dict[str, Any]) -> ArchivedRecord:
+    capture = a.get("capture")
+    return ArchivedRecord(str(a["warc_file"]), int(a["offset"]), int(a["length"]),
+                          str(a["payload_digest"]),
+                          "revisit" if a["record_type"] == "revisit" else "response",
+                          truncated=bool(a["truncated"]),
+                          capture=Capture(*(str(v) for v in capture)) if capture else None)
 
 
 def to_json(result: NodeResult) -> dict[str, Any]:
@@ -44,14 +77,15 @@ def to_json(result: NodeResult) -> dict[str, Any]:
             "error_message": obs.error_message, "headers": [list(h) for h in obs.headers],
             "content_type": obs.content_type, "title": obs.title, "heading": obs.heading,
             "text": obs.text, "elapsed": obs.elapsed, "retries": obs.retries,
-            "truncated": obs.truncated, "length": obs.length},
+            "truncated": obs.truncated, "length": obs.length,
+            "conditional": obs.conditional},
         "judgement": {"verdict": judgement.verdict.value, "reason": judgement.reason,
                       "permanent_redirect": judgement.permanent_redirect},
-        "archived": None if archived is None else {
-            "warc_file": archived.warc_file, "offset": archived.offset,
-            "length": archived.length, "payload_digest": archived.payload_digest,
-            "record_type": archived.record_type, "truncated": archived.truncated},
+        "archived": None if archived is None else _record_json(archived),
         "main_title": result.main_title, "main_text": result.main_text,
+        "validators": validators_to_db(result.validators),
+        "captures": [{"record": _record_json(c.record), "url": c.url, "status": c.status,
+                      "warc_date": c.warc_date, "mime": c.mime} for c in result.captures],
     }
 
 
@@ -65,13 +99,12 @@ def from_json(data: dict[str, Any]) -> NodeResult:
         headers=tuple((str(k), str(v)) for k, v in o["headers"]),
         content_type=o["content_type"], title=o["title"], heading=o["heading"],
         text=str(o["text"]), elapsed=float(o["elapsed"]), retries=int(o["retries"]),
-        truncated=bool(o["truncated"]), length=int(o["length"]))
-    archived = None
-    if a is not None:
-        archived = ArchivedRecord(str(a["warc_file"]), int(a["offset"]), int(a["length"]),
-                                  str(a["payload_digest"]),
-                                  "revisit" if a["record_type"] == "revisit" else "response",
-                                  truncated=bool(a["truncated"]))
+        truncated=bool(o["truncated"]), length=int(o["length"]),
+        conditional=bool(o.get("conditional", False)))
+    archived = None if a is None else _record(a)
+    captures = tuple(NodeCapture(_record(c["record"]), str(c["url"]), int(c["status"]),
+                                 str(c["warc_date"]), c["mime"])
+                     for c in data.get("captures", ()))
     return NodeResult(
         target_id=int(data["target_id"]), key=str(data["key"]), host=str(data["host"]),
         checked_at=datetime.fromisoformat(data["checked_at"]), vantage=str(data["vantage"]),
@@ -79,4 +112,5 @@ def from_json(data: dict[str, Any]) -> NodeResult:
         judgement=Judgement(Verdict(j["verdict"]), str(j["reason"]),
                             j["permanent_redirect"]),
         archived=archived, main_title=data.get("main_title"),
-        main_text=data.get("main_text"))
+        main_text=data.get("main_text"), validators=validators_from_db(data.get("validators")),
+        captures=captures)

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.records import DueTarget
+from archive.store.validators import validators_from_db, validators_to_db
+from core.records import Capture, DueTarget
 
 TARGETS = "targets.jl"
 ITEMS = "items.jl"
@@ -61,7 +62,11 @@ def shard_dir(shared: Path, run_id: int, shard: str) -> ShardDir:
 
 
 def target_line(t: DueTarget) -> str:
-    return json.dumps([t.id, t.key, t.url, t.host, t.next_check_at]) + "\n"
+    # With what the node cannot ask the store: the validators for a conditional GET, and
+    # the earlier full records a revisit may name (see DueTarget.originals).
+    return json.dumps([t.id, t.key, t.url, t.host, t.next_check_at,
+                       validators_to_db(t.validators),
+                       [[c.uri, c.date, c.payload_digest] for c in t.originals]]) + "\n"
 
 
 def write_targets(path: Path, targets: Iterable[DueTarget]) -> int:
@@ -83,8 +88,10 @@ def read_targets(path: Path) -> Iterator[DueTarget]:
     with path.open(encoding="utf-8") as lines:
         for line in lines:
             if line.strip():
-                id_, key, url, host, due = json.loads(line)
-                yield DueTarget(int(id_), key, url, host, due)
+                id_, key, url, host, due, *extra = json.loads(line)
+                validators, originals = [*extra, None, []][:2]
+                yield DueTarget(int(id_), key, url, host, due, validators_from_db(validators),
+                                tuple(Capture(str(u), str(d), str(p)) for u, d, p in originals))
 
 
 def write_done(attempt: AttemptDir, summary: dict[str, Any]) -> None:
