@@ -17,7 +17,6 @@ from archive.store import results
 from archive.store.db import write_transaction
 from archive.store.results import CheckRow, SnapshotRow, TargetUpdate
 from archive.store.store import Store
-from archive.warc.cdxj import index_files
 from archive.warc.writer import SnapshotWriter, format_warc_date
 from core.content_coding import is_text, media_type
 from core.exchange import ArchivedRecord, Exchange
@@ -77,8 +76,9 @@ class Recorder:
         self._store = Store(store_path)
         if warc_dir is not None:
             db = self._store.db
+            # Each file is indexed for lookups by URL and time (`show`) when it is final.
             self._warc = SnapshotWriter(
-                warc_dir, max_file_bytes=warc_max_bytes,
+                warc_dir, max_file_bytes=warc_max_bytes, index=True,
                 lookup_digest=lambda digest: results.find_digest(db, digest))
 
     # ---- called from the reactor thread ------------------------------------------------
@@ -246,11 +246,6 @@ class Recorder:
         self._extractor.close()
         if self._warc is not None:
             self._warc.close()
-            try:
-                # The files are final now: index them for lookups by URL and time (`show`).
-                index_files(self._warc.directory, self._warc.files_written)
-            except Exception as exc:  # a missing index is rebuilt on demand; the crawl stands
-                LOG.warning("cannot index the WARC files of this crawl: %s", exc)
         if self._store is not None:
             self._store.close()
 
