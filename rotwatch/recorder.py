@@ -9,9 +9,11 @@ transactions and applies the recheck policy.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 from archive.store import results
 from archive.store.db import write_transaction
@@ -28,7 +30,13 @@ from rotwatch.main_text_worker import TextExtractor
 from rotwatch.target_updates import target_update
 
 LOG = logging.getLogger(__name__)
+_T = TypeVar("_T")
 SHORT_PAGE_CHARS = 400
+# The reactor hands the worker its jobs (archive a response, prepare a result) in groups
+# of this many, or of this many body bytes: one hand-over per job cost the reactor a
+# Future, a queue put and a thread wake-up for each response.
+JOB_GROUP = 64
+JOB_GROUP_BYTES = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,9 @@ class Recorder:
                  warc_max_bytes: int = 1_000_000_000) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rotwatch-store")
         self._pending: list[tuple[Outcome, Future[_Prepared]]] = []
+        # Jobs for the worker not handed over yet, in call order (FIFO is kept).
+        self._jobs: list[Callable[[], None]] = []
+        self._job_bytes = 0
         self._extractor = TextExtractor()
         self._futures: list[Future[None]] = []
         self.batch_size = batch_size
@@ -90,17 +101,40 @@ class Recorder:
                 ) -> Future[ArchivedRecord | None] | None:
         if self._warc is None:
             return None
-        return self._executor.submit(self._write_warc, exchange, target_id)
+        return self._later(len(exchange.body), self._write_warc, exchange, target_id)
 
     def add(self, outcome: Outcome) -> None:
-        # The body goes to the worker at once (text extraction, drift) and is not kept
-        # here, so a batch never holds more than one body per queued outcome.
-        row = self._executor.submit(self._prepare, outcome)
+        # The body goes to the worker with the next group of jobs (text extraction, drift)
+        # and is not kept here, so a batch never holds more than one body per outcome.
+        row = self._later(len(outcome.body or b""), self._prepare, outcome)
         self._pending.append((replace(outcome, body=None), row))
         if len(self._pending) >= self.batch_size:
             self.flush()
 
+    def _later(self, size: int, work: Callable[..., _T], *args: Any) -> Future[_T]:
+        """Queue `work(*args)` for the worker; its result arrives in the returned Future."""
+        future: Future[_T] = Future()
+
+        def job() -> None:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(work(*args))
+                except BaseException as exc:  # kept for whoever reads the result
+                    future.set_exception(exc)
+
+        self._jobs.append(job)
+        self._job_bytes += size
+        if len(self._jobs) >= JOB_GROUP or self._job_bytes >= JOB_GROUP_BYTES:
+            self._hand_over()
+        return future
+
+    def _hand_over(self) -> None:
+        if self._jobs:
+            jobs, self._jobs, self._job_bytes = self._jobs, [], 0
+            self._executor.submit(_run_all, jobs)
+
     def flush(self) -> None:
+        self._hand_over()  # the batch's jobs go first: recording waits for their results
         if self._pending:
             batch, self._pending = self._pending, []
             self._futures.append(self._executor.submit(self._record, batch))
@@ -248,6 +282,11 @@ class Recorder:
             self._warc.close()
         if self._store is not None:
             self._store.close()
+
+
+def _run_all(jobs: list[Callable[[], None]]) -> None:
+    for job in jobs:
+        job()
 
 
 def next_validators(outcome: Outcome, record: ArchivedRecord | None) -> Validators | None:
