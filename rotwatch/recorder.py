@@ -10,17 +10,18 @@ could lead to "dead" is held instead, in the same transaction (rotwatch/cluster/
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from archive.store import results
 from archive.store.db import write_transaction
 from archive.store.pending import PendingSide
 from archive.store.results import CheckRow, SnapshotRow, TargetUpdate
 from archive.store.store import Store
-from archive.warc.cdxj import index_files
 from archive.warc.writer import SnapshotWriter, format_warc_date
 from core.content_coding import is_text, media_type
 from core.exchange import ArchivedRecord, Exchange
@@ -33,7 +34,13 @@ from rotwatch.main_text_worker import TextExtractor
 from rotwatch.target_updates import target_update, validators_after
 
 LOG = logging.getLogger(__name__)
+_T = TypeVar("_T")
 SHORT_PAGE_CHARS = 400
+# The reactor hands the worker its jobs (archive a response, prepare a result) in groups
+# of this many, or of this many body bytes: one hand-over per job cost the reactor a
+# Future, a queue put and a thread wake-up for each response.
+JOB_GROUP = 64
+JOB_GROUP_BYTES = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,9 @@ class Recorder:
                  warc_max_bytes: int = 1_000_000_000, hold_failures: bool = False) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rotwatch-store")
         self._pending: list[tuple[Outcome, Future[_Prepared]]] = []
+        # Jobs for the worker not handed over yet, in call order (FIFO is kept).
+        self._jobs: list[Callable[[], None]] = []
+        self._job_bytes = 0
         self._extractor = TextExtractor()
         self._futures: list[Future[None]] = []
         self.batch_size = batch_size
@@ -84,8 +94,9 @@ class Recorder:
         self._store = Store(store_path)
         if warc_dir is not None:
             db = self._store.db
+            # Each file is indexed for lookups by URL and time (`show`) when it is final.
             self._warc = SnapshotWriter(
-                warc_dir, max_file_bytes=warc_max_bytes,
+                warc_dir, max_file_bytes=warc_max_bytes, index=True,
                 lookup_digest=lambda digest: results.find_digest(db, digest))
 
     # ---- called from the reactor thread ------------------------------------------------
@@ -97,17 +108,40 @@ class Recorder:
                 ) -> Future[ArchivedRecord | None] | None:
         if self._warc is None:
             return None
-        return self._executor.submit(self._write_warc, exchange, target_id)
+        return self._later(len(exchange.body), self._write_warc, exchange, target_id)
 
     def add(self, outcome: Outcome) -> None:
-        # The body goes to the worker at once (text extraction, drift) and is not kept
-        # here, so a batch never holds more than one body per queued outcome.
-        row = self._executor.submit(self._prepare, outcome)
+        # The body goes to the worker with the next group of jobs (text extraction, drift)
+        # and is not kept here, so a batch never holds more than one body per outcome.
+        row = self._later(len(outcome.body or b""), self._prepare, outcome)
         self._pending.append((replace(outcome, body=None), row))
         if len(self._pending) >= self.batch_size:
             self.flush()
 
+    def _later(self, size: int, work: Callable[..., _T], *args: Any) -> Future[_T]:
+        """Queue `work(*args)` for the worker; its result arrives in the returned Future."""
+        future: Future[_T] = Future()
+
+        def job() -> None:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(work(*args))
+                except BaseException as exc:  # kept for whoever reads the result
+                    future.set_exception(exc)
+
+        self._jobs.append(job)
+        self._job_bytes += size
+        if len(self._jobs) >= JOB_GROUP or self._job_bytes >= JOB_GROUP_BYTES:
+            self._hand_over()
+        return future
+
+    def _hand_over(self) -> None:
+        if self._jobs:
+            jobs, self._jobs, self._job_bytes = self._jobs, [], 0
+            self._executor.submit(_run_all, jobs)
+
     def flush(self) -> None:
+        self._hand_over()  # the batch's jobs go first: recording waits for their results
         if self._pending:
             batch, self._pending = self._pending, []
             self._futures.append(self._executor.submit(self._record, batch))
@@ -260,13 +294,13 @@ class Recorder:
         self._extractor.close()
         if self._warc is not None:
             self._warc.close()
-            try:
-                # The files are final now: index them for lookups by URL and time (`show`).
-                index_files(self._warc.directory, self._warc.files_written)
-            except Exception as exc:  # a missing index is rebuilt on demand; the crawl stands
-                LOG.warning("cannot index the WARC files of this crawl: %s", exc)
         if self._store is not None:
             self._store.close()
+
+
+def _run_all(jobs: list[Callable[[], None]]) -> None:
+    for job in jobs:
+        job()
 
 
 def next_validators(outcome: Outcome, record: ArchivedRecord | None) -> Validators | None:

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from archive.warc.cdxj import index_files
 from tests.conftest import MockServer
 from tests.helpers import query, rotwatch, write_config
 from tests.replay_env import replay_bin
@@ -340,7 +341,8 @@ def test_warcio_checks_every_file_in_the_data_dir(archive: Archive) -> None:
         assert done.returncode == 0, done.stdout
 
 
-def test_the_crawl_keeps_a_cdxj_index_beside_the_warcs(archive: Archive) -> None:
+def test_the_crawl_keeps_a_cdxj_index_beside_the_warcs(archive: Archive,
+                                                       tmp_path: Path) -> None:
     indexes = sorted((archive.data / "warcs" / "indexes").glob("*.cdxj"))
     assert sorted(p.name.removesuffix(".cdxj") for p in indexes) == [
         p.name for p in _warcs(archive.data)]
@@ -350,6 +352,13 @@ def test_the_crawl_keeps_a_cdxj_index_beside_the_warcs(archive: Archive) -> None
     for p in indexes:
         text = p.read_text().splitlines()
         assert text == sorted(text)
+    # Written from the records as the crawl wrote them: what cdxj-indexer reads back.
+    reread = tmp_path / "reread"
+    reread.mkdir()
+    for path in _warcs(archive.data):
+        shutil.copy(path, reread / path.name)
+    for p in index_files(reread, [path.name for path in _warcs(archive.data)]):
+        assert p.read_text() == (archive.data / "warcs" / "indexes" / p.name).read_text()
 
 
 def _show(archive: Archive, *args: str) -> subprocess.CompletedProcess[str]:

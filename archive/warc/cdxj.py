@@ -5,8 +5,11 @@ resource record of `<name>.warc.gz`, as cdxj-indexer writes them (the format pyw
 ReplayWeb.page read): `<SURT url key> <14-digit time> {"url", "mime", "status",
 "digest", "length", "offset", "filename"}`, sorted. A crawl process indexes each file it
 wrote when it closes it; `index_missing` indexes any file left without one (a crash, or a
-data dir from before the index existed). Lookups by URL binary-search each index file,
-so they read a few lines per file and never a WARC.
+data dir from before the index existed). The crawl's writer does not read its file back
+for that: it writes the lines of the records it wrote itself (`index_line`), the lines
+cdxj-indexer would write, and leaves a file to cdxj-indexer only when a record's headers
+are unusual enough that only reading them back tells (archive.warc.writer). Lookups by URL
+binary-search each index file, so they read a few lines per file and never a WARC.
 
 Each index is written to a temp name and renamed: a reader sees a whole index or none.
 """
@@ -15,20 +18,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 import surt
-
-with warnings.catch_warnings():
-    # cdxj-indexer imports Py3AMF, which imports the deprecated pkg_resources: a warning on
-    # every command's stderr (newer setuptools) that says nothing about rotwatch.
-    warnings.filterwarnings("ignore", message="pkg_resources is deprecated",
-                            category=UserWarning)
-    from cdxj_indexer.main import CDXJIndexer
 
 from archive.warc.recovery import WARC_SUFFIX
 
@@ -66,21 +64,63 @@ def index_path(warc_dir: Path, warc_name: str) -> Path:
     return warc_dir / INDEX_DIR / (warc_name + INDEX_SUFFIX)
 
 
+# Where cdxj-indexer cuts a Content-Type down to its media type.
+_MIME_END = re.compile(r"[;\s]")
+
+
+def index_line(url: str, warc_date: datetime, status: int, mime: str | None, digest: str,
+               filename: str, offset: int, length: int) -> str:
+    """The line cdxj-indexer writes for a response or revisit record with these values.
+
+    `mime` is the record's Content-Type as archived ("warc/revisit" for a revisit; None
+    when the response had none). tests/test_handover.py compares a crawl's lines with
+    cdxj-indexer's for the same files.
+    """
+    fields: dict[str, str] = {"url": url}
+    if mime is not None:
+        fields["mime"] = _MIME_END.split(mime.strip(), 1)[0].strip()
+    fields.update(status=str(status), digest=digest, length=str(length),
+                  offset=str(offset), filename=filename)
+    stamp = warc_date.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+    return f"{url_key(url)} {stamp} {json.dumps(fields)}\n"
+
+
+def write_index(warc_dir: Path, name: str, lines: list[str]) -> Path:
+    """Write the index of WARC file `name` from its lines (as `index_line` makes them)."""
+    return _replace(warc_dir, name,
+                    lambda temp: temp.write_text("".join(sorted(lines)), encoding="utf-8"))
+
+
 def index_files(warc_dir: Path, names: Iterable[str]) -> list[Path]:
-    """Write (or rewrite) the index of each finished WARC file named; returns them."""
-    written = []
-    (warc_dir / INDEX_DIR).mkdir(parents=True, exist_ok=True)
-    for name in names:
-        target = index_path(warc_dir, name)
-        temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            CDXJIndexer(output=str(temp), inputs=[str(warc_dir / name)], sort=True,
-                        filename=name).process_all()
-            os.replace(temp, target)
-        finally:
-            temp.unlink(missing_ok=True)
-        written.append(target)
-    return written
+    """Write (or rewrite) the index of each finished WARC file named, reading it with
+    cdxj-indexer; returns them."""
+    with warnings.catch_warnings():
+        # cdxj-indexer imports Py3AMF, which imports the deprecated pkg_resources: a
+        # warning on every command's stderr (newer setuptools) that says nothing about
+        # rotwatch. Imported here, not at the top: a crawl process seldom needs it, and
+        # the import alone cost it as much as indexing its file.
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated",
+                                category=UserWarning)
+        from cdxj_indexer.main import CDXJIndexer
+
+    def read(name: str) -> Callable[[Path], None]:
+        return lambda temp: CDXJIndexer(output=str(temp), inputs=[str(warc_dir / name)],
+                                        sort=True, filename=name).process_all()
+
+    return [_replace(warc_dir, name, read(name)) for name in names]
+
+
+def _replace(warc_dir: Path, name: str, write: Callable[[Path], object]) -> Path:
+    """Write `name`'s index to a temp name with `write`, then rename it into place."""
+    target = index_path(warc_dir, name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        write(temp)
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
+    return target
 
 
 def index_missing(warc_dir: Path) -> list[Path]:

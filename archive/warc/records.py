@@ -10,11 +10,14 @@ import base64
 import hashlib
 import io
 import socket
+import threading
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 from urllib.parse import urlsplit
 
+from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 from warcio.warcwriter import WARCWriter
 
@@ -29,6 +32,13 @@ SERVER_NOT_MODIFIED: Final = "http://netpreserve.org/warc/1.1/revisit/server-not
 # Responses that never carry a body: their Content-Length describes something else
 # (the GET entity for HEAD, the cached entity for 304), so it is kept as sent.
 _BODYLESS_STATUS: Final = frozenset({204, 304})
+# The WARC-Payload-Digest of no payload (a request record's).
+EMPTY_PAYLOAD_DIGEST: Final = "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ"
+# Each record's gzip member, as warcio's gzip writer makes it: level 9, a 32 KiB window
+# (15 bits) with a gzip header and trailer (+16).
+GZIP_LEVEL: Final = 9
+GZIP_WBITS: Final = 16 + 15
+_WRITERS = threading.local()
 
 
 @dataclass(frozen=True)
@@ -169,27 +179,58 @@ def _with_warcio(ex: Exchange, digest: str, original: Original | None,
                  request_headers: list[tuple[str, str]], target: str, status_line: str,
                  response_headers: list[tuple[str, str]]) -> BuiltExchange:
     """The request record, then the response or revisit record, through warcio."""
-    buf = io.BytesIO()
-    writer = WARCWriter(buf, gzip=True, warc_version="1.1")
+    writer = _writer()
+    # A request has no payload: its (empty) payload's digest is known, warcio need not
+    # start a hash for it.
+    request_warc["WARC-Payload-Digest"] = EMPTY_PAYLOAD_DIGEST
     request = writer.create_warc_record(
         ex.url, "request",
         http_headers=StatusAndHeaders(f"{target} {ex.http_version}", request_headers,
                                       protocol=ex.method.upper()),
-        warc_headers_dict=dict(request_warc))
+        warc_headers_dict=request_warc)
     http = StatusAndHeaders(status_line, response_headers, protocol=ex.http_version)
     if original is None:
         response = writer.create_warc_record(
             ex.url, "response", payload=io.BytesIO(ex.body), length=len(ex.body),
-            http_headers=http, warc_headers_dict=dict(warc_headers))
+            http_headers=http, warc_headers_dict=warc_headers)
     else:
         # warcio picks the WARC 1.1 identical-payload-digest profile URI for version 1.1.
         response = writer.create_revisit_record(
             ex.url, digest, original.uri, format_warc_date(original.date),
-            http_headers=http, warc_headers_dict=dict(warc_headers))
+            http_headers=http, warc_headers_dict=warc_headers)
         if original.not_modified:
             response.rec_headers.replace_header("WARC-Profile", SERVER_NOT_MODIFIED)
-    writer.write_record(request)
-    start = buf.tell()
-    writer.write_record(response)
-    return BuiltExchange(buf.getvalue(), start, buf.tell() - start,
+    first = _gzip_member(_serialize(writer, request))
+    second = _gzip_member(_serialize(writer, response))
+    return BuiltExchange(first + second, len(first), len(second),
                          warc_headers["WARC-Record-ID"])
+
+
+def _writer() -> WARCWriter:
+    """This thread's warcio writer (uncompressed: see `_gzip_member`). Making one per
+    exchange asked the OS for the host name twice per page."""
+    writer: WARCWriter | None = getattr(_WRITERS, "writer", None)
+    if writer is None:
+        writer = _WRITERS.writer = WARCWriter(io.BytesIO(), gzip=False, warc_version="1.1")
+    return writer
+
+
+def _serialize(writer: WARCWriter, record: ArcWarcRecord) -> bytes:
+    """One record as warcio writes it (headers, digests, block), uncompressed."""
+    buf = io.BytesIO()
+    writer.out = buf
+    writer.write_record(record)
+    return buf.getvalue()
+
+
+def _gzip_member(record: bytes) -> bytes:
+    """One record as one gzip member, with warcio's settings (level 9, zlib's full window).
+
+    warcio's own gzip writer feeds the compressor each part of a record separately
+    (WARC headers, HTTP headers, then the payload in 16 KiB reads) from Python; one call
+    per record does the same work with less of it in Python. Measured on 200-byte pages
+    (docs/benchmarks.md): the window and level hardly matter at this size, what a record
+    costs is zlib's setup and the calls around it.
+    """
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, GZIP_WBITS)
+    return compressor.compress(record) + compressor.flush()

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
+import re
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
+from archive.warc.cdxj import index_files, index_line, write_index
 from archive.warc.reader import (
     RecordInfo,
     StoredResponse,
@@ -46,7 +49,7 @@ from archive.warc.recovery import (
     scan_valid_records,
     writer_holds,
 )
-from core.exchange import ArchivedRecord, Exchange
+from core.exchange import ArchivedRecord, Exchange, Headers
 from core.records import Capture
 
 try:  # see archive.warc.recovery: the lock is how recovery tells live files from dead ones
@@ -54,6 +57,7 @@ try:  # see archive.warc.recovery: the lock is how recovery tells live files fro
 except ImportError:  # pragma: no cover - rotwatch runs on Linux
     fcntl = None  # type: ignore[assignment]
 
+LOG = logging.getLogger(__name__)
 # How many payload digests a writer remembers itself (the store answers for older ones).
 SEEN_LIMIT = 20_000
 
@@ -82,6 +86,10 @@ __all__ = [
 
 DigestLookup = Callable[[str], tuple[str, datetime] | None]
 
+# A header name as RFC 9110 allows it: headers made only of such names and of printable
+# ASCII values read back from the WARC exactly as they were given (see _plain_headers).
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
 
 class SnapshotWriter:
     """Appends exchanges to rotating gzipped WARC 1.1 files in `directory`.
@@ -104,6 +112,7 @@ class SnapshotWriter:
         lookup_digest: DigestLookup | None = None,
         software: str = "rotwatch",
         seen_limit: int = SEEN_LIMIT,
+        index: bool = False,
     ) -> None:
         if max_file_bytes <= 0:
             raise ValueError("max_file_bytes must be positive")
@@ -125,6 +134,11 @@ class SnapshotWriter:
         self._seen: OrderedDict[str, Original] = OrderedDict()
         self._seen_limit = seen_limit
         self.files_written: list[str] = []  # final names, in order, once closed
+        # With `index`, each finished file gets its CDXJ index (archive.warc.cdxj), made
+        # from the records as written: reading the file back cost as much as writing it.
+        # None: a record's headers need reading back to be indexed exactly (cdxj-indexer).
+        self._index = index
+        self._lines: list[str] | None = []
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def __enter__(self) -> SnapshotWriter:
@@ -177,6 +191,8 @@ class SnapshotWriter:
                 original.uri if original else exchange.url,
                 format_warc_date(original.date if original else exchange.fetched_at), digest),
         )
+        if self._index:
+            self._note_index_line(exchange, record)
         if original is None and exchange.body and digest not in self._seen:
             self._seen[digest] = Original(exchange.url, exchange.fetched_at, built.response_id)
             if len(self._seen) > self._seen_limit:
@@ -202,6 +218,18 @@ class SnapshotWriter:
                 return Original(found[0], found[1])
         return None
 
+    def _note_index_line(self, exchange: Exchange, record: ArchivedRecord) -> None:
+        if self._lines is None:
+            return  # this file goes to cdxj-indexer anyway
+        if not _plain_headers(exchange.response_headers):
+            self._lines = None
+            return
+        mime = "warc/revisit" if record.record_type == "revisit" else next(
+            (v for k, v in exchange.response_headers if k.lower() == "content-type"), None)
+        self._lines.append(index_line(
+            exchange.url, exchange.fetched_at, exchange.status, mime, record.payload_digest,
+            record.warc_file, record.offset, record.length))
+
     def _open_file(self) -> None:
         now = datetime.now(UTC)
         pid = os.getpid()
@@ -217,6 +245,7 @@ class SnapshotWriter:
         if fcntl is not None:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         self._fh, self._name, self._size, self._exchanges_in_file = fh, name, 0, 0
+        self._lines = []
         data, self._warcinfo_id = build_warcinfo(name, self._software)
         self._append(data)
 
@@ -249,3 +278,23 @@ class SnapshotWriter:
             fh.close()  # also drops the flock
         os.replace(self.directory / (self._name + OPEN_SUFFIX), self.directory / self._name)
         self.files_written.append(self._name)
+        if self._index:
+            self._write_index()
+
+    def _write_index(self) -> None:
+        """After the rename: an index newer than its file is not stale (index_missing)."""
+        try:
+            if self._lines is None:
+                index_files(self.directory, [self._name])
+            else:
+                write_index(self.directory, self._name, self._lines)
+        except Exception as exc:  # a missing index is rebuilt on demand; the file stands
+            LOG.warning("cannot index %s: %s", self._name, exc)
+
+
+def _plain_headers(headers: Headers) -> bool:
+    """Whether these response headers read back from the WARC exactly as given: names
+    are tokens (no continuation lines, no colons) and values printable ASCII (warcio
+    percent-encodes others)."""
+    return all(_TOKEN.fullmatch(name) and value.isascii() and value.isprintable()
+               for name, value in headers)

@@ -11,6 +11,7 @@ import re
 import threading
 from dataclasses import dataclass
 
+from lxml import etree
 from lxml import html as lxml_html
 
 from core.content_coding import is_text, media_type
@@ -47,9 +48,10 @@ def page_facts(data: bytes, content_type: str | None, encoding: str | None) -> P
         root = lxml_html.document_fromstring(text.encode("utf-8", "replace"), parser=_parser())
     except (ValueError, lxml_html.etree.ParserError):
         return PageFacts(None, None, "")
-    title = _first_text(root, "//title")
-    heading = _first_text(root, "//h1")
-    for bad in root.xpath("//script|//style|//noscript|//template"):
+    paths = _paths()
+    title = _first_text(root, paths.titles)
+    heading = _first_text(root, paths.headings)
+    for bad in paths.hidden(root):
         bad.drop_tree()
     body = root.find("body")
     text = _clean((body if body is not None else root).text_content())
@@ -65,8 +67,28 @@ def _parser() -> lxml_html.HTMLParser:
     return parser
 
 
-def _first_text(root: lxml_html.HtmlElement, xpath: str) -> str | None:
-    found = root.xpath(xpath)
+@dataclass(frozen=True)
+class _Paths:
+    """The XPaths page facts need, compiled: `root.xpath(text)` compiles its expression on
+    every call, which cost more than the parse of a small page."""
+
+    titles: etree.XPath
+    headings: etree.XPath
+    hidden: etree.XPath
+
+
+def _paths() -> _Paths:
+    """This thread's compiled XPaths (lxml objects are kept per thread, like the parser)."""
+    paths: _Paths | None = getattr(_PARSERS, "paths", None)
+    if paths is None:
+        paths = _PARSERS.paths = _Paths(
+            etree.XPath("//title"), etree.XPath("//h1"),
+            etree.XPath("//script|//style|//noscript|//template"))
+    return paths
+
+
+def _first_text(root: lxml_html.HtmlElement, xpath: etree.XPath) -> str | None:
+    found = xpath(root)
     if not found:
         return None
     text = _clean(found[0].text_content())

@@ -26,7 +26,8 @@ class SizeCapMiddleware:
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        # Per attempt: a retry is a new Request, so its count starts afresh.
+        # Per attempt: a retry is a new Request, so its count starts afresh (at its first
+        # chunk: no process_request here, which Scrapy would call for every request).
         self._received: WeakKeyDictionary[Request, int] = WeakKeyDictionary()
 
     @classmethod
@@ -34,9 +35,6 @@ class SizeCapMiddleware:
         middleware = cls(crawler.settings.getint("ROTWATCH_MAX_BYTES"))
         crawler.signals.connect(middleware.count, signal=signals.bytes_received)
         return middleware
-
-    def process_request(self, request: Request) -> None:
-        self._received[request] = 0
 
     def count(self, data: bytes, request: Request, spider: Any) -> None:
         received = self._received.get(request, 0) + len(data)

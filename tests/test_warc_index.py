@@ -1,0 +1,85 @@
+"""The CDXJ index a writer makes from the records it wrote is cdxj-indexer's, line for line."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from archive.warc.cdxj import index_files, index_path, lookup
+from archive.warc.writer import SnapshotWriter
+from core.exchange import Exchange
+from core.records import Capture
+
+WHEN = datetime(2026, 12, 1, 10, 30, 5, 123456, tzinfo=UTC)
+
+
+def _exchange(n: int, body: bytes, *, headers: tuple[tuple[str, str], ...] = (
+        ("Content-Type", "text/html; charset=utf-8"),), status: int = 200,
+        url: str | None = None, confirms: Capture | None = None) -> Exchange:
+    return Exchange(
+        url=url or f"http://127.0.0.2:8080/page/{n}?b=2&a=1", method="GET",
+        request_headers=(("User-Agent", "rotwatch"),), status=status, reason="OK",
+        http_version="HTTP/1.1", response_headers=headers, body=body, truncated=False,
+        fetched_at=WHEN + timedelta(seconds=n), ip_address="127.0.0.2", confirms=confirms)
+
+
+def _exchanges() -> list[Exchange]:
+    first = Capture("http://127.0.0.2:8080/page/0?b=2&a=1", "2026-12-01T10:30:05.123456Z",
+                    "sha1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+    return [
+        _exchange(0, b"<html>zero</html>"),
+        _exchange(1, b"<html>zero</html>", url="http://127.0.0.3/same-payload"),  # revisit
+        _exchange(2, b"", status=301, headers=(("Location", "/x"),)),  # no Content-Type
+        _exchange(3, b"png", headers=(("content-TYPE", "  Image/PNG ;q=1"),)),
+        _exchange(4, b"nf", status=404, headers=(("Content-Type", ""),)),
+        _exchange(5, b"", status=304, headers=(("ETag", '"e"'),), confirms=first),
+        _exchange(6, b"x" * 3000, url="http://127.0.0.2:8080/%7Euser/caf%C3%A9#frag"),
+        _exchange(7, b"two", headers=(("Content-Type", "text/plain"),
+                                      ("Content-Type", "text/html"))),
+    ]
+
+
+def _indexes(directory: Path, names: list[str]) -> dict[str, str]:
+    return {name: index_path(directory, name).read_text(encoding="utf-8") for name in names}
+
+
+def _by_cdxj_indexer(directory: Path, names: list[str], tmp: Path) -> dict[str, str]:
+    other = tmp / "reindexed"
+    other.mkdir()
+    for name in names:
+        shutil.copy(directory / name, other / name)
+    index_files(other, names)
+    return _indexes(other, names)
+
+
+def test_the_writers_index_is_cdxj_indexers(tmp_path: Path) -> None:
+    directory = tmp_path / "warcs"
+    # Small files: the exchanges spread over several, each indexed on its own.
+    with SnapshotWriter(directory, index=True, max_file_bytes=4000) as writer:
+        for exchange in _exchanges():
+            writer.write(exchange)
+    names = writer.files_written
+    assert len(names) > 1
+    ours = _indexes(directory, names)
+    assert ours == _by_cdxj_indexer(directory, names, tmp_path)
+    assert sum(len(text.splitlines()) for text in ours.values()) == len(_exchanges())
+    found = lookup(directory, "http://127.0.0.3/same-payload")
+    assert [(e.mime, e.status) for e in found] == [("warc/revisit", 200)]
+
+
+def test_headers_that_only_reading_back_can_index_go_to_cdxj_indexer(tmp_path: Path) -> None:
+    directory = tmp_path / "warcs"
+    with SnapshotWriter(directory, index=True) as writer:
+        writer.write(_exchange(0, b"a"))
+        # warcio percent-encodes a non-ASCII value; a leading space is a continuation line
+        writer.write(_exchange(1, b"b", headers=(("Content-Type", "text/html; name=café"),)))
+        writer.write(_exchange(2, b"c", headers=((" Content-Type", "text/html"),)))
+    names = writer.files_written
+    assert _indexes(directory, names) == _by_cdxj_indexer(directory, names, tmp_path)
+
+
+def test_without_index_no_index_is_written(tmp_path: Path) -> None:
+    with SnapshotWriter(tmp_path / "warcs") as writer:
+        writer.write(_exchange(0, b"a"))
+    assert not (tmp_path / "warcs" / "indexes").exists()
