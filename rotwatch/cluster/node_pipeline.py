@@ -1,10 +1,10 @@
 """The node's item pipeline: archives a target's responses and turns results into JSON.
 
 Where a local crawl's Recorder writes the store, a node has no store: it writes WARC files
-into its attempt's directory (one worker thread, as the Recorder does), extracts each
-page's main text (in a spawned process, as the Recorder does) and hands the feed export a
-plain `NodeResult` dict. WARC revisits are found within the node's own files only (it
-cannot ask the store for older payloads).
+into its attempt's directory, or its local spool for an object store (one worker thread,
+as the Recorder does), extracts each page's main text (in a spawned process, as the
+Recorder does) and hands the feed export a plain `NodeResult` dict. WARC revisits are
+found within the node's own files only (it cannot ask the store for older payloads).
 """
 
 from __future__ import annotations
@@ -41,10 +41,9 @@ class NodePipeline:
         self._extractor = TextExtractor()
         self._warc: SnapshotWriter | None = None
         if snapshots:
-            # The attempt's directory names the files: unique across nodes and attempts.
-            attempt = spider.attempt_dir.path
-            prefix = f"rotwatch-{attempt.parent.parent.name}-{attempt.parent.name}-{attempt.name}"
-            self._warc = SnapshotWriter(spider.attempt_dir.warcs, prefix=prefix,
+            # Named after the run, shard and attempt: unique across nodes and attempts.
+            self._warc = SnapshotWriter(spider.attempt_dir.warcs,
+                                        prefix=spider.output.warc_prefix,
                                         max_file_bytes=warc_max_bytes)
 
     @classmethod
