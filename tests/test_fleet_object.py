@@ -3,9 +3,9 @@
 moto's S3 server on 127.0.0.12, two real Scrapyd nodes (127.0.0.2-3) with the store's
 (test) credentials in their environment, and `rotwatch check` as a child process: the
 same verdicts as a shared-directory fleet, WARC files registered and `rotwatch verify`
-clean, a node killed mid-run still ends with every link checked once, and an attempt whose
-upload was cut short (no marker, or a file that is not what the marker lists) is never
-gathered.
+clean, a node killed mid-run or one that cannot reach the store still ends with every link
+checked once, and an attempt whose upload was cut short (no marker, or a file that is not
+what the marker lists) is never gathered.
 """
 
 from __future__ import annotations
@@ -262,6 +262,45 @@ def test_a_bad_or_unreachable_store_is_one_line(s3: str, tmp_path: Path, shared:
     assert done.returncode == 1, done.stdout + done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in done.stdout + done.stderr
+
+
+# ---- a node that cannot reach the store ------------------------------------------------------
+
+def test_a_node_that_cannot_reach_the_store_has_its_shard_run_elsewhere(
+        s3: str, mock: MockServer, nodes: list[ScrapydServer], tmp_path: Path) -> None:
+    # Node c reaches the web but not the store: its S3 calls go through a proxy that is not
+    # there (botocore honours http_proxy; no_proxy keeps the crawl itself direct).
+    web = ",".join(f"127.0.0.{i}" for i in range(2, 8))
+    dead_proxy = f"http://{S3_HOST}:{free_port(S3_HOST)}"
+    broken = ScrapydServer(tmp_path / "c", "127.0.0.4", env={
+        **CREDENTIALS, "http_proxy": dead_proxy, "HTTP_PROXY": dead_proxy,
+        "no_proxy": web, "NO_PROXY": web})
+    urls = [mock.url(f"/bench/200/u{i}", host=i % 6 + 1) for i in range(60)]
+    data = tmp_path / "data"
+    try:
+        broken.start()
+        cfg = fleet_config(tmp_path / "u.toml", f"s3://{BUCKET}/unreachable",
+                           [nodes[0].url, broken.url], s3)
+        assert rotwatch(data, "ingest", str(seed(tmp_path / "s.md", urls)),
+                        config=cfg).returncode == 0
+        done = rotwatch(data, "check", "--allow-private", config=cfg, timeout=300)
+    finally:
+        broken.stop()
+    assert done.returncode == 0, done.stdout + done.stderr
+    # its job failed on the store, not on the web
+    logs = "".join(p.read_text(errors="replace") for p in (tmp_path / "c" / "logs").rglob("*.log"))
+    assert "cannot download targets.jl" in logs, logs[-3000:]
+    assert query(data, "SELECT count(*), count(DISTINCT target_id) FROM checks") == [(60, 60)]
+    shards = query(data, "SELECT shard, node, attempt, status FROM fleet_shards ORDER BY shard")
+    assert all(node == nodes[0].url and status == "ingested" for _, node, _, status in shards)
+    moved = [shard for shard, _, attempt, _ in shards if attempt == 1]
+    assert len(moved) == 1, shards
+    # the failed attempt published nothing; the one that replaced it is complete
+    fs = s3fs_of(s3)
+    prefix = f"{BUCKET}/unreachable/runs"
+    keys = [k for k in fs.find(prefix) if f"/{moved[0]}/" in k]
+    assert not [k for k in keys if "/attempt-0/" in k], keys
+    assert [k for k in keys if k.endswith("/attempt-1/done.json")], keys
 
 
 # ---- a node killed mid-run (last: it leaves node b dead) -------------------------------------
