@@ -25,7 +25,8 @@ import pytest
 
 from rotwatch.cluster.node_upload import ObjectNodeOutput
 from rotwatch.cluster.scrapyd_api import NodeError, ScrapydNode
-from rotwatch.cluster.shared_store import SharedStoreError, open_shared
+from rotwatch.cluster.shared_choice import open_shared
+from rotwatch.cluster.shared_store import SharedStoreError
 from tests.conftest import REPO_ROOT, MockServer
 from tests.fleet import ScrapydServer, free_port
 from tests.helpers import query, rotwatch, write_config
@@ -277,6 +278,15 @@ def test_a_node_that_cannot_reach_the_store_has_its_shard_run_elsewhere(
         "no_proxy": web, "NO_PROXY": web})
     urls = [mock.url(f"/bench/200/u{i}", host=i % 6 + 1) for i in range(60)]
     data = tmp_path / "data"
+    # Markers left by another coordinator's jobs (a store started afresh over an old prefix
+    # numbers its runs from 1 again): empty and finished, they must not stand for the
+    # shard whose job failed here.
+    fs = s3fs_of(s3)
+    stale = json.dumps({"count": 0, "reason": "finished", "vantage": "x", "job": "old",
+                        "files": {}}).encode()
+    for run in (1, 2, 3):
+        for shard in ("s0", "s1"):
+            fs.pipe_file(f"{BUCKET}/unreachable/runs/{run}/{shard}/attempt-0/done.json", stale)
     try:
         broken.start()
         cfg = fleet_config(tmp_path / "u.toml", f"s3://{BUCKET}/unreachable",
@@ -295,11 +305,13 @@ def test_a_node_that_cannot_reach_the_store_has_its_shard_run_elsewhere(
     assert all(node == nodes[0].url and status == "ingested" for _, node, _, status in shards)
     moved = [shard for shard, _, attempt, _ in shards if attempt == 1]
     assert len(moved) == 1, shards
-    # the failed attempt published nothing; the one that replaced it is complete
-    fs = s3fs_of(s3)
-    prefix = f"{BUCKET}/unreachable/runs"
-    keys = [k for k in fs.find(prefix) if f"/{moved[0]}/" in k]
-    assert not [k for k in keys if "/attempt-0/" in k], keys
+    # the failed attempt published nothing (the old marker is still all there is); the one
+    # that replaced it is complete
+    run = query(data, "SELECT max(id) FROM runs WHERE kind = 'check'")[0][0]
+    keys = fs.find(f"{BUCKET}/unreachable/runs/{run}/{moved[0]}")
+    old_marker = f"{BUCKET}/unreachable/runs/{run}/{moved[0]}/attempt-0/done.json"
+    assert [k for k in keys if "/attempt-0/" in k] == [old_marker], keys
+    assert json.loads(fs.cat_file(old_marker))["job"] == "old"
     assert [k for k in keys if k.endswith("/attempt-1/done.json")], keys
 
 

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import FrameType
+from typing import Any
 
 from archive.store.due import Selection
 from archive.store.fleet import FleetSide, ShardState
@@ -34,13 +35,8 @@ from rotwatch.cluster.node_spider import NODE_SPIDER
 from rotwatch.cluster.plan import node_settings, plan_shards, write_confirm_targets
 from rotwatch.cluster.results import NodeResult
 from rotwatch.cluster.scrapyd_api import NodeError, NodeUnreachable, ScrapydNode
-from rotwatch.cluster.shared_store import (
-    SharedStore,
-    SharedStoreError,
-    is_url,
-    open_shared,
-    options_arg,
-)
+from rotwatch.cluster.shared_choice import open_shared
+from rotwatch.cluster.shared_store import SharedStore, SharedStoreError, is_url, options_arg
 from rotwatch.config import Config
 from rotwatch.crawl_process import ShardResult
 
@@ -249,13 +245,20 @@ class Coordinator:
         limit = self.cluster.job_timeout_minutes * 60
         return bool(limit) and time.monotonic() - shard.started > limit
 
-    def _done(self, shard: Shard) -> dict[str, object] | None:
+    def _done(self, shard: Shard) -> dict[str, Any] | None:
         assert self.shared is not None
         try:
-            return self.shared.done(shard.location, shard.attempt)
+            done = self.shared.done(shard.location, shard.attempt)
         except SharedStoreError as exc:
             LOG.warning("job %s: %s", shard.job_id, exc)
             return None
+        if done is not None and done.get("job") not in (None, shard.job_id):
+            # Left by another coordinator's job (a store started afresh over an old
+            # prefix reuses run numbers): not this attempt's, never gathered.
+            LOG.warning("%s attempt %d: a marker of job %s, not %s", shard.location,
+                        shard.attempt, done.get("job"), shard.job_id)
+            return None
+        return done
 
     def _finished(self, shard: Shard) -> None:
         assert self.shared is not None
@@ -268,7 +271,7 @@ class Coordinator:
             # Through the store's interface: an object store's files are downloaded and
             # checked against the marker first (rotwatch/cluster/shared_object.py).
             attempt = self.shared.results(shard.location, shard.attempt, done)
-            results = ResultsFile(attempt, int(str(done.get("count", -1))))
+            results = ResultsFile(attempt, int(done.get("count", -1)))
             if self.config.crawl.snapshots:
                 self.shared.collect_warcs(shard.location, shard.attempt, done,
                                           self.config.warc_dir)

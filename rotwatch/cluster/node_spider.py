@@ -22,7 +22,8 @@ from w3lib.url import path_to_file_uri
 
 from crawler.fetch.hops import TargetFetch
 from crawler.fetch.spider import CheckSpider
-from rotwatch.cluster.shared_store import SharedStoreError, node_output
+from rotwatch.cluster.shared_choice import node_output
+from rotwatch.cluster.shared_store import SharedStoreError
 
 NODE_SPIDER = "rotwatch-node"
 # A node with several networks checks from the one this names (its systemd unit sets it).
@@ -81,7 +82,9 @@ class NodeCheckSpider(CheckSpider):
         if reason != "finished" or self.crawler.stats is None:
             return  # cancelled or failed: no done.json, the coordinator tries elsewhere
         count = self.crawler.stats.get_value("item_scraped_count", 0)
-        self.summary = {"count": count, "reason": reason, "vantage": self.vantage}
+        # Scrapyd names the job (`_job`): the coordinator gathers only its own job's marker.
+        self.summary = {"count": count, "reason": reason, "vantage": self.vantage,
+                        "job": getattr(self, "_job", None)}
 
     def _publish(self) -> None:
         try:

@@ -4,7 +4,8 @@
 (rotwatch/cluster/shared_local.py, the default) or an object storage URL such as
 `s3://bucket/prefix` (rotwatch/cluster/shared_object.py and node_upload.py, through
 fsspec: the `object-storage` extra). Both keep the layout of rotwatch/cluster/shared_dir.py.
-A shard is named by a location string (a path or a URL), which is what a node's job gets.
+A shard is named by a location string (a path or a URL), which is what a node's job gets;
+rotwatch/cluster/shared_choice.py picks the implementation.
 
 The coordinator's side (`SharedStore`) writes targets and reads a finished attempt; the
 node's side (`NodeOutput`) gives the crawl a local items file and WARC directory and
@@ -88,28 +89,3 @@ class NodeOutput(Protocol):
 def options_arg(options: Iterable[tuple[str, Any]]) -> str:
     """The storage options as a job argument (they are non-secret by config rule)."""
     return json.dumps(dict(options), sort_keys=True)
-
-
-def open_shared(shared_dir: str, options: Iterable[tuple[str, Any]] = (), *,
-                staging: Path | None = None) -> SharedStore:
-    """The coordinator's store; an object store is checked for reach and write access
-    here, so a wrong URL or an unreachable store stops a check before it starts."""
-    if not is_url(shared_dir):
-        from rotwatch.cluster.shared_local import LocalShared
-
-        return LocalShared(Path(shared_dir))
-    from rotwatch.cluster.shared_object import ObjectShared
-
-    if staging is None:
-        raise ValueError("an object store needs a local staging directory")
-    return ObjectShared.connect(shared_dir, dict(options), staging)
-
-
-def node_output(shard: str, attempt: int, options: Options | None = None) -> NodeOutput:
-    if not is_url(shard):
-        from rotwatch.cluster.shared_local import LocalNodeOutput
-
-        return LocalNodeOutput(Path(shard), attempt)
-    from rotwatch.cluster.node_upload import ObjectNodeOutput
-
-    return ObjectNodeOutput(shard, attempt, options or {})
