@@ -138,8 +138,12 @@ class ClusterConfig:
     """A check spread over a Scrapyd fleet (rotwatch/cluster/); empty `scrapyd`: local."""
 
     scrapyd: tuple[str, ...] = ()  # node base URLs, e.g. "http://node-a:6800"
-    # A directory every node and the coordinator see (a shared filesystem).
+    # A directory every node and the coordinator see (a shared filesystem), or an object
+    # storage URL (s3://bucket/prefix, any fsspec protocol; the `object-storage` extra).
     shared_dir: str | None = None
+    # Non-secret fsspec options of an object store (endpoint_url, region…), as (key, value)
+    # pairs; credentials come from the environment or fsspec's own configuration.
+    storage_options: tuple[tuple[str, str | int | float | bool], ...] = ()
     # One label per node (same order as `scrapyd`): the network it checks from.
     vantage: tuple[str, ...] = ()
     # Before a verdict that could lead to "dead" counts, a node of another vantage (or,
@@ -290,12 +294,8 @@ def _check_cluster(cluster: ClusterConfig, where: str) -> None:
     if cluster.scrapyd and not cluster.shared_dir:
         raise ConfigError(f"{where} shared_dir: required with scrapyd nodes (a directory "
                           "every node and this machine see)")
-    if cluster.shared_dir is not None and (
-            "://" in cluster.shared_dir or not cluster.shared_dir.startswith("/")):
-        # Object storage is not supported (docs/deploy/fleet.md says why); a relative
-        # path would name a different directory on each machine.
-        raise ConfigError(f"{where} shared_dir: {cluster.shared_dir!r} is not an absolute "
-                          "directory path (object storage URLs are not supported)")
+    if cluster.shared_dir is not None:
+        _check_shared(cluster, where)
     if cluster.confirm_proxy is not None:
         proxy = urlsplit(cluster.confirm_proxy)
         try:
@@ -338,6 +338,36 @@ def _check_crawl_rules(crawl: CrawlConfig, where: str) -> None:
         raise ConfigError(f"{where} {exc}") from None
 
 
+# Option names that carry credentials: they belong in the environment (or fsspec's own
+# config), not in a config file that is copied around and whose options are passed to every
+# node on its job's command line.
+_SECRET_OPTION = re.compile(r"key|secret|token|password|credential|session", re.IGNORECASE)
+
+
+def _check_shared(cluster: ClusterConfig, where: str) -> None:
+    shared = cluster.shared_dir or ""
+    if "://" not in shared:
+        # A relative path would name a different directory on each machine.
+        if not shared.startswith("/"):
+            raise ConfigError(f"{where} shared_dir: {shared!r} is not an absolute directory "
+                              "path nor an object storage URL (s3://bucket/prefix)")
+        if cluster.storage_options:
+            raise ConfigError(f"{where} storage_options: only for an object storage URL "
+                              "shared_dir")
+        return
+    parts = urlsplit(shared)
+    if not re.fullmatch(r"[a-z][a-z0-9+.-]*", parts.scheme) or not parts.netloc:
+        raise ConfigError(f"{where} shared_dir: {shared!r} is not an object storage URL "
+                          "(expected e.g. s3://bucket/prefix)")
+    if "@" in parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"{where} shared_dir: an object storage URL without credentials, "
+                          "query or fragment (credentials come from the environment)")
+    for key, _ in cluster.storage_options:
+        if _SECRET_OPTION.search(key):
+            raise ConfigError(f"{where} storage_options: {key!r} looks like a credential: "
+                              "set it in the environment or fsspec's configuration")
+
+
 def _build(cls: type, table: dict[str, Any], where: str) -> Any:
     hints = get_type_hints(cls)
     known = {f.name: f for f in dataclasses.fields(cls)}
@@ -361,11 +391,28 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         return value
     if hint is int or hint is float:
         return _number(value, hint, where)
+    if text.startswith("tuple[tuple[str"):
+        return _options(value, where)
     if text.startswith("tuple"):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
         return tuple(_text(v, where) for v in value)
     return _text(value, where)
+
+
+def _options(value: Any, where: str) -> tuple[tuple[str, str | int | float | bool], ...]:
+    """A table of plain values (strings, numbers, booleans), as sorted (key, value) pairs."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a table, got {value!r}")
+    pairs: list[tuple[str, str | int | float | bool]] = []
+    for key, item in sorted(value.items()):
+        if isinstance(item, str):
+            item = _text(item, f"{where} {key}")
+        elif not isinstance(item, bool | int | float):
+            raise ConfigError(f"{where} {key}: expected a string, number or boolean, "
+                              f"got {item!r}")
+        pairs.append((key, item))
+    return tuple(pairs)
 
 
 def _number(value: Any, hint: type, where: str) -> int | float:

@@ -387,7 +387,12 @@ def test_without_a_fleet_a_second_source_address_confirms(mock: MockServer,
     ('scrapyd = ["http://a:6800"]\nshared_dir = "/s"\nvantage = ["x", "y"]',
      "2 labels for 1 nodes"),
     ("max_attempts = 0", "max_attempts: must be in"),
-    ('scrapyd = ["http://a:6800"]\nshared_dir = "s3://bucket/rw"', "object storage URLs"),
+    ('scrapyd = ["http://a:6800"]\nshared_dir = "s3://id:pw@bucket/rw"', "without credentials"),
+    ('shared_dir = "s3://bucket/rw"\nstorage_options = { secret = "x" }',
+     "'secret' looks like a credential"),
+    ('shared_dir = "/s"\nstorage_options = { endpoint_url = "http://s3" }',
+     "only for an object storage URL"),
+    ('shared_dir = "s3:/bucket"', "not an absolute directory path nor an object storage"),
     ('scrapyd = ["http://a:6800"]\nshared_dir = "shared"', "not an absolute directory"),
 ])
 def test_cluster_config_is_checked_up_front(tmp_path: Path, table: str, message: str) -> None:

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from archive.store.due import Selection
 from archive.store.fleet import FleetSide, ShardState
@@ -31,12 +31,13 @@ from core.operator_rules import AcceptRule
 from core.records import DueTarget, Verdict
 from core.vantage import needs_confirmation
 from rotwatch.cluster.egg import build_egg
-from rotwatch.cluster.gather import BadResults, Pair, ResultsFile, ingest, move_warcs
+from rotwatch.cluster.gather import BadResults, Pair, ResultsFile, ingest
 from rotwatch.cluster.node_spider import NODE_SPIDER
 from rotwatch.cluster.plan import node_settings, plan_shards, write_confirm_targets
 from rotwatch.cluster.results import NodeResult
 from rotwatch.cluster.scrapyd_api import NodeError, NodeUnreachable, ScrapydNode
-from rotwatch.cluster.shared_dir import ShardDir, read_done, shard_dir
+from rotwatch.cluster.shared_choice import open_shared
+from rotwatch.cluster.shared_store import SharedStore, SharedStoreError, is_url, options_arg
 from rotwatch.config import Config
 from rotwatch.crawl_process import ShardResult
 
@@ -56,7 +57,7 @@ class Shard:
     """A shard's progress in this run (mutable: the coordinator's own bookkeeping)."""
 
     name: str
-    dir: ShardDir
+    location: str  # in the shared location (a directory, or an object store's URL)
     targets: int
     attempt: int = -1
     node: Node | None = None
@@ -94,6 +95,7 @@ class Coordinator:
         self.version = ""
         self.stopping = False
         self.token = secrets.token_hex(3)
+        self.shared: SharedStore | None = None
 
     # ---- the run ------------------------------------------------------------------------
     def run(self, selection: Selection, now: datetime) -> ShardResult:
@@ -110,17 +112,27 @@ class Coordinator:
                 signal.signal(sig, handler)
 
     def _run(self, selection: Selection, now: datetime) -> ShardResult:
+        try:
+            self.shared = open_shared(str(self.cluster.shared_dir),
+                                      self.cluster.storage_options,
+                                      staging=self.config.data_dir / "fleet-staging")
+        except SharedStoreError as exc:
+            return ShardResult({}, 0, str(exc))
         self._deploy()
         alive = [n for n in self.nodes if n.alive]
         if not alive:
             return ShardResult({}, 0, "no Scrapyd node answered: "
                                       + ", ".join(n.api.url for n in self.nodes))
         if not self.stopping:
-            planned = plan_shards(self.config, selection, now, self.run_id, len(alive))
-            for index, (name, (directory, count)) in sorted(planned.items()):
+            try:
+                planned = plan_shards(self.config, self.shared, selection, now, self.run_id,
+                                      len(alive))
+            except SharedStoreError as exc:
+                return ShardResult({}, 0, str(exc))
+            for index, (name, (location, count)) in sorted(planned.items()):
                 if self.stopping:
                     break
-                shard = Shard(name, directory, count)
+                shard = Shard(name, location, count)
                 self.shards[name] = shard
                 self._schedule(shard, preferred=alive[index % len(alive)])
         while not self.stopping and any(not s.finished for s in self.shards.values()):
@@ -173,8 +185,10 @@ class Coordinator:
                                           if s.node is n and not s.finished))
         # The token keeps ids unique on nodes that other stores' coordinators also use.
         job_id = f"rw{self.run_id}-{self.token}-{shard.name}-a{shard.attempt}"
-        args = {"shard_dir": str(shard.dir.path), "attempt": str(shard.attempt),
+        args = {"shard_dir": shard.location, "attempt": str(shard.attempt),
                 "vantage": node.vantage}
+        if is_url(shard.location):
+            args["storage_options"] = options_arg(self.cluster.storage_options)
         try:
             node.api.schedule(NODE_SPIDER, job_id, version=self.version,
                               settings=self.settings, args=args)
@@ -217,7 +231,7 @@ class Coordinator:
                 LOG.warning("node %s vanished (%s): its shards go elsewhere", node.api.url, exc)
                 node.alive = False
                 for shard in [s for s in active if s.node is node]:
-                    if read_done(shard.dir.attempt(shard.attempt)) is not None:
+                    if self._done(shard) is not None:
                         self._finished(shard)  # it finished before its node went away
                     else:
                         self._schedule(shard)
@@ -236,27 +250,49 @@ class Coordinator:
         limit = self.cluster.job_timeout_minutes * 60
         return bool(limit) and time.monotonic() - shard.started > limit
 
+    def _done(self, shard: Shard) -> dict[str, Any] | None:
+        assert self.shared is not None
+        try:
+            done = self.shared.done(shard.location, shard.attempt)
+        except SharedStoreError as exc:
+            LOG.warning("job %s: %s", shard.job_id, exc)
+            return None
+        if done is not None and done.get("job") not in (None, shard.job_id):
+            # Left by another coordinator's job (a store started afresh over an old
+            # prefix reuses run numbers): not this attempt's, never gathered.
+            LOG.warning("%s attempt %d: a marker of job %s, not %s", shard.location,
+                        shard.attempt, done.get("job"), shard.job_id)
+            return None
+        return done
+
     def _finished(self, shard: Shard) -> None:
-        attempt = shard.dir.attempt(shard.attempt)
-        done = read_done(attempt)
+        assert self.shared is not None
+        done = self._done(shard)
         if done is None:
             LOG.warning("job %s ended without finishing; rescheduling", shard.job_id)
             self._schedule(shard)
             return
-        results = ResultsFile(attempt, int(done.get("count", -1)))
         try:
+            # Through the store's interface: an object store's files are downloaded and
+            # checked against the marker first (rotwatch/cluster/shared_object.py).
+            attempt = self.shared.results(shard.location, shard.attempt, done)
+            results = ResultsFile(attempt, int(done.get("count", -1)))
             if self.config.crawl.snapshots:
-                move_warcs(attempt, self.config.warc_dir)
+                self.shared.collect_warcs(shard.location, shard.attempt, done,
+                                          self.config.warc_dir)
             if shard.avoid_vantage is not None:
                 by_target = {r.target_id: r for r in results}
                 self._ingest(shard, pairs=[Pair(r, by_target.get(r.target_id))
                                            for r in shard.held])
             else:
                 self._ingest(shard, results=results)
-        except (BadResults, OSError) as exc:  # nothing of it was recorded: run it again
+        except (BadResults, OSError, SharedStoreError) as exc:
+            # nothing of it was recorded: run it again (under a new attempt)
             LOG.warning("job %s: %s; rescheduling", shard.job_id, exc)
             self._schedule(shard)
             return
+        finally:
+            self.shared.release(shard.location, shard.attempt)
         shard.finished = True
 
     def _ingest(self, shard: Shard, results: ResultsFile | None = None,
@@ -287,10 +323,11 @@ class Coordinator:
 
     def _confirm(self, first: Shard, vantage: str, held: list[NodeResult]) -> None:
         name = f"c{first.name}"
-        directory = shard_dir(Path(str(self.cluster.shared_dir)), self.run_id, name)
+        assert self.shared is not None
+        location = self.shared.shard(self.run_id, name)
         targets = [DueTarget(r.target_id, r.key, r.observation.url, r.host, "") for r in held]
-        write_confirm_targets(directory, targets)
-        shard = Shard(name, directory, len(targets), avoid_vantage=vantage, held=held)
+        write_confirm_targets(self.shared, location, targets)
+        shard = Shard(name, location, len(targets), avoid_vantage=vantage, held=held)
         self.shards[name] = shard
         self._schedule(shard)
 

@@ -1,12 +1,12 @@
 """The node's item pipeline: archives a target's responses and turns results into JSON.
 
 Where a local crawl's Recorder writes the store, a node has no store: it writes WARC files
-into its attempt's directory (one worker thread, as the Recorder does), extracts each
-page's main text (in a spawned process, as the Recorder does) and hands the feed export a
-plain `NodeResult` dict, with every record it archived for the target (hops, retried
-attempts), as the Recorder stores them. A node cannot ask the store for older payloads:
-its revisits name the earlier records its shard's target list gives per target
-(`DueTarget.originals`), or records of its own job.
+into its attempt's directory, or its local spool for an object store (one worker thread,
+as the Recorder does), extracts each page's main text (in a spawned process, as the
+Recorder does) and hands the feed export a plain `NodeResult` dict, with every record it
+archived for the target (hops, retried attempts), as the Recorder stores them. A node
+cannot ask the store for older payloads: its revisits name the earlier records its shard's
+target list gives per target (`DueTarget.originals`), or records of its own job.
 """
 
 from __future__ import annotations
@@ -50,10 +50,9 @@ class NodePipeline:
         # target id -> its responses archived so far (worker thread only)
         self._captures: dict[int, list[NodeCapture]] = {}
         if snapshots:
-            # The attempt's directory names the files: unique across nodes and attempts.
-            attempt = spider.attempt_dir.path
-            prefix = f"rotwatch-{attempt.parent.parent.name}-{attempt.parent.name}-{attempt.name}"
-            self._warc = SnapshotWriter(spider.attempt_dir.warcs, prefix=prefix,
+            # Named after the run, shard and attempt: unique across nodes and attempts.
+            self._warc = SnapshotWriter(spider.attempt_dir.warcs,
+                                        prefix=spider.output.warc_prefix,
                                         max_file_bytes=warc_max_bytes,
                                         lookup_digest=self._originals.get)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 
 from sqlite_utils import Database
 
@@ -21,7 +21,8 @@ from archive.store.originals import earlier_originals
 from archive.warc.writer import format_warc_date
 from core.records import Capture, DueTarget
 from crawler.fetch.settings import scrapy_settings
-from rotwatch.cluster.shared_dir import ShardDir, shard_dir, target_line, write_targets
+from rotwatch.cluster.shared_dir import target_line
+from rotwatch.cluster.shared_store import SharedStore
 from rotwatch.config import Config, CrawlConfig
 from rotwatch.crawl_process import stream_targets
 
@@ -32,39 +33,30 @@ def shard_of(host: str, count: int) -> int:
     return zlib.crc32(host.encode()) % count
 
 
-def plan_shards(config: Config, selection: Selection, now: datetime, run_id: int,
-                count: int) -> dict[int, tuple[str, tuple[ShardDir, int]]]:
-    """Write each shard's targets into the shared directory; index → (name, (dir, targets)).
+def plan_shards(config: Config, shared: SharedStore, selection: Selection, now: datetime,
+                run_id: int, count: int) -> dict[int, tuple[str, tuple[str, int]]]:
+    """Write each shard's targets into the shared location; index → (name, (location,
+    targets)).
 
     Shards without targets are left out. The targets stream page by page from the store
     and straight into their files: never all in memory.
     """
-    shared = Path(str(config.cluster.shared_dir))
-    dirs = [shard_dir(shared, run_id, f"s{i}") for i in range(count)]
-    files = []
-    for d in dirs:
-        d.path.mkdir(parents=True, exist_ok=True)
-        files.append(d.targets.with_suffix(".building").open("w", encoding="utf-8"))
+    locations = [shared.shard(run_id, f"s{i}") for i in range(count)]
     counts = [0] * count
     db = open_database(config.store_path)
     try:
-        targets = stream_targets(config.store_path, now, selection,
-                                 config.crawl.max_per_host_per_run)
-        for page in pages(targets, PAGE):
-            for target in with_originals(db, page):
-                i = shard_of(target.host, count)
-                files[i].write(target_line(target))
-                counts[i] += 1
+        with ExitStack() as files:
+            outs = [files.enter_context(shared.targets_writer(loc)) for loc in locations]
+            targets = stream_targets(config.store_path, now, selection,
+                                     config.crawl.max_per_host_per_run)
+            for page in pages(targets, PAGE):
+                for target in with_originals(db, page):
+                    i = shard_of(target.host, count)
+                    outs[i].write(target_line(target))
+                    counts[i] += 1
     finally:
         db.close()
-        for f in files:
-            f.close()
-    planned: dict[int, tuple[str, tuple[ShardDir, int]]] = {}
-    for i, d in enumerate(dirs):
-        d.targets.with_suffix(".building").replace(d.targets)
-        if counts[i]:
-            planned[i] = (f"s{i}", (d, counts[i]))
-    return planned
+    return {i: (f"s{i}", (loc, counts[i])) for i, loc in enumerate(locations) if counts[i]}
 
 
 def pages(targets: Iterable[DueTarget], size: int) -> Iterator[list[DueTarget]]:
@@ -86,8 +78,9 @@ def with_originals(db: Database, targets: list[DueTarget]) -> list[DueTarget]:
             for t in targets]
 
 
-def write_confirm_targets(directory: ShardDir, targets: Iterable[DueTarget]) -> int:
-    return write_targets(directory.targets, targets)
+def write_confirm_targets(shared: SharedStore, location: str,
+                          targets: Iterable[DueTarget]) -> int:
+    return shared.write_targets(location, targets)
 
 
 def node_settings(config: Config, log_level: str) -> list[str]:
