@@ -121,7 +121,7 @@ def confirm_locally(config: Config, run_id: int, log_level: str = "WARNING") -> 
             run_id, SHARD, node=None, job_id=None, attempt=0, status=ShardState.SCHEDULED,
             targets=len(firsts), now=datetime.now(UTC)))
     ingest(config.store_path, run_id, SHARD, policy=config.policy, now=datetime.now(UTC),
-           pairs=pairs)
+           pairs=pairs, warc_dir=config.warc_dir)
     for pair in pairs:
         change[pair.first.judgement.verdict.value] -= 1
         change[Verdict.BLOCKED.value] += 1
