@@ -11,10 +11,17 @@ import unicodedata
 from functools import lru_cache
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+# In ASCII, [\W_] is exactly what is not alphanumeric.
+_ASCII_NON_WORD = str.maketrans({c: " " for c in range(128) if not chr(c).isalnum()})
 
 
 def normalise_text(text: str) -> str:
     """NFKC, lower-case, punctuation and whitespace collapsed to single spaces."""
+    if text.isascii():
+        # The same result for ASCII (NFKC leaves it as it is, casefold is lower), at a
+        # tenth of the regex's cost: an article page's 20,000 characters are normalised
+        # for every soft-404 comparison.
+        return " ".join(text.lower().translate(_ASCII_NON_WORD).split())
     folded = unicodedata.normalize("NFKC", text).casefold()
     return _NON_WORD.sub(" ", folded).strip()
 
