@@ -1,5 +1,5 @@
-"""Fast paths that must give exactly what the regular expressions they replaced gave:
-core.textsim's ASCII normalisation, and page facts' whitespace collapsing."""
+"""Fast paths that must give exactly what the code they replaced gave: core.textsim's ASCII
+normalisation and its early-refusing similarity, and page facts' whitespace collapsing."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.textsim import normalise_text
+from core.textsim import normalise_text, similarity, similarity_at_least
 from crawler.fetch.content import page_facts
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
@@ -43,3 +43,20 @@ def test_page_text_collapses_every_kind_of_whitespace_as_the_regex_did() -> None
     facts = page_facts(body.encode("utf-8"), "text/html; charset=utf-8", "utf-8")
     assert facts.text == re.sub(r"\s+", " ", "x".join(f"a{s}{s}b" for s in spaces)
                                 + " \u200b ").strip()
+
+
+_TEXTS = st.text(alphabet=st.sampled_from("abcde fgh.,北京天安门上海"), max_size=120)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_TEXTS, _TEXTS, st.sampled_from([0.05, 0.3, 0.5, 0.65, 0.9, 1.0]), st.integers(2, 5))
+def test_similarity_at_least_is_similarity_above_its_floor(a: str, b: str, floor: float,
+                                                          n: int) -> None:
+    score = similarity(a, b, n)
+    assert similarity_at_least(a, b, floor, n) == (score if score >= floor else None)
+
+
+def test_a_long_page_against_a_short_error_page_is_refused_early() -> None:
+    page = " ".join(f"paragraph {i} of a long article about the harbour" for i in range(400))
+    assert similarity_at_least(page, "Not found. Sorry.", 0.9) is None
+    assert similarity_at_least(page, page.upper(), 0.9) == 1.0
