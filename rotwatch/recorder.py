@@ -191,8 +191,12 @@ class Recorder:
                              baseline=base, same=True, headline=headline)
         text, source = short, None
         if earlier is None and revisit and digest:
-            source = texts.response_capture(db, digest)
-            text = self._extract_later(source) if source and source.pending else None
+            # The original's text, as its own headers decode it; an original not in the
+            # store yet (archived earlier in this batch) leaves the body to extract.
+            found = texts.response_capture(db, digest)
+            source = found if found is not None and found.pending else None
+        if source is not None:
+            text = self._extract_later(source)
         elif earlier is None and text is None and outcome.body is not None:
             text = self._extractor.submit(outcome.body, obs.final_url, outcome.encoding)
         return _Prepared(record, captures, mime, earlier, text, source, base,
