@@ -229,8 +229,7 @@ class Recorder:
 
             def work() -> None:
                 for capture, main in late.values():
-                    texts.store_text(db, capture, main.title, main.text,
-                                     content_fingerprint(main.text) if main.text else None)
+                    texts.store_text(db, capture, main.text)
                 snapshot_ids = results.insert_checks(db, rows, self.run_id)
                 first_snapshot = {row.target_id: sid for row, sid in zip(rows, snapshot_ids,
                                                                           strict=True) if sid}

@@ -75,14 +75,10 @@ def response_capture(db: Database, digest: str) -> StoredCapture | None:
     return _capture(row) if row else None
 
 
-def store_text(db: Database, capture: StoredCapture, title: str | None, text: str,
-               content_hash: str | None) -> None:
-    """Keep a text extracted after the fact with its capture, and give the checks that
-    judged that capture the fingerprint they would have had (inside the caller's
-    transaction)."""
-    db.conn.execute("UPDATE snapshots SET text = ?, title = coalesce(?, title) WHERE id = ? "
-                    "AND text IS NULL", [text, title or None, capture.snapshot_id])
-    if content_hash:
-        db.conn.execute("UPDATE checks SET content_hash = ? WHERE target_id = ? AND "
-                        "snapshot_id = ? AND content_hash IS NULL",
-                        [content_hash, capture.target_id, capture.snapshot_id])
+def store_text(db: Database, capture: StoredCapture, text: str) -> None:
+    """Keep a text extracted after the fact with its capture (inside the caller's
+    transaction). The only change a snapshot row ever sees: its text, from NULL, once.
+    Checks stay as they were recorded (append-only): a check whose capture's text was not
+    needed then keeps no `content_hash`."""
+    db.conn.execute("UPDATE snapshots SET text = ? WHERE id = ? AND text IS NULL",
+                    [text, capture.snapshot_id])

@@ -202,8 +202,7 @@ def _late_baselines(store: Store, warc_dir: Path, target_ids: list[int]
         main = extract_stored(warc_dir, base)
         if main is None:
             continue
-        texts.store_text(store.db, base, main.title, main.text,
-                         content_fingerprint(main.text) if main.text else None)
+        texts.store_text(store.db, base, main.text)
         if main.text:
             found[target_id] = (base.snapshot_id, main.text)
     return found
