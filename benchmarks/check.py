@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.check [--links 10000] [--per-host 2,10]
         [--skip floor,lychee,linkchecker,recheck,features-off] [--page-kb N] [--json]
+        [--changed-pass]
 
 Workload: ``--links`` URLs ``/bench/<status>/<i>`` spread round-robin over 20 loopback hosts
 127.0.0.2…127.0.0.21 of one ``tests.mockserver`` process (``--validators on``: every 200
@@ -156,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the temp dir and print it")
     p.add_argument("--page-kb", type=int, default=0,
                    help="pages of about N KiB of article text (default: ~200-byte pages)")
+    p.add_argument("--changed-pass", action="store_true",
+                   help="then a third pass with every /bench page changed (drift work)")
     args = p.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     limits = [int(v) for v in args.per_host.split(",") if v.strip()]
@@ -193,6 +196,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"per host {setup.per_host}, total {setup.total}:", flush=True)
                 blocks.append((setup, compare(setup, work, base, seed, urls, expected, skip,
                                               args.timeout)))
+                if args.changed_pass:  # every page new bytes: text extracted and compared
+                    srv.set_bench_revision(1)
+                    tag = f"p{setup.per_host}"
+                    blocks[-1][1].append(run_rotwatch(
+                        "rotwatch, every page changed", work / f"data-{tag}",
+                        work / f"rotwatch-{tag}.toml", expected, args.timeout))
+                    srv.set_bench_revision(0)
         for setup, results in blocks:
             report(setup, results, args.links)
         if args.json:

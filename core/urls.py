@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from w3lib.url import safe_url_string
@@ -45,11 +46,29 @@ def resolve(href: str, base: str | None) -> ResolvedURL:
         return ResolvedURL(cleaned, cleaned, False, _NEVER_CHECKED[scheme], "")
     try:
         absolute = urljoin(base, cleaned) if base else cleaned
+    except (ValueError, UnicodeError) as exc:
+        return ResolvedURL(cleaned, cleaned, False, f"unparseable URL: {exc}", "")
+    resolved = _resolve_absolute(absolute)
+    if isinstance(resolved, str):
+        return ResolvedURL(cleaned, cleaned, False, resolved, "")
+    return resolved
+
+
+# Per process: a seed collection cites the same pages (the site's own sections, its
+# authors, the agencies it quotes) over and over, and w3lib's quoting costs as much as
+# parsing the rest of the link. Bounded, so a million distinct URLs cost no more memory.
+_CACHE_SIZE = 8192
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _resolve_absolute(absolute: str) -> ResolvedURL | str:
+    """resolve() of an absolute (or base-less) href; a str is why it cannot be parsed."""
+    try:
         key, host = normalise_key(absolute)
         parts = urlsplit(absolute)
         fetch_url = safe_url_string(absolute)
     except (ValueError, UnicodeError) as exc:
-        return ResolvedURL(cleaned, cleaned, False, f"unparseable URL: {exc}", "")
+        return f"unparseable URL: {exc}"
     if parts.scheme.lower() not in CHECKABLE_SCHEMES:
         reason = (
             "relative link with no base URL"
@@ -62,6 +81,7 @@ def resolve(href: str, base: str | None) -> ResolvedURL:
     return ResolvedURL(fetch_url, key, True, None, host)
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def normalise_key(url: str) -> tuple[str, str]:
     """The de-duplication key of a URL and its host.
 

@@ -12,7 +12,7 @@ from urllib.parse import urljoin, urlsplit
 
 from core.probes import canonical_url, identifying_parameter
 from core.records import ErrorKind, Judgement, Observation, Verdict
-from core.textsim import normalise_text, similarity
+from core.textsim import normalise_text, similarity_at_least
 from core.urls import host_of as _host
 from core.verdict_patterns import (
     CHALLENGE_TEXT,
@@ -189,10 +189,15 @@ def _same_page(observation: Observation, probe: Observation) -> str | None:
     ours, theirs = normalise_text(observation.text), normalise_text(probe.text)
     if not ours or not theirs or JS_SHELL.search(ours) or JS_SHELL.search(theirs):
         return None  # nothing rendered server-side: no evidence either way
-    score = similarity(ours, theirs)
     same_title = bool(observation.title) and (
         normalise_text(observation.title or "") == normalise_text(probe.title or "")
     )
+    # Below both thresholds nothing follows: decided early, without every n-gram.
+    floor = min(SAME_TITLE_SIMILARITY, NEAR_IDENTICAL_SIMILARITY) if same_title else \
+        NEAR_IDENTICAL_SIMILARITY
+    score = similarity_at_least(ours, theirs, floor)
+    if score is None:
+        return None
     if same_title and score >= SAME_TITLE_SIMILARITY:
         return f"same title and text as a missing sibling (similarity {score:.2f})"
     if score >= NEAR_IDENTICAL_SIMILARITY:

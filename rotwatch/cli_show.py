@@ -52,7 +52,8 @@ def show(obj: Any, url: str, when: str | None, output: Path | None, headers: boo
                 click.echo("\n".join(listing(entries)))
                 return
             if diff:
-                click.echo("\n".join(drift_diff(store, url)) or "no difference in main text")
+                click.echo("\n".join(drift_diff(store, url, warc_dir))
+                           or "no difference in main text")
                 return
             shown = show_capture(store, warc_dir, url, iso_moment(when, "--at"))
     except (StoreError, NotArchived, OSError, ValueError) as exc:

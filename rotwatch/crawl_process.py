@@ -98,7 +98,8 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
                         policy=config.policy,
                         batch_size=crawl.batch_size,
                         warc_max_bytes=int(crawl.warc_max_file_mb * 1_000_000),
-                        hold_failures=holds_for_confirmation(config))
+                        hold_failures=holds_for_confirmation(config),
+                        archive_dir=config.warc_dir)
     targets = stream_targets(config.store_path, now, selection, crawl.max_per_host_per_run,
                              shard=shard)
     settings = scrapy_settings(crawl, log_level=log_level)

@@ -17,11 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from archive.store import results
+from archive.store import results, texts
 from archive.store.db import write_transaction
 from archive.store.pending import PendingSide
 from archive.store.results import CheckRow, SnapshotRow, TargetUpdate
 from archive.store.store import Store
+from archive.store.texts import StoredCapture
 from archive.warc.writer import SnapshotWriter, format_warc_date
 from core.content_coding import is_text, media_type
 from core.exchange import ArchivedRecord, Exchange
@@ -30,12 +31,12 @@ from core.records import Validators
 from crawler.fetch.items import Outcome
 from rotwatch.cluster.held import hold, is_held
 from rotwatch.drift import MainText, compare, content_fingerprint
+from rotwatch.lazy_text import SHORT_PAGE_CHARS, stored_payload
 from rotwatch.main_text_worker import TextExtractor
 from rotwatch.target_updates import target_update, validators_after
 
 LOG = logging.getLogger(__name__)
 _T = TypeVar("_T")
-SHORT_PAGE_CHARS = 400
 # The reactor hands the worker its jobs (archive a response, prepare a result) in groups
 # of this many, or of this many body bytes: one hand-over per job cost the reactor a
 # Future, a queue put and a thread wake-up for each response.
@@ -58,9 +59,23 @@ class _Capture:
 class _Prepared:
     record: ArchivedRecord | None
     captures: tuple[_Capture, ...]  # every response of the target archived in this check
-    earlier: tuple[str | None, str] | None
-    text: Future[MainText] | None
     mime: str | None
+    earlier: tuple[str | None, str | None] | None = None  # title and text already stored
+    text: Future[MainText] | None = None  # this capture's text, being extracted
+    # The stored response whose text `text` is (a revisit's original), to keep it there.
+    text_source: StoredCapture | None = None
+    baseline: StoredCapture | None = None  # what this capture is compared with, if anything
+    baseline_text: Future[MainText] | None = None  # the baseline's text, extracted late
+    same: bool = False  # the baseline's payload, byte for byte: nothing to compare
+    # A page's headline, kept as its title while its text is not extracted: what the
+    # extraction would take as title (its first <h1>, else <title>).
+    headline: str | None = None
+
+
+def _done(main: MainText) -> Future[MainText]:
+    future: Future[MainText] = Future()
+    future.set_result(main)
+    return future
 
 
 class Recorder:
@@ -68,7 +83,8 @@ class Recorder:
 
     def __init__(self, store_path: Path, warc_dir: Path | None, *, run_id: int | None,
                  policy: PolicyConfig, batch_size: int = 100,
-                 warc_max_bytes: int = 1_000_000_000, hold_failures: bool = False) -> None:
+                 warc_max_bytes: int = 1_000_000_000, hold_failures: bool = False,
+                 archive_dir: Path | None = None) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rotwatch-store")
         self._pending: list[tuple[Outcome, Future[_Prepared]]] = []
         # Jobs for the worker not handed over yet, in call order (FIFO is kept).
@@ -88,6 +104,11 @@ class Recorder:
         self._warc: SnapshotWriter | None = None
         # target id -> its responses archived so far in this check (worker thread only)
         self._captures: dict[int, list[_Capture]] = {}
+        # Where earlier captures are read back from when their text is needed: the WARC
+        # directory, also when this crawl writes no snapshots (baselines may exist).
+        self._archive_dir = archive_dir or warc_dir
+        # snapshot id -> its text being extracted late, until written back (worker thread)
+        self._late: dict[int, Future[MainText] | None] = {}
         self._executor.submit(self._open, store_path, warc_dir, warc_max_bytes).result()
 
     def _open(self, store_path: Path, warc_dir: Path | None, warc_max_bytes: int) -> None:
@@ -177,30 +198,64 @@ class Recorder:
             return None
 
     def _prepare(self, outcome: Outcome) -> _Prepared:
-        """Look up what the store knows and start the text extraction (another process)."""
+        """Look up what the store knows, and start the text extraction (another process)
+        only if a comparison needs it (rotwatch/lazy_text.py)."""
         assert self._store is not None
         db = self._store.db
         obs = outcome.observation
         record = outcome.warc.result() if outcome.warc is not None else None
         # The worker is FIFO: every response of this target was archived before this runs.
         captures = tuple(self._captures.pop(outcome.target_id, ()))
-        earlier = None
-        if record is not None and record.record_type == "revisit":
-            # Byte-identical to a page already archived (or a 304 confirming it): reuse its
-            # text, skip extraction.
-            earlier = results.text_for_digest(db, record.payload_digest)
         mime = media_type(obs.content_type) or None
-        text: Future[MainText] | None = None
-        if (earlier is None and outcome.body is not None and is_text(obs.content_type)
-                and obs.status and obs.status < 300):
-            if len(obs.text) < SHORT_PAGE_CHARS:
-                # A page this short has no boilerplate to strip: its visible text (read by
-                # the spider already) is its main text; extraction would only cost time.
-                text = Future()
-                text.set_result(MainText(obs.title or "", obs.text, "visible-text"))
-            else:
-                text = self._extractor.submit(outcome.body, obs.final_url, outcome.encoding)
-        return _Prepared(record, captures, earlier, text, mime)
+        digest = record.payload_digest if record is not None else None
+        revisit = record is not None and record.record_type == "revisit"
+        page = (outcome.body is not None and is_text(obs.content_type)
+                and 200 <= (obs.status or 0) < 300)
+        if not (page or revisit):
+            return _Prepared(record, captures, mime)  # no main text to speak of
+        headline = (obs.heading or obs.title) if page else None
+        # A revisit (byte-identical to a page already archived, or a 304 confirming it)
+        # reuses its original's text when that was extracted.
+        earlier = results.text_for_digest(db, digest) if revisit and digest else None
+        # A page this short has no boilerplate to strip: its visible text (read by the
+        # spider already) is its main text, kept at once since it costs nothing.
+        short = (_done(MainText(obs.title or "", obs.text, "visible-text"))
+                 if page and len(obs.text) < SHORT_PAGE_CHARS else None)
+        base = texts.baseline_capture(db, outcome.target_id)
+        if base is None or not base.comparable:
+            # Nothing to compare with yet (this capture may become the baseline): the
+            # text waits until a later capture differs from it.
+            return _Prepared(record, captures, mime, earlier, short, headline=headline)
+        if digest == base.digest:
+            # The baseline's own payload: the same text, whatever it is.
+            return _Prepared(record, captures, mime, earlier or (base.title, base.text),
+                             baseline=base, same=True, headline=headline)
+        text, source = short, None
+        if earlier is None and revisit and digest:
+            # The original's text, as its own headers decode it; an original not in the
+            # store yet (archived earlier in this batch) leaves the body to extract.
+            found = texts.response_capture(db, digest)
+            source = found if found is not None and found.pending else None
+        if source is not None:
+            text = self._extract_later(source)
+        elif earlier is None and text is None and outcome.body is not None:
+            text = self._extractor.submit(outcome.body, obs.final_url, outcome.encoding)
+        return _Prepared(record, captures, mime, earlier, text, source, base,
+                         None if base.text else self._extract_later(base), headline=headline)
+
+    def _extract_later(self, capture: StoredCapture) -> Future[MainText] | None:
+        """Start extracting a stored capture's text from its WARC record (once per crawl)."""
+        if capture.snapshot_id not in self._late:
+            future = None
+            if self._archive_dir is not None:
+                try:
+                    body, encoding = stored_payload(self._archive_dir, capture)
+                    future = self._extractor.submit(body, capture.url, encoding)
+                except (OSError, ValueError) as exc:  # the comparison is skipped, not the check
+                    LOG.warning("cannot read the capture of %s to extract its text: %s",
+                                capture.url, exc)
+            self._late[capture.snapshot_id] = future
+        return self._late[capture.snapshot_id]
 
     def _record(self, pending: list[tuple[Outcome, Future[_Prepared]]]) -> None:
         assert self._store is not None
@@ -209,9 +264,8 @@ class Recorder:
         try:
             # prepared: done already (same FIFO worker); extraction may still be running
             ready = [(outcome, prepared.result()) for outcome, prepared in pending]
-            bases = results.baselines(db, [o.target_id for o in batch])
-            rows = [self._row(outcome, prepared, bases.get(outcome.target_id))
-                    for outcome, prepared in ready]
+            late = self._late_texts([p for _, p in ready])
+            rows = [self._row(outcome, prepared, late) for outcome, prepared in ready]
             validators = {o.target_id: next_validators(o, p.record) for o, p in ready}
             holding = [self.hold_failures and is_held(o) for o in batch]
             held = [(o, row) for o, row, h in zip(batch, rows, holding, strict=True) if h]
@@ -219,6 +273,8 @@ class Recorder:
             batch = [o for o, h in zip(batch, holding, strict=True) if not h]
 
             def work() -> None:
+                for capture, main in late.values():
+                    texts.store_text(db, capture, main.text)
                 if held:
                     assert self.run_id is not None
                     hold(PendingSide(db), self.run_id, held, datetime.now(UTC))
@@ -232,32 +288,51 @@ class Recorder:
                 results.update_targets(db, list({u.target_id: u for u in updates}.values()))
 
             write_transaction(db, work)
-            self.recorded += len(pending)
+            for snapshot_id in late:  # in the store now: later checks read it from there
+                self._late.pop(snapshot_id, None)
+            self.recorded += len(pending)  # held checks too: they are in the store
         except BaseException as exc:
             LOG.error("cannot record %d checks: %s", len(pending), exc)
             self.error = self.error or exc
             raise
 
+    def _late_texts(self, prepared: list[_Prepared]
+                    ) -> dict[int, tuple[StoredCapture, MainText]]:
+        """Texts of stored captures extracted for this batch, by snapshot id."""
+        found: dict[int, tuple[StoredCapture, MainText]] = {}
+        for p in prepared:
+            for capture, future in ((p.baseline, p.baseline_text), (p.text_source, p.text)):
+                if capture is not None and future is not None:
+                    main = _result(future, capture.url)
+                    if main is not None:
+                        found[capture.snapshot_id] = (capture, main)
+        return found
+
     def _row(self, outcome: Outcome, prepared: _Prepared,
-             baseline: tuple[int, str] | None) -> CheckRow:
+             late: dict[int, tuple[StoredCapture, MainText]]) -> CheckRow:
         obs, record, earlier = outcome.observation, prepared.record, prepared.earlier
-        title, text = obs.title, None
+        title, text = prepared.headline or obs.title, None
         content_hash = similarity = drifted = None
         if earlier is not None:
             title, text = earlier[0] or obs.title, earlier[1]
         elif prepared.text is not None:
-            try:
-                main = prepared.text.result()
+            main = _result(prepared.text, obs.final_url)
+            if main is not None:
                 title, text = main.title or obs.title, main.text
-            except Exception as exc:  # a page that defeats extraction keeps its check
-                LOG.warning("no main text for %s: %s", obs.final_url, exc)
+        base, base_text = prepared.baseline, None
+        if base is not None:
+            base_text = base.text or (late[base.snapshot_id][1].text
+                                      if base.snapshot_id in late else None)
+        if prepared.same:
+            similarity, drifted = 1.0, False  # the baseline's payload: nothing to compare
         if text:
             content_hash = content_fingerprint(text)
-            if baseline is not None and baseline[1] == text:
-                similarity, drifted = 1.0, False  # the baseline itself: nothing to compare
-            elif baseline is not None:
-                result = compare(baseline[1], text)
-                similarity, drifted = result.similarity, result.drifted
+            if base_text and not prepared.same:
+                if base_text == text:
+                    similarity, drifted = 1.0, False  # the baseline itself
+                else:
+                    result = compare(base_text, text)
+                    similarity, drifted = result.similarity, result.drifted
         mime = prepared.mime
         snapshot = None
         own = next((c for c in prepared.captures if c.record == record), None)
@@ -268,7 +343,7 @@ class Recorder:
                 payload_digest=record.payload_digest, record_type=record.record_type,
                 mime=mime, title=title, truncated=record.truncated,
                 # a revisit's text is its original's: stored once, not per visit
-                text=None if earlier is not None else text,
+                text=None if record.record_type == "revisit" else text,
                 status=own.status if own else obs.status,
                 warc_date=own.warc_date if own else None)
         # The check's other records (hops, retried attempts) get rows too: nothing in the
@@ -301,6 +376,14 @@ class Recorder:
 def _run_all(jobs: list[Callable[[], None]]) -> None:
     for job in jobs:
         job()
+
+
+def _result(future: Future[MainText], url: str) -> MainText | None:
+    try:
+        return future.result()
+    except Exception as exc:  # a page that defeats extraction keeps its check
+        LOG.warning("no main text for %s: %s", url, exc)
+        return None
 
 
 def next_validators(outcome: Outcome, record: ArchivedRecord | None) -> Validators | None:

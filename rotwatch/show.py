@@ -13,10 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urljoin
 
-from archive.store import Store
+from archive.store import ArchivedSnapshot, Store
+from archive.store.texts import response_capture
 from archive.warc.cdxj import IndexEntry, index_missing, lookup
 from archive.warc.writer import StoredResponse, read_response
 from core.urls import resolve
+from rotwatch.lazy_text import extract_stored
 
 MAX_HOPS = 10
 DIFF_LINES = 40
@@ -109,21 +111,35 @@ def listing(entries: list[IndexEntry]) -> list[str]:
             f"{e.filename}@{e.offset}" for e in entries]
 
 
-def drift_diff(store: Store, url: str) -> list[str]:
+def drift_diff(store: Store, url: str, warc_dir: Path) -> list[str]:
     """A short unified diff of the main text: the baseline capture against the latest."""
     key = resolve(url, None).key
     baseline = store.baseline_of(key)
     latest = store.latest_result_of(key)
     if baseline is None or latest is None:
         raise NotArchived(f"no baseline capture of {url} in the store")
-    before = _sentences(store.snapshot_text(baseline.id) or "")
-    after = _sentences(store.snapshot_text(latest.id) or "")
+    before = _sentences(_main_text(store, warc_dir, baseline) or "")
+    after = _sentences(_main_text(store, warc_dir, latest) or "")
     diff = list(difflib.unified_diff(
         before, after, fromfile=f"baseline {baseline.warc_date or baseline.fetched_at}",
         tofile=f"latest {latest.warc_date or latest.fetched_at}", lineterm="", n=0))
     if len(diff) > DIFF_LINES:
         diff = [*diff[:DIFF_LINES], f"... {len(diff) - DIFF_LINES} more line(s)"]
     return diff
+
+
+def _main_text(store: Store, warc_dir: Path, snapshot: ArchivedSnapshot) -> str | None:
+    """A capture's main text: as stored, else extracted now from its WARC record (text is
+    extracted only when a comparison needs it, rotwatch/lazy_text.py). Not written back:
+    `show` only reads the archive."""
+    stored = store.snapshot_text(snapshot.id)
+    if stored is not None:
+        return stored
+    source = response_capture(store.db, snapshot.digest)
+    if source is None or not source.pending:
+        return None
+    main = extract_stored(warc_dir, source)
+    return main.text if main is not None else None
 
 
 def _sentences(text: str) -> list[str]:

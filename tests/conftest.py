@@ -273,6 +273,10 @@ class MockServer:
         self._call(self.url(f"/_set/{quoted}", host), data=body, headers=headers, method="POST")
         return self.url(f"/mutable/{quoted}", host)
 
+    def set_bench_revision(self, rev: int) -> None:
+        """Change every /bench page a little (shared by all listeners); 0 restores them."""
+        self._call(self.url(f"/_bench_rev?rev={rev}"), data=b"", method="POST")
+
     def reset(self, host: int | str | None = None) -> None:
         """Forget logs, retry counters and mutable pages (one host, or every listener)."""
         targets = [host] if host is not None else list(self.info["listeners"].values())

@@ -50,6 +50,7 @@ Routes (on every listener):
 ``/watch?v=ID``                        video page; ids not starting "live" get 200 "not available"
 ``/mutable/<name>``                    what ``POST /_set/<name>`` stored (404 until then)
 ``/bench/<status>/<id>?delay_ms=D&kb=N``  page after D ms (N KiB of text); 3xx go to …/<id>-moved
+``POST /_bench_rev?rev=N``               every /bench page changes a little (0: as before)
 anything else                          honest 404, or 200 "Sorry..." on soft-404 hosts
 =====================================  ==================================================
 
@@ -406,6 +407,9 @@ class Shared:
     bomb: BombCache = field(default_factory=lambda: BombCache(200))
     verbose: bool = False
     validators: str = "off"  # see VALIDATOR_MODES and the module docstring
+    # /bench pages' revision (POST /_bench_rev?rev=N): nonzero changes every page a little,
+    # so a benchmark pass can see every page changed (new bytes, new ETag).
+    bench_rev: int = 0
     # Every page's Last-Modified: the start, to the second (HTTP dates have no fractions).
     started: dt.datetime = field(
         default_factory=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0))
@@ -874,6 +878,9 @@ class MockHandler(BaseHTTPRequestHandler):
             f"<p>Paragraph {n} of bench page {html.escape(ident)}: the harbour authority "
             f"reported that ferry line {n % 17} ran {n * 7 % 60} minutes late.</p>\n"
             for n in range(size // 110 + 1)) if size else ""
+        rev = self.server.shared.bench_rev
+        if rev:
+            filler = f"<p>Revision {rev}: figures corrected.</p>\n{filler}"
         text = (
             f"<!DOCTYPE html><html><head><title>Bench {html.escape(ident)}</title></head>"
             f"<body><h1>Bench page {html.escape(ident)}</h1><p>Status {status}.</p>{filler}"
@@ -929,6 +936,14 @@ class MockHandler(BaseHTTPRequestHandler):
         self.server.state.reset()
         self._respond(200, json.dumps({"reset": self.server.state.name}), "application/json")
 
+    def r_bench_rev(self, arg: str, q: dict[str, str], body: bytes) -> None:
+        if self.command != "POST":
+            self._respond(405, status_html(405, "Method Not Allowed"), headers=[("Allow", "POST")])
+            return
+        self.server.shared.bench_rev = int(_clamp_float(q.get("rev"), 0, 0, 1_000_000))
+        self._respond(200, json.dumps({"bench_rev": self.server.shared.bench_rev}),
+                      "application/json")
+
 
 _EXACT: dict[str, Route] = {
     "/": MockHandler.r_home,
@@ -954,6 +969,7 @@ _EXACT: dict[str, Route] = {
     "/_log": MockHandler.r_log,
     "/_stats": MockHandler.r_stats,
     "/_reset": MockHandler.r_reset_state,
+    "/_bench_rev": MockHandler.r_bench_rev,
 }
 
 _PREFIXES: tuple[tuple[str, Route], ...] = (

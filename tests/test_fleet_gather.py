@@ -230,3 +230,59 @@ def test_a_confirmation_that_fails_too_keeps_a_row_for_each_record(store_path: P
         rows = store.db.conn.execute("SELECT warc_file, capture, status FROM snapshots "
                                      "ORDER BY id").fetchall()
     assert rows == [("us.warc.gz", "attempt", 404), ("eu.warc.gz", "result", 404)]
+_WORDING = {"herons": "the survey team counted herons at station {i} before noon",
+            "otters": "volunteers in canoe {i} photographed otters sliding off the mud"}
+
+
+def _article(topic: str) -> str:
+    return ("<html><head><title>T</title></head><body><article><h1>T</h1>" + "".join(
+        f"<p>{_WORDING[topic].format(i=i)}, {i * 3} of them.</p>" for i in range(12))
+        + "</article></body></html>")
+
+
+@pytest.mark.parametrize("archived", [True, False])
+def test_a_baseline_a_local_crawl_left_unextracted_is_read_back_for_the_comparison(
+        store_path: Path, tmp_path: Path, archived: bool) -> None:
+    from archive.store.checks import CheckRow, SnapshotRow
+    from archive.store.results import TargetUpdate
+    from archive.warc.writer import SnapshotWriter
+    from core.exchange import Exchange
+    from rotwatch.drift import extract_main_text
+
+    url = "https://example.org/a"
+    warcs = tmp_path / "warcs"
+    with SnapshotWriter(warcs) as writer:  # the local crawl's capture: text not extracted
+        record = writer.write(Exchange(
+            url, "GET", (), 200, "OK", "HTTP/1.1",
+            (("Content-Type", "text/html; charset=utf-8"),), _article("herons").encode(),
+            False, NOW - timedelta(days=1)))
+    target_id = _targets(store_path)[url]
+    obs = Observation(url=url, hops=(Hop(url, 200),), content_type="text/html", title="T")
+    with Store(store_path) as store:
+        def baseline() -> None:
+            (snapshot_id,) = store.insert_checks([CheckRow(
+                target_id, NOW - timedelta(days=1), obs, Judgement(Verdict.OK, "ok"),
+                snapshot=SnapshotRow(
+                    NOW - timedelta(days=1), url, record.warc_file, record.offset,
+                    record.length, record.payload_digest, "response", "text/html", "T", None,
+                    False, status=200))], None)
+            store.update_targets([TargetUpdate(
+                target_id, "alive", None, "ok", 0, None, None, None, NOW - timedelta(days=1),
+                NOW, baseline_snapshot_id=snapshot_id)])
+        store.transaction(baseline)
+    changed = extract_main_text(_article("otters"), url)
+    result = NodeResult(target_id, url, "example.org", NOW, obs, Judgement(Verdict.OK, "ok"),
+                        "v", main_title=changed.title, main_text=changed.text)
+    ingest(store_path, 1, "s0", policy=DEFAULT_CONFIG, now=NOW, results=[result],
+           warc_dir=warcs if archived else None)
+    with Store(store_path) as store:
+        drifted, = store.db.conn.execute(
+            "SELECT drifted FROM checks WHERE target_id = ? ORDER BY id DESC LIMIT 1",
+            [target_id]).fetchone()
+        kept, = store.db.conn.execute(
+            "SELECT s.text FROM snapshots s JOIN targets t ON t.baseline_snapshot_id = s.id "
+            "WHERE t.id = ?", [target_id]).fetchone()
+    if archived:
+        assert drifted == 1 and "herons" in kept
+    else:  # nowhere to read it from: no comparison, nothing invented
+        assert drifted is None and kept is None

@@ -436,6 +436,19 @@ def test_bench_status_delay_and_redirect(mockserver: MockServer) -> None:
     assert fetch(mockserver.url("/bench/404/9")).status == 404
 
 
+def test_bench_revision_changes_every_bench_page_until_reset(mockserver: MockServer) -> None:
+    url = mockserver.url("/bench/200/rev-test?kb=2")
+    before = fetch(url).body
+    mockserver.set_bench_revision(3)
+    try:
+        changed = fetch(url).body
+        other_host = fetch(mockserver.url("/bench/200/rev-test?kb=2", host=2)).body
+    finally:
+        mockserver.set_bench_revision(0)
+    assert changed != before and b"Revision 3" in changed and b"Revision 3" in other_host
+    assert fetch(url).body == before
+
+
 def test_bench_handles_hundreds_of_concurrent_connections(mockserver: MockServer) -> None:
     host, port = urlsplit(mockserver.host(2)).netloc.split(":")
     count, delay_ms = 200, 300

@@ -11,6 +11,7 @@ import ipaddress
 import re
 from collections.abc import Iterator
 from datetime import datetime
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup, Tag
@@ -136,8 +137,10 @@ def _base_url(soup: BeautifulSoup, doc_url: str | None) -> str | None:
 
 
 def _iter_hrefs(soup: BeautifulSoup) -> Iterator[tuple[Tag, str, str]]:
-    for element in soup.find_all(list(_LINK_ATTRIBUTES)):
-        if not isinstance(element, Tag):
+    # A plain walk in document order, as find_all(names) would give: bs4's matching
+    # machinery cost more than the rest of the link work together.
+    for element in soup.descendants:
+        if not isinstance(element, Tag) or element.name not in _LINK_TAGS:
             continue
         if element.name == "link" and not _interesting_link_tag(element):
             continue
@@ -176,6 +179,7 @@ def _fetchable(resolved: ResolvedURL) -> ResolvedURL:
     return ResolvedURL(resolved.url, resolved.key, False, reason, resolved.host)
 
 
+@lru_cache(maxsize=8192)  # the same cited URLs recur across a collection's seeds
 def _fetch_problem(url: str) -> str | None:
     if _NOT_URL_CHARACTER.search(url):
         return "URL has whitespace, control or non-ASCII characters"

@@ -301,7 +301,8 @@ class Coordinator:
         outcome = ingest(self.config.store_path, self.run_id, shard.name,
                          policy=self.config.policy, now=datetime.now(UTC),
                          results=results or (), pairs=pairs or [],
-                         hold=self._hold_rule(vantage), accept=self.accept)
+                         hold=self._hold_rule(vantage), accept=self.accept,
+                         warc_dir=self.config.warc_dir)
         if outcome is None:
             return  # ingested before: nothing to add
         self.recorded += outcome.recorded

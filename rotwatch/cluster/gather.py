@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from archive.store import results as store_results
+from archive.store import texts
 from archive.store.checks import CheckRow, SnapshotRow
 from archive.store.fleet import FleetSide, ShardState
 from archive.store.pending import PendingSide
@@ -31,6 +32,7 @@ from core.vantage import Seen, reconcile
 from rotwatch.cluster.results import NodeResult, from_json
 from rotwatch.cluster.shared_dir import AttemptDir
 from rotwatch.drift import compare, content_fingerprint
+from rotwatch.lazy_text import extract_stored
 from rotwatch.target_updates import target_update, validators_after
 
 LOG = logging.getLogger(__name__)
@@ -127,7 +129,8 @@ def ingest(store_path: Path, run_id: int, shard: str, *, policy: PolicyConfig,
            now: datetime, results: Iterable[NodeResult] = (), pairs: Sequence[Pair] = (),
            hold: Callable[[NodeResult], bool] = lambda r: False,
            accept: tuple[AcceptRule, ...] = (),
-           release: Sequence[int] = ()) -> Ingested | None:
+           release: Sequence[int] = (),
+           warc_dir: Path | None = None) -> Ingested | None:
     """Record a shard's results (and reconciled pairs) in one transaction.
 
     As a local crawl's pipeline does: a target refused by the operator's settings is not
@@ -137,6 +140,8 @@ def ingest(store_path: Path, run_id: int, shard: str, *, policy: PolicyConfig,
     in batches (it may be a `ResultsFile`) and must be iterable again. `release` names
     held checks of the store (archive/store/pending.py) these pairs record: they are let
     go in the same transaction. Returns None when the shard was ingested already.
+    `warc_dir`: where a baseline whose text a local crawl left unextracted
+    (rotwatch/lazy_text.py) is read back from.
     """
     def judged(result: NodeResult) -> NodeResult:
         if not accept:
@@ -162,13 +167,14 @@ def ingest(store_path: Path, run_id: int, shard: str, *, policy: PolicyConfig,
                     result = judged(result)
                     (outcome.held if hold(result) else plain).append(result)
                 outcome.verdicts.update(r.judgement.verdict.value for r in plain)
-                recorded = _record(store, run_id, plain, policy)
+                recorded = _record(store, run_id, plain, policy, warc_dir)
                 outcome = replace(outcome, recorded=outcome.recorded + recorded)
             for pair in pairs:
                 outcome.verdicts[pair.first.judgement.verdict.value] += 1
             recorded = _record(store, run_id, [
                 r for pair in pairs for r in _reconciled(
-                    replace(pair, second=pair.second and judged(pair.second)))], policy)
+                    replace(pair, second=pair.second and judged(pair.second)))], policy,
+                warc_dir)
             outcome = replace(outcome, recorded=outcome.recorded + recorded)
             PendingSide(store.db).release(release)
             fleet.mark_ingested(run_id, shard, outcome.recorded, now)
@@ -178,13 +184,16 @@ def ingest(store_path: Path, run_id: int, shard: str, *, policy: PolicyConfig,
 
 
 def _record(store: Store, run_id: int, ordered: list[NodeResult],
-            policy: PolicyConfig) -> int:
+            policy: PolicyConfig, warc_dir: Path | None = None) -> int:
     """Append these checks (in order) and update their targets; inside a transaction."""
     if not ordered:
         return 0
     db, fleet = store.db, FleetSide(store.db)
     ids = {r.target_id for r in ordered}
     baselines = store_results.baselines(db, ids)
+    if warc_dir is not None:
+        baselines |= _late_baselines(store, warc_dir, [
+            r.target_id for r in ordered if r.main_text and r.target_id not in baselines])
     first_snapshot: dict[int, int] = {}
     latest: dict[int, NodeResult] = {}
     for result in ordered:  # one insert per result, to name its vantage
@@ -211,6 +220,24 @@ def _record(store: Store, run_id: int, ordered: list[NodeResult],
                                                   r.archived))
         for r in latest.values()])
     return len(ordered)
+
+
+def _late_baselines(store: Store, warc_dir: Path, target_ids: list[int]
+                    ) -> dict[int, tuple[int, str]]:
+    """Baselines whose text was never extracted (a local crawl extracts only when it
+    compares): extracted now from their WARC records, and kept."""
+    found: dict[int, tuple[int, str]] = {}
+    for target_id in dict.fromkeys(target_ids):
+        base = texts.baseline_capture(store.db, target_id)
+        if base is None or not base.pending:
+            continue
+        main = extract_stored(warc_dir, base)
+        if main is None:
+            continue
+        texts.store_text(store.db, base, main.text)
+        if main.text:
+            found[target_id] = (base.snapshot_id, main.text)
+    return found
 
 
 def _reconciled(pair: Pair) -> list[NodeResult]:

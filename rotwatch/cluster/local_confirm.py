@@ -127,7 +127,7 @@ def _record(config: Config, run_id: int, held: list[HeldRow], pairs: list[Pair])
             run_id, SHARD, node=None, job_id=None, attempt=0, status=ShardState.SCHEDULED,
             targets=len(pairs), now=now))
     if ingest(config.store_path, run_id, SHARD, policy=config.policy, now=now,
-              pairs=pairs, release=ids) is None:
+              pairs=pairs, release=ids, warc_dir=config.warc_dir) is None:
         # Recorded before (the release shares the ingest's transaction, so only a store
         # edited by hand gets here): let them go, not recorded twice.
         with Store(config.store_path) as store:

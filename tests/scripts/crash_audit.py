@@ -60,8 +60,23 @@ def kill_tree(pid: int) -> int:
 
 
 def _digest_of_rows(data: Path, table: str, max_id: int) -> str:
+    # A snapshot's main text may be filled in later, once, from NULL (text is extracted
+    # only when a comparison needs it, rotwatch/lazy_text.py), so it is left out of the
+    # hash; every other column of every committed row still must not change.
     rows = query(data, f"SELECT * FROM {table} WHERE id <= ? ORDER BY id", max_id)
+    if table == "snapshots":
+        rows = [_without_late_text(data, row) for row in rows]
     return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+_SNAPSHOT_COLUMNS: list[str] = []
+
+
+def _without_late_text(data: Path, row: tuple[object, ...]) -> tuple[object, ...]:
+    if not _SNAPSHOT_COLUMNS:
+        _SNAPSHOT_COLUMNS.extend(r[1] for r in query(data, "PRAGMA table_info(snapshots)"))
+    at = _SNAPSHOT_COLUMNS.index("text")
+    return (*row[:at], None, *row[at + 1:])
 
 
 @dataclass

@@ -1,0 +1,62 @@
+"""Fast paths that must give exactly what the code they replaced gave: core.textsim's ASCII
+normalisation and its early-refusing similarity, and page facts' whitespace collapsing."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.textsim import normalise_text, similarity, similarity_at_least
+from crawler.fetch.content import page_facts
+
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def _general(text: str) -> str:
+    return _NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=200))
+def test_ascii_text_normalises_as_the_general_path_does(text: str) -> None:
+    assert normalise_text(text) == _general(text)
+
+
+def test_every_ascii_pair_between_words() -> None:
+    for a in range(128):
+        for b in range(128):
+            text = f"Ab{chr(a)}{chr(b)}c_D {chr(a)}"
+            assert normalise_text(text) == _general(text), repr(text)
+
+
+def test_non_ascii_text_still_takes_the_unicode_path() -> None:
+    assert normalise_text("Ｆｕｌｌ－ｗｉｄｔｈ　ＳＴＲＡẞE, 北京！") == "full width strasse 北京"
+
+
+def test_page_text_collapses_every_kind_of_whitespace_as_the_regex_did() -> None:
+    spaces = [chr(c) for c in range(0x3001) if re.fullmatch(r"\s", chr(c))]
+    assert "\u3000" in spaces and "\x1c" in spaces and "\u200b" not in spaces
+    body = "<html><body><p>" + "x".join(f"a{s}{s}b" for s in spaces) + " \u200b </p></body></html>"
+    facts = page_facts(body.encode("utf-8"), "text/html; charset=utf-8", "utf-8")
+    assert facts.text == re.sub(r"\s+", " ", "x".join(f"a{s}{s}b" for s in spaces)
+                                + " \u200b ").strip()
+
+
+_TEXTS = st.text(alphabet=st.sampled_from("abcde fgh.,北京天安门上海"), max_size=120)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_TEXTS, _TEXTS, st.sampled_from([0.05, 0.3, 0.5, 0.65, 0.9, 1.0]), st.integers(2, 5))
+def test_similarity_at_least_is_similarity_above_its_floor(a: str, b: str, floor: float,
+                                                          n: int) -> None:
+    score = similarity(a, b, n)
+    assert similarity_at_least(a, b, floor, n) == (score if score >= floor else None)
+
+
+def test_a_long_page_against_a_short_error_page_is_refused_early() -> None:
+    page = " ".join(f"paragraph {i} of a long article about the harbour" for i in range(400))
+    assert similarity_at_least(page, "Not found. Sorry.", 0.9) is None
+    assert similarity_at_least(page, page.upper(), 0.9) == 1.0
