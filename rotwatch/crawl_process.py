@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,19 +22,26 @@ from archive.store.due import Selection, due_page
 from core.operator_rules import refused_by_settings
 from core.policy import spread_per_host
 from core.records import DueTarget, Verdict
+from core.sharding import shard_of
 from core.url_filter import UrlFilter
 from rotwatch.config import Config
 
 
 def stream_targets(store_path: Path, now: datetime, selection: Selection,
                    max_per_host: int = 0, page_size: int = 500,
-                   shard: tuple[int, int] = (0, 1)) -> Iterator[DueTarget]:
+                   shard: tuple[int, int] = (0, 1),
+                   plan: Callable[[], Mapping[str, int] | None] | None = None,
+                   ) -> Iterator[DueTarget]:
     """Due targets, page by page from their own read connection: never all in memory.
 
-    With `shard` = (index, count), only hosts whose stable hash falls in this shard.
+    With `shard` = (index, count), only the hosts of this shard: those `plan` (host →
+    shard, core.sharding.balance_hosts) gives it, and among hosts it does not name, those
+    whose stable hash falls in it. `plan` is called when the first target is wanted, so
+    a crawl process can start while its parent still splits the hosts.
     """
     index, count = shard
     urls = UrlFilter.of(selection.include, selection.exclude)
+    hosts = plan() if plan is not None and count > 1 else None
     db = open_database(store_path)
     per_host: Counter[str] = Counter()
     after: tuple[str, int] | None = None
@@ -45,7 +51,7 @@ def stream_targets(store_path: Path, now: datetime, selection: Selection,
             if not page:
                 return
             mine = [t for t in page
-                    if (count == 1 or zlib.crc32(t.host.encode()) % count == index)
+                    if (count == 1 or shard_of(t.host, count, hosts) == index)
                     and (not urls.active or urls.keeps(t.url))]
             if max_per_host:
                 # the rest of a busy host waits for the next cycle
@@ -73,8 +79,9 @@ class ShardResult:
 def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int,
                 shard: tuple[int, int] = (0, 1),
                 on_result: Callable[[Verdict], None] | None = None,
-                log_level: str = "WARNING") -> ShardResult:
-    """One crawl in this process over the targets of one shard (hosts hashed to it)."""
+                log_level: str = "WARNING",
+                plan: Callable[[], Mapping[str, int] | None] | None = None) -> ShardResult:
+    """One crawl in this process over the targets of one shard (see stream_targets)."""
     # Imported here: a parent that only starts crawl processes need not load Scrapy.
     from scrapy import signals
     from scrapy.crawler import AsyncCrawlerProcess
@@ -103,7 +110,7 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
                         archive_dir=config.warc_dir,
                         backlog=Backlog(max(1, int(crawl.held_mb * 1024 * 1024))))
     targets = stream_targets(config.store_path, now, selection, crawl.max_per_host_per_run,
-                             shard=shard)
+                             shard=shard, plan=plan)
     settings = scrapy_settings(crawl, log_level=log_level)
     settings["ITEM_PIPELINES"] = {RecordPipeline: 300}
     process = AsyncCrawlerProcess(settings)

@@ -2,7 +2,10 @@
 
 Children are started with `spawn` (a fresh interpreter: no reactor state inherited),
 report each verdict over a queue for the progress display, and send their result at the
-end. SIGTERM/SIGINT to the parent is passed on once to every child, so each crawl closes
+end. They are started first; while they load Python, Scrapy and the store, the parent
+splits the due hosts between them by their number of due targets (core.sharding) and
+sends each the plan, which it reads when its crawl wants its first target.
+SIGTERM/SIGINT to the parent is passed on once to every child, so each crawl closes
 gracefully (Scrapy finishes what is in flight; the recorder flushes). On Linux a child
 also gets SIGTERM if the parent dies, so no crawl outlives the writer lock.
 """
@@ -11,22 +14,29 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import multiprocessing
 import os
 import queue
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from types import FrameType
 from typing import Any
 
+from archive.store import Store
 from archive.store.due import Selection
 from core.records import Verdict
+from core.sharding import balance_hosts
 from rotwatch.config import Config
 from rotwatch.crawl_process import ShardResult, crawl_shard
 
+LOG = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
+# Seconds a crawl process waits for its parent's host plan before it falls back to the
+# stable hash (the parent sends it right after starting the children).
+PLAN_WAIT = 600.0
 
 
 def _die_with_parent() -> None:
@@ -36,7 +46,8 @@ def _die_with_parent() -> None:
 
 
 def _child(config: Config, selection: Selection, now: datetime, run_id: int,
-           shard: tuple[int, int], events: Any, log_level: str, each: bool) -> None:
+           shard: tuple[int, int], events: Any, log_level: str, each: bool,
+           plans: Any) -> None:
     # Out of the terminal's process group: Ctrl-C reaches only the parent, which passes
     # one SIGTERM on (a second signal would make Scrapy stop without closing cleanly).
     with contextlib.suppress(OSError):
@@ -47,11 +58,48 @@ def _child(config: Config, selection: Selection, now: datetime, run_id: int,
         # otherwise it is a pickle and a pipe write per link for nobody.
         result = crawl_shard(config, selection, now, run_id, shard,
                              (lambda verdict: events.put(("verdict", verdict.value)))
-                             if each else None, log_level)
+                             if each else None, log_level, plan=lambda: _plan(plans))
     except BaseException as exc:  # reported to the parent, which records the run
         result = ShardResult({}, 0, f"crawl process {shard[0]} failed: "
                                     f"{type(exc).__name__}: {exc}")
     events.put(("done", result))
+
+
+def _plan(plans: Any) -> Mapping[str, int] | None:
+    """The parent's host plan; without one (it failed to make it) the stable hash."""
+    try:
+        plan: Mapping[str, int] | None = plans.get(timeout=PLAN_WAIT)
+    except queue.Empty:
+        return None
+    return plan
+
+
+def host_plan(config: Config, selection: Selection, now: datetime,
+              count: int) -> dict[str, int]:
+    """Due hosts → crawl process, even by due targets (capped as the crawl caps them)."""
+    with Store(config.store_path) as store:
+        due = store.due_per_host(now, selection)
+    cap = config.crawl.max_per_host_per_run
+    if cap:
+        due = {host: min(n, cap) for host, n in due.items()}
+    return balance_hosts(due, count)
+
+
+@contextlib.contextmanager
+def _no_main_script() -> Iterator[None]:
+    """While children start: `spawn` runs the parent's main script again in each child
+    (as `__mp_main__`) when it is a file, and for the `rotwatch` console script that is
+    the whole CLI, which a crawl process never uses (~0.2 CPU-seconds each)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None or getattr(main, "__spec__", None) is not None:
+        yield  # `python -m rotwatch`: spawn already skips a package's __main__
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
 
 
 def run_shards(config: Config, selection: Selection, now: datetime, run_id: int,
@@ -59,12 +107,24 @@ def run_shards(config: Config, selection: Selection, now: datetime, run_id: int,
                log_level: str) -> list[ShardResult]:
     context = multiprocessing.get_context("spawn")
     events = context.Queue()
+    plans = [context.Queue() for _ in range(count)]
     children = [context.Process(target=_child, name=f"rotwatch-crawl-{i}",
                                 args=(config, selection, now, run_id, (i, count), events,
-                                      log_level, on_result is not None))
+                                      log_level, on_result is not None, plans[i]))
                 for i in range(count)]
-    for child in children:
-        child.start()
+    with _no_main_script():
+        for child in children:
+            child.start()
+    plan: dict[str, int] | None = None
+    try:
+        plan = host_plan(config, selection, now, count)
+    except Exception as exc:  # the children then split the hosts by the stable hash
+        LOG.warning("could not split the hosts by their due targets (%s: %s); splitting "
+                    "them by a hash of their names", type(exc).__name__, exc)
+    for waiting in plans:
+        waiting.put(plan)
+        # A child that died before reading must not keep this process from exiting.
+        waiting.cancel_join_thread()
     forwarded = False
 
     def forward(signum: int, frame: FrameType | None) -> None:

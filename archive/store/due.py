@@ -87,6 +87,15 @@ class DueSide(Tables):
         return [DueTarget(int(r[0]), r[1], r[2], r[3], r[4], validators_from_db(r[5]))
                 for r in rows]
 
+    def due_per_host(self, now: datetime, selection: Selection) -> dict[str, int]:
+        """How many targets a run with this selection would visit on each host (the
+        --include/--exclude regexes not applied): how a run splits hosts between crawl
+        processes (core.sharding)."""
+        where, params = _where(now, selection)
+        sql = (f"SELECT t.host, count(*) FROM targets t WHERE {' AND '.join(where)} "
+               "GROUP BY t.host")
+        return {str(host): int(n) for host, n in self.db.conn.execute(sql, params)}
+
 
     def selected_states(self, selection: Selection) -> Iterator[tuple[int, str, str]]:
         """(target id, URL, state) of every selected checkable target, due or not, that an
