@@ -66,6 +66,19 @@ def baseline_capture(db: Database, target_id: int) -> StoredCapture | None:
     return _capture(row) if row else None
 
 
+def baseline_captures(db: Database, target_ids: Sequence[int]) -> dict[int, StoredCapture]:
+    """`baseline_capture` for many targets, one query per 500 (a fleet's gathering)."""
+    found: dict[int, StoredCapture] = {}
+    for start in range(0, len(target_ids), 500):
+        chunk = list(target_ids[start:start + 500])
+        rows = db.conn.execute(
+            f"SELECT {_COLUMNS} FROM targets t JOIN snapshots s ON "
+            f"s.id = t.baseline_snapshot_id WHERE t.id IN ({','.join('?' * len(chunk))})",
+            chunk).fetchall()
+        found |= {capture.target_id: capture for capture in map(_capture, rows)}
+    return found
+
+
 def response_capture(db: Database, digest: str) -> StoredCapture | None:
     """The full response record holding this payload: one with its text if any has it."""
     row = db.conn.execute(

@@ -32,7 +32,7 @@ from core.vantage import Seen, reconcile
 from rotwatch.cluster.results import NodeResult, from_json
 from rotwatch.cluster.shared_dir import AttemptDir
 from rotwatch.drift import compare, content_fingerprint
-from rotwatch.lazy_text import extract_stored
+from rotwatch.lazy_text import SHORT_PAGE_CHARS, extract_stored
 from rotwatch.target_updates import target_update, validators_after
 
 LOG = logging.getLogger(__name__)
@@ -194,18 +194,30 @@ def _record(store: Store, run_id: int, ordered: list[NodeResult],
     if warc_dir is not None:
         baselines |= _late_baselines(store, warc_dir, [
             r.target_id for r in ordered if r.main_text and r.target_id not in baselines])
+    based = texts.baseline_captures(db, sorted(ids))
     first_snapshot: dict[int, int] = {}
     latest: dict[int, NodeResult] = {}
     for result in ordered:  # one insert per result, to name its vantage
         before = fleet.last_check_id()
-        earlier = None
+        earlier: tuple[str | None, str | None] | None = None
         if result.archived is not None and result.archived.record_type == "revisit":
             # As the Recorder does: a revisit's text is its original's (the node did not
             # extract it again); asked per result, so an original gathered just before
             # (its own job's) is found.
             earlier = store_results.text_for_digest(db, result.archived.payload_digest)
+        # As the Recorder decides (rotwatch/recorder.py, _prepare): without a baseline to
+        # compare with, the text waits; the baseline's own payload is the same page.
+        base = based.get(result.target_id)
+        comparable = base is not None and base.comparable
+        same = (comparable and base is not None and result.archived is not None
+                and result.archived.payload_digest == base.digest)
+        if same and earlier is None and base is not None:
+            base_text = baselines.get(result.target_id)
+            earlier = (base.title, base_text[1] if base_text else None)
+        if earlier is None and not comparable:
+            result = _text_deferred(result)
         (snapshot_id,) = store_results.insert_checks(
-            db, [_row(result, baselines.get(result.target_id), earlier)], run_id)
+            db, [_row(result, baselines.get(result.target_id), earlier, same)], run_id)
         if result.vantage:
             fleet.label_checks(before, result.vantage)
         if snapshot_id:
@@ -261,8 +273,19 @@ def _reconciled(pair: Pair) -> list[NodeResult]:
     return [second, concluded]
 
 
+def _text_deferred(result: NodeResult) -> NodeResult:
+    """As a local check stores a first capture (rotwatch/lazy_text.py): no main text until
+    a later capture differs from it (then it is read back from its WARC record), the
+    page's headline as its title; a short page keeps its visible text. The node extracted
+    the text already; storing it would make a fleet's rows differ from a local check's."""
+    obs = result.observation
+    if result.main_text is None or len(obs.text) < SHORT_PAGE_CHARS:
+        return result
+    return replace(result, main_text=None, main_title=obs.heading or obs.title)
+
+
 def _row(result: NodeResult, baseline: tuple[int, str] | None,
-         earlier: tuple[str | None, str] | None = None) -> CheckRow:
+         earlier: tuple[str | None, str | None] | None = None, same: bool = False) -> CheckRow:
     """The check's row and its snapshot rows, as the Recorder builds them."""
     if result.row is not None:  # held by the local recorder, made whole there
         return replace(result.row, checked_at=result.checked_at, judgement=result.judgement)
@@ -271,9 +294,13 @@ def _row(result: NodeResult, baseline: tuple[int, str] | None,
     if earlier is not None:
         title, text = earlier[0] or obs.title, earlier[1]
     content_hash = similarity = drifted = None
+    if same:
+        similarity, drifted = 1.0, False  # the baseline's payload: nothing to compare
     if text:
         content_hash = content_fingerprint(text)
-        if baseline is not None and baseline[1] == text:
+        if same:
+            pass
+        elif baseline is not None and baseline[1] == text:
             similarity, drifted = 1.0, False  # the baseline itself: nothing to compare
         elif baseline is not None:
             drift = compare(baseline[1], text)
