@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                     tag = f"p{setup.per_host}"
                     blocks[-1][1].append(run_rotwatch(
                         "rotwatch, every page changed", work / f"data-{tag}",
-                        work / f"rotwatch-{tag}.toml", expected, args.timeout, srv))
+                        work / f"rotwatch-{tag}.toml", expected, args.timeout))
                     srv.mock.set_bench_revision(0)
         for setup, results in blocks:
             report(setup, results, args.links, args.server)
