@@ -100,9 +100,6 @@ class CrawlConfig:
     soft404_probe: bool = True
     max_per_host_per_run: int = _within(0, 0, 10_000_000)  # 0 = no cap
     batch_size: int = _within(100, 1, 100_000)
-    # Page bodies a crawl process holds for archiving and text extraction before it stops
-    # downloading until they drain (rotwatch/backlog.py).
-    held_mb: float = _within(32.0, 0, 4096, above=True)
     # Crawl processes, hosts split between them; 0 = one per core.
     processes: int = _within(0, 0, 256)
     # URL regexes (core/url_filter.py rules): only matching targets are checked / counted;

@@ -89,7 +89,6 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
     from crawler.fetch.items import Outcome
     from crawler.fetch.settings import scrapy_settings
     from crawler.fetch.spider import CheckSpider
-    from rotwatch.backlog import Backlog
     from rotwatch.cluster.held import holds_for_confirmation
     from rotwatch.pipeline import ACCEPT, RECORDER, RecordPipeline
     from rotwatch.recorder import Recorder
@@ -107,8 +106,7 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
                         batch_size=crawl.batch_size,
                         warc_max_bytes=int(crawl.warc_max_file_mb * 1_000_000),
                         hold_failures=holds_for_confirmation(config),
-                        archive_dir=config.warc_dir,
-                        backlog=Backlog(max(1, int(crawl.held_mb * 1024 * 1024))))
+                        archive_dir=config.warc_dir)
     targets = stream_targets(config.store_path, now, selection, crawl.max_per_host_per_run,
                              shard=shard, plan=plan)
     settings = scrapy_settings(crawl, log_level=log_level)

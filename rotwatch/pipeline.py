@@ -9,15 +9,12 @@ the Recorder's worker thread writes the WARC files and the store.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 from typing import Any, Self
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
-from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet import defer
 
 from core.operator_rules import AcceptRule, accepted, refused_by_settings
 from crawler.fetch.archiving import note_archived, snapshot_of
@@ -25,11 +22,7 @@ from crawler.fetch.hops import fetch_of
 from crawler.fetch.items import Outcome
 from rotwatch.recorder import Recorder
 
-LOG = logging.getLogger(__name__)
 RECORDER = "ROTWATCH_RECORDER"
-# A wait for room never hangs the crawl: after this long the item goes on regardless
-# (the worker is stuck, and its error is reported when the Recorder closes).
-ROOM_WAIT_SECONDS = 60
 ACCEPT = "ROTWATCH_ACCEPT"  # `--accept` rules as given (core.operator_rules.AcceptRule)
 
 
@@ -71,29 +64,4 @@ class RecordPipeline:
             item = replace(item, judgement=accepted(self.accept, item.host, item.observation,
                                                     item.judgement))
         self.recorder.add(item)
-        if self.recorder.backlog.full:
-            # Bodies pile up faster than they are archived and extracted: this item (and
-            # with it Scrapy's scraper slot, hence new downloads) waits for room.
-            self.recorder.flush()
-            return self._when_room(item)
-        return item
-
-    async def _when_room(self, item: Outcome) -> Outcome:
-        # Imported here: importing it at module level would install Twisted's default
-        # reactor before Scrapy installs the asyncio one.
-        from twisted.internet import reactor
-
-        room: defer.Deferred[None] = defer.Deferred()
-
-        def fire() -> None:  # in the reactor thread
-            if not room.called:  # the timeout may have come first
-                room.callback(None)
-
-        self.recorder.backlog.when_room(
-            lambda: reactor.callFromThread(fire))
-        room.addTimeout(ROOM_WAIT_SECONDS, reactor)
-        try:
-            await maybe_deferred_to_future(room)
-        except defer.TimeoutError:
-            LOG.warning("the recorder has not freed room for %d s; going on", ROOM_WAIT_SECONDS)
         return item

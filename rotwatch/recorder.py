@@ -29,7 +29,6 @@ from core.exchange import ArchivedRecord, Exchange
 from core.policy import PastCheck, PolicyConfig
 from core.records import Validators
 from crawler.fetch.items import Outcome
-from rotwatch.backlog import Backlog
 from rotwatch.cluster.held import hold, is_held
 from rotwatch.drift import MainText, compare, content_fingerprint
 from rotwatch.lazy_text import SHORT_PAGE_CHARS, stored_payload
@@ -85,7 +84,7 @@ class Recorder:
     def __init__(self, store_path: Path, warc_dir: Path | None, *, run_id: int | None,
                  policy: PolicyConfig, batch_size: int = 100,
                  warc_max_bytes: int = 1_000_000_000, hold_failures: bool = False,
-                 archive_dir: Path | None = None, backlog: Backlog | None = None) -> None:
+                 archive_dir: Path | None = None) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rotwatch-store")
         self._pending: list[tuple[Outcome, Future[_Prepared]]] = []
         # Jobs for the worker not handed over yet, in call order (FIFO is kept).
@@ -100,10 +99,6 @@ class Recorder:
         # (rotwatch/cluster/held.py), and count in `recorded` (they are in the store).
         self.hold_failures = hold_failures and run_id is not None
         self.recorded = 0
-        # Bytes of bodies waiting in the worker's queue or for the extraction process: the
-        # pipeline waits for room (rotwatch/backlog.py), so a slow extraction slows the
-        # crawl instead of filling memory.
-        self.backlog = backlog or Backlog()
         self.error: BaseException | None = None
         self._store: Store | None = None
         self._warc: SnapshotWriter | None = None
@@ -134,16 +129,12 @@ class Recorder:
                 ) -> Future[ArchivedRecord | None] | None:
         if self._warc is None:
             return None
-        size = len(exchange.body)
-        self.backlog.add(size)
-        return self._later(size, self._write_warc, exchange, target_id)
+        return self._later(len(exchange.body), self._write_warc, exchange, target_id)
 
     def add(self, outcome: Outcome) -> None:
         # The body goes to the worker with the next group of jobs (text extraction, drift)
         # and is not kept here, so a batch never holds more than one body per outcome.
-        size = len(outcome.body or b"")
-        self.backlog.add(size)
-        row = self._later(size, self._prepare_counted, outcome, size)
+        row = self._later(len(outcome.body or b""), self._prepare, outcome)
         self._pending.append((replace(outcome, body=None), row))
         if len(self._pending) >= self.batch_size:
             self.flush()
@@ -187,17 +178,9 @@ class Recorder:
                 self.error = self.error or exc
         self._executor.submit(self._close).result()
         self._executor.shutdown(wait=True)
-        LOG.info("bodies held at most: %d bytes (limit %d); waits for room: %d",
-                 self.backlog.peak, self.backlog.limit, self.backlog.waits)
 
     # ---- the worker thread -------------------------------------------------------------
     def _write_warc(self, exchange: Exchange, target_id: int) -> ArchivedRecord | None:
-        try:
-            return self._write_record(exchange, target_id)
-        finally:
-            self.backlog.release(len(exchange.body))
-
-    def _write_record(self, exchange: Exchange, target_id: int) -> ArchivedRecord | None:
         assert self._warc is not None
         try:
             record = self._warc.write(exchange)
@@ -213,20 +196,6 @@ class Recorder:
                 f"cannot write WARC snapshots in {self._warc.directory} ({exc}; the disk may "
                 "be full): checks are still recorded, without snapshots")
             return None
-
-    def _prepare_counted(self, outcome: Outcome, size: int) -> _Prepared:
-        try:
-            return self._prepare(outcome)
-        finally:  # the body is dropped now, or counted again by _extract
-            self.backlog.release(size)
-
-    def _extract(self, body: bytes, url: str, encoding: str | None) -> Future[MainText]:
-        """Hand a body to the extraction process, counted until its text is back."""
-        size = len(body)
-        self.backlog.add(size)
-        future = self._extractor.submit(body, url, encoding)
-        future.add_done_callback(lambda _: self.backlog.release(size))
-        return future
 
     def _prepare(self, outcome: Outcome) -> _Prepared:
         """Look up what the store knows, and start the text extraction (another process)
@@ -270,7 +239,7 @@ class Recorder:
         if source is not None:
             text = self._extract_later(source)
         elif earlier is None and text is None and outcome.body is not None:
-            text = self._extract(outcome.body, obs.final_url, outcome.encoding)
+            text = self._extractor.submit(outcome.body, obs.final_url, outcome.encoding)
         return _Prepared(record, captures, mime, earlier, text, source, base,
                          None if base.text else self._extract_later(base), headline=headline)
 
@@ -281,7 +250,7 @@ class Recorder:
             if self._archive_dir is not None:
                 try:
                     body, encoding = stored_payload(self._archive_dir, capture)
-                    future = self._extract(body, capture.url, encoding)
+                    future = self._extractor.submit(body, capture.url, encoding)
                 except (OSError, ValueError) as exc:  # the comparison is skipped, not the check
                     LOG.warning("cannot read the capture of %s to extract its text: %s",
                                 capture.url, exc)
