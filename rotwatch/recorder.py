@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from archive.store import results, texts
+from archive.store.checks import attempt_rows
 from archive.store.db import write_transaction
 from archive.store.pending import PendingSide
 from archive.store.results import CheckRow, SnapshotRow, TargetUpdate
@@ -346,16 +347,7 @@ class Recorder:
                 text=None if record.record_type == "revisit" else text,
                 status=own.status if own else obs.status,
                 warc_date=own.warc_date if own else None)
-        # The check's other records (hops, retried attempts) get rows too: nothing in the
-        # WARC is unaccounted for, and a later revisit of one finds its original.
-        attempts = tuple(
-            SnapshotRow(fetched_at=outcome.checked_at, url=c.url,
-                        warc_file=c.record.warc_file, warc_offset=c.record.offset,
-                        warc_length=c.record.length, payload_digest=c.record.payload_digest,
-                        record_type=c.record.record_type, mime=c.mime, title=None, text=None,
-                        truncated=c.record.truncated, status=c.status, warc_date=c.warc_date,
-                        capture="attempt")
-            for c in prepared.captures if c.record != record)
+        attempts = attempt_rows(outcome.checked_at, prepared.captures, record)
         return CheckRow(outcome.target_id, outcome.checked_at, obs, outcome.judgement,
                         content_hash, similarity, drifted, snapshot, attempts)
 

@@ -28,8 +28,10 @@ from rotwatch.cluster.egg import build_egg
 from rotwatch.cluster.plan import shard_of
 from rotwatch.cluster.scrapyd_api import NodeError, NodeUnreachable, ScrapydNode
 from rotwatch.config import ConfigError, load_config
+from tests import fleet_setup
 from tests.conftest import REPO_ROOT, MockServer
 from tests.fleet import ScrapydServer, free_port
+from tests.fleet_setup import seed, verdicts
 from tests.helpers import query, rotwatch, write_config
 
 PER_HOST = 2
@@ -69,25 +71,8 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Scrapy
 
 def fleet_config(path: Path, shared: Path, urls: list[str], vantage: list[str] | None = None,
                  **crawl: Any) -> Path:
-    write_config(path, **{**CRAWL, **crawl})
-    lines = ["", "[cluster]", f"scrapyd = {json.dumps(urls)}", f'shared_dir = "{shared}"',
-             "poll_interval = 0.2", "request_timeout = 10"]
-    if vantage:
-        lines.append(f"vantage = {json.dumps(vantage)}")
-    with path.open("a", encoding="utf-8") as out:
-        out.write("\n".join(lines) + "\n")
-    return path
-
-
-def seed(path: Path, urls: list[str]) -> Path:
-    path.write_text("# Links\n\n" + "\n".join(f"- [l{i}]({u})" for i, u in enumerate(urls))
-                    + "\n", encoding="utf-8")
-    return path
-
-
-def verdicts(data: Path) -> dict[str, str]:
-    return dict(query(data, "SELECT t.url, c.verdict FROM checks c JOIN targets t "
-                            "ON t.id = c.target_id"))
+    extra = [f"vantage = {json.dumps(vantage)}"] if vantage else []
+    return fleet_setup.fleet_config(path, {**CRAWL, **crawl}, str(shared), urls, extra)
 
 
 # ---- one check, two ways ---------------------------------------------------------------------

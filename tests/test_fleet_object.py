@@ -27,9 +27,11 @@ from rotwatch.cluster.node_upload import ObjectNodeOutput
 from rotwatch.cluster.scrapyd_api import NodeError, ScrapydNode
 from rotwatch.cluster.shared_choice import open_shared
 from rotwatch.cluster.shared_store import SharedStoreError
+from tests import fleet_setup
 from tests.conftest import REPO_ROOT, MockServer
 from tests.fleet import ScrapydServer, free_port
-from tests.helpers import query, rotwatch, write_config
+from tests.fleet_setup import seed, verdicts
+from tests.helpers import query, rotwatch
 
 pytest.importorskip("s3fs")
 
@@ -99,25 +101,8 @@ def nodes(s3: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Sc
 
 
 def fleet_config(path: Path, shared: str, urls: list[str], endpoint: str | None) -> Path:
-    write_config(path, **CRAWL)
-    lines = ["", "[cluster]", f"scrapyd = {json.dumps(urls)}", f'shared_dir = "{shared}"',
-             "poll_interval = 0.2", "request_timeout = 10"]
-    if endpoint:
-        lines.append(f'storage_options = {{ endpoint_url = "{endpoint}" }}')
-    with path.open("a", encoding="utf-8") as out:
-        out.write("\n".join(lines) + "\n")
-    return path
-
-
-def seed(path: Path, urls: list[str]) -> Path:
-    path.write_text("# Links\n\n" + "\n".join(f"- [l{i}]({u})" for i, u in enumerate(urls))
-                    + "\n", encoding="utf-8")
-    return path
-
-
-def verdicts(data: Path) -> dict[str, str]:
-    return dict(query(data, "SELECT t.url, c.verdict FROM checks c JOIN targets t "
-                            "ON t.id = c.target_id"))
+    extra = [f'storage_options = {{ endpoint_url = "{endpoint}" }}'] if endpoint else []
+    return fleet_setup.fleet_config(path, CRAWL, shared, urls, extra)
 
 
 def s3fs_of(endpoint: str) -> Any:

@@ -9,11 +9,13 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlite_utils import Database
 
 from archive.store.db import Tables, from_db, to_db
 from archive.store.validators import validators_to_db
+from core.exchange import ArchivedRecord
 from core.history import WINDOW, code_of
 from core.records import Judgement, Observation, Validators
 
@@ -34,6 +36,35 @@ class SnapshotRow:
     status: int | None = None  # the archived response's HTTP status
     warc_date: str | None = None  # its WARC-Date as written (full precision)
     capture: str = "result"  # "result": the response the check judged; "attempt": earlier
+
+
+class ArchivedResponse(Protocol):
+    """One archived response of a target as its writer placed it (the Recorder's and a
+    fleet node's records both read this way)."""
+
+    @property
+    def record(self) -> ArchivedRecord: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def warc_date(self) -> str: ...
+    @property
+    def mime(self) -> str | None: ...
+
+
+def attempt_rows(fetched_at: datetime, captures: Iterable[ArchivedResponse],
+                 judged: ArchivedRecord | None) -> tuple[SnapshotRow, ...]:
+    """Rows for a check's other records (redirect hops, retried attempts): every WARC
+    record has a row, and a later revisit of one finds its original."""
+    return tuple(
+        SnapshotRow(fetched_at=fetched_at, url=c.url, warc_file=c.record.warc_file,
+                    warc_offset=c.record.offset, warc_length=c.record.length,
+                    payload_digest=c.record.payload_digest, record_type=c.record.record_type,
+                    mime=c.mime, title=None, text=None, truncated=c.record.truncated,
+                    status=c.status, warc_date=c.warc_date, capture="attempt")
+        for c in captures if c.record != judged)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from archive.store import results as store_results
 from archive.store import texts
-from archive.store.checks import CheckRow, SnapshotRow
+from archive.store.checks import CheckRow, SnapshotRow, attempt_rows
 from archive.store.fleet import FleetSide, ShardState
 from archive.store.pending import PendingSide
 from archive.store.store import Store
@@ -318,14 +318,6 @@ def _row(result: NodeResult, baseline: tuple[int, str] | None,
             text=None if earlier is not None else text,
             status=own.status if own else obs.status,
             warc_date=own.warc_date if own else None)
-    # The check's other records (hops, retried attempts): every WARC record has a row.
-    attempts = tuple(
-        SnapshotRow(fetched_at=result.checked_at, url=c.url, warc_file=c.record.warc_file,
-                    warc_offset=c.record.offset, warc_length=c.record.length,
-                    payload_digest=c.record.payload_digest,
-                    record_type=c.record.record_type, mime=c.mime, title=None, text=None,
-                    truncated=c.record.truncated, status=c.status, warc_date=c.warc_date,
-                    capture="attempt")
-        for c in result.captures if c.record != record)
+    attempts = attempt_rows(result.checked_at, result.captures, record)
     return CheckRow(result.target_id, result.checked_at, obs, result.judgement,
                     content_hash, similarity, drifted, snapshot, attempts)
