@@ -29,6 +29,7 @@ import pytest
 from archive.warc.reader import read_response
 from rotwatch.config import ConfigError, load_config
 from tests.conftest import MockServer
+from tests.fleet_setup import seed
 from tests.helpers import REPO_ROOT, query, rotwatch, write_config
 
 PROXY_ADDRESS = "127.0.0.7"  # the proxy's own network: what the refusing host serves
@@ -111,12 +112,6 @@ def proxy() -> Iterator[ForwardProxy]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-def seed(path: Path, urls: list[str]) -> Path:
-    path.write_text("# Links\n\n" + "\n".join(f"- [l{i}]({u})" for i, u in enumerate(urls))
-                    + "\n", encoding="utf-8")
-    return path
 
 
 def start_check(data: Path, cfg: Path) -> subprocess.Popen[str]:
