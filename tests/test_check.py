@@ -161,6 +161,22 @@ def test_user_agent_is_honest(mockserver: MockServer, crawl: dict[str, Any]) -> 
     assert agents and all(agent.startswith("rotwatch/") for agent in agents)
 
 
+def test_every_request_carries_the_crawl_headers(mockserver: MockServer,
+                                                 crawl: dict[str, Any]) -> None:
+    """Targets, retries, soft-404 probes and robots.txt alike: Scrapy's User-Agent and
+    default-header middlewares are off, the download handler sets them."""
+    entries = mockserver.log(1) + mockserver.log(3)
+    paths = [entry["path"] for entry in entries]
+    assert "/robots.txt" in paths
+    assert any("rotwatch-probe-" in path for path in paths)
+    assert paths.count("/flaky?key=backoff&times=1") == 2  # the first attempt and its retry
+    for entry in entries:
+        headers = entry["headers"]
+        assert headers.get("User-Agent", "").startswith("rotwatch/"), entry
+        assert headers.get("Accept", "").startswith("text/html,"), entry
+        assert headers.get("Accept-Language") == "en", entry
+
+
 def test_targets_get_states_and_next_check_times(crawl: dict[str, Any]) -> None:
     rows = dict(query(crawl["data"], "SELECT url, state FROM targets"))
     assert rows[crawl["urls"]["ok"]] == "alive"

@@ -11,6 +11,10 @@ Scrapy's HTTP/1.1 handler with two limits it lacks:
 2. **Bounded response headers.** Twisted's parser keeps every header line a server sends:
    20,000 headers, or header lines that never end, would all be kept in memory (and
    written to the WARC). Past the caps the response fails with `ResponseHeadersTooLarge`.
+
+It also gives every request (targets, hops, retries, probes, robots.txt) Scrapy's
+DEFAULT_REQUEST_HEADERS, USER_AGENT and DOWNLOAD_TIMEOUT, which the three Scrapy
+middlewares that did so per request no longer do (crawler/fetch/settings.py).
 """
 
 from __future__ import annotations
@@ -96,10 +100,18 @@ class CheckDownloadHandler(HTTP11DownloadHandler):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self._pool._factory = _BoundedHTTP11ClientFactory
-        self.budget = crawler.settings.getfloat("ROTWATCH_TARGET_BUDGET")
-        self.timeout = crawler.settings.getfloat("DOWNLOAD_TIMEOUT")
+        settings = crawler.settings
+        self.budget = settings.getfloat("ROTWATCH_TARGET_BUDGET")
+        self.timeout = settings.getfloat("DOWNLOAD_TIMEOUT")
+        # In the order the middlewares added them: the default headers, then User-Agent.
+        self.default_headers = [(name, value) for name, value in (
+            *settings.getdict("DEFAULT_REQUEST_HEADERS").items(),
+            ("User-Agent", settings.get("USER_AGENT"))) if value]
 
     async def download_request(self, request: Request) -> Response:
+        headers = request.headers
+        for name, value in self.default_headers:
+            headers.setdefault(name, value)  # a request's own value stays
         now = time.monotonic()
         # The clock starts with the first byte we ask for, not while the target waits in
         # the scheduler: time in the queue costs the server nothing.

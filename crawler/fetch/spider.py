@@ -104,6 +104,10 @@ class CheckSpider(scrapy.Spider):
                                 "dont_redirect": True}
         if deadline is not None:  # a later hop: the target's clock is already running
             meta[DEADLINE] = deadline
+        else:
+            # A target's first request, for the scheduler's FIFO start queue (Scrapy's
+            # StartSpiderMiddleware would set it; it is off, see crawler/fetch/settings.py).
+            meta["is_start_request"] = True
         # A later hop goes ahead of targets not yet started: its target's budget is running.
         request = Request(url, callback=self.parse, errback=self.failed, dont_filter=True,
                           headers={"Accept-Encoding": accepted_encodings()}, meta=meta,

@@ -10,7 +10,8 @@ from __future__ import annotations
 from crawler.fetch.settings import scrapy_settings
 from rotwatch.config import CrawlConfig
 
-globals().update(scrapy_settings(CrawlConfig()))
+# Scrapy's stats kept: the node reports its item count from them (node_spider._closed).
+globals().update(scrapy_settings(CrawlConfig(), scrapy_stats=True))
 
 SPIDER_MODULES = ["rotwatch.cluster.node_spider"]
 NEWSPIDER_MODULE = "rotwatch.cluster.node_spider"
