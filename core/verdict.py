@@ -8,6 +8,7 @@ then the soft-404 checks on 2xx.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from core.probes import canonical_url, identifying_parameter
@@ -115,12 +116,7 @@ def needs_probe(observation: Observation) -> bool:
 
     Also False when the cheap rules already decided (challenge, wording, deep link to root),
     so the spider spends no request where the probe could not change the verdict."""
-    status = observation.status
-    if observation.error or status is None or not 200 <= status < 300:
-        return False
-    if _is_site_root(observation.url) or _challenge_evidence(observation):
-        return False
-    return _cheap_soft_404(observation) is None
+    return first_look(observation).needs_probe
 
 
 # --- judging ------------------------------------------------------------------------------
@@ -226,14 +222,54 @@ def _judge_redirect_stop(observation: Observation, status: int) -> Judgement:
     return Judgement(Verdict.NOT_CHECKABLE, f"{status} redirect to {target} was not followed")
 
 
-def judge(observation: Observation, probe: Observation | None = None,
-          unnamed: Observation | None = None) -> Judgement:
-    """The verdict on one target, with a human-readable reason naming the evidence used.
+@dataclass(frozen=True)
+class FirstLook:
+    """An observation judged by every rule that needs no probe, each rule run once.
 
-    `probe` is the observation of `probe_url(observation.url, token)`; pass it whenever
-    `needs_probe(observation)` was true and the probe was fetched. For a URL with an
-    identifying query parameter, `unnamed` is the observation of `without_parameter(url)`.
+    `decided` is the verdict when no probe can change it; otherwise the page answered (2xx,
+    or 304 to our validators) and no cheap soft-404 rule fired, and `judgement` finishes
+    with the probe's evidence, if any. The spider asks `needs_probe`, fetches the probe,
+    then asks `judgement`: the challenge and wording rules are not run twice.
     """
+
+    observation: Observation
+    decided: Judgement | None
+
+    @property
+    def needs_probe(self) -> bool:
+        status = self.observation.status
+        return (self.decided is None and status is not None and 200 <= status < 300
+                and not _is_site_root(self.observation.url))
+
+    def judgement(self, probe: Observation | None = None,
+                  unnamed: Observation | None = None) -> Judgement:
+        if self.decided is not None:
+            return self.decided
+        observation = self.observation
+        status = observation.status
+        soft = _probe_soft_404(observation, probe, unnamed) if probe is not None else None
+        if soft:
+            return Judgement(Verdict.SOFT_404, f"{status}, but {soft}")
+        if len(observation.hops) > 1:
+            steps = observation.hops[:-1]
+            permanent = all(hop.status in _PERMANENT for hop in steps)
+            kind = "permanently" if permanent else "temporarily"
+            return Judgement(
+                Verdict.REDIRECTED,
+                f"{kind} redirected to {observation.final_url} ({len(steps)} hop(s))",
+                permanent_redirect=permanent,
+            )
+        if status == 304:
+            return Judgement(Verdict.OK, "304: not modified since the last good capture")
+        return Judgement(Verdict.OK, f"{status}: the page answered")
+
+
+def first_look(observation: Observation) -> FirstLook:
+    """The rules in their documented order, up to the probe (see FirstLook)."""
+    return FirstLook(observation, _without_probe(observation))
+
+
+def _without_probe(observation: Observation) -> Judgement | None:
     if observation.error is not None:
         return _judge_error(observation.error, observation.error_message)
     status = observation.status
@@ -261,19 +297,17 @@ def judge(observation: Observation, probe: Observation | None = None,
     if not answered:
         return Judgement(Verdict.NOT_CHECKABLE, f"unexpected status {status}")
     soft = _cheap_soft_404(observation)
-    if soft is None and probe is not None:
-        soft = _probe_soft_404(observation, probe, unnamed)
     if soft:
         return Judgement(Verdict.SOFT_404, f"{status}, but {soft}")
-    if len(observation.hops) > 1:
-        steps = observation.hops[:-1]
-        permanent = all(hop.status in _PERMANENT for hop in steps)
-        kind = "permanently" if permanent else "temporarily"
-        return Judgement(
-            Verdict.REDIRECTED,
-            f"{kind} redirected to {observation.final_url} ({len(steps)} hop(s))",
-            permanent_redirect=permanent,
-        )
-    if unchanged:
-        return Judgement(Verdict.OK, "304: not modified since the last good capture")
-    return Judgement(Verdict.OK, f"{status}: the page answered")
+    return None  # answered, and only the probe can still call it a soft-404
+
+
+def judge(observation: Observation, probe: Observation | None = None,
+          unnamed: Observation | None = None) -> Judgement:
+    """The verdict on one target, with a human-readable reason naming the evidence used.
+
+    `probe` is the observation of `probe_url(observation.url, token)`; pass it whenever
+    `needs_probe(observation)` was true and the probe was fetched. For a URL with an
+    identifying query parameter, `unnamed` is the observation of `without_parameter(url)`.
+    """
+    return first_look(observation).judgement(probe, unnamed)

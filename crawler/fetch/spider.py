@@ -27,7 +27,7 @@ from core.content_coding import accepted_encodings, decode_body, is_text
 from core.probes import probe_key, probe_url, without_parameter
 from core.records import DueTarget, ErrorKind, Hop, Observation
 from core.urls import CHECKABLE_SCHEMES
-from core.verdict import judge, needs_probe
+from core.verdict import FirstLook, first_look, judge
 from crawler.fetch.archiving import headers_of
 from crawler.fetch.content import page_facts
 from crawler.fetch.download_handler import DEADLINE, remaining
@@ -150,10 +150,11 @@ class CheckSpider(scrapy.Spider):
         observation, decoded = self._observe(target.url, response, hops, state.elapsed())
         probes = Probes(None, None)
         left = remaining(meta)
+        look = first_look(observation)  # the cheap rules, run once for the probe and verdict
         # A probe needs time of its own; without it the verdict rests on the cheap rules.
-        if self.probing and needs_probe(observation) and (left is None or left > 1.0):
+        if self.probing and look.needs_probe and (left is None or left > 1.0):
             probes = await self._probe(observation.url, meta.get(DEADLINE))
-        yield self._finish(state, observation, probes, decoded)
+        yield self._finish(state, observation, probes, decoded, look)
 
     async def failed(self, failure: Failure) -> AsyncIterator[Outcome]:
         request = failure.request  # type: ignore[attr-defined]
@@ -190,17 +191,20 @@ class CheckSpider(scrapy.Spider):
             length=len(response.body), conditional=conditional), decoded.data
 
     def _finish(self, state: TargetFetch, observation: Observation,
-                probes: Probes | None = None, body: bytes | None = None) -> Outcome:
+                probes: Probes | None = None, body: bytes | None = None,
+                look: FirstLook | None = None) -> Outcome:
         """The target's result; it no longer counts as open."""
         self._release(state)
         probe, unnamed = probes or (None, None)
+        judgement = look.judgement(probe, unnamed) if look is not None else \
+            judge(observation, probe, unnamed)
         content_type = observation.content_type
         if body is not None and not is_text(content_type):
             body = None  # only pages have main text to compare
         target = state.target
         return Outcome(
             target_id=target.id, key=target.key, host=target.host, observation=observation,
-            judgement=judge(observation, probe, unnamed), checked_at=datetime.now(UTC),
+            judgement=judgement, checked_at=datetime.now(UTC),
             body=body[:TEXT_BODY_LIMIT] if body else None,
             encoding=_charset(content_type), warc=state.warc, validators=target.validators)
 
