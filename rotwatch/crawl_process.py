@@ -15,11 +15,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from archive.store.db import open_database
 from archive.store.due import Selection, due_page
-from core.operator_rules import refused_by_settings
 from core.policy import spread_per_host
 from core.records import DueTarget, Verdict
 from core.sharding import shard_of
@@ -83,14 +81,12 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
                 plan: Callable[[], Mapping[str, int] | None] | None = None) -> ShardResult:
     """One crawl in this process over the targets of one shard (see stream_targets)."""
     # Imported here: a parent that only starts crawl processes need not load Scrapy.
-    from scrapy import signals
     from scrapy.crawler import AsyncCrawlerProcess
 
-    from crawler.fetch.items import Outcome
     from crawler.fetch.settings import scrapy_settings
     from crawler.fetch.spider import CheckSpider
     from rotwatch.cluster.held import holds_for_confirmation
-    from rotwatch.pipeline import ACCEPT, RECORDER, RecordPipeline
+    from rotwatch.pipeline import ACCEPT, RECORDER, TALLY, RecordPipeline, Tally
     from rotwatch.recorder import Recorder
 
     crawl = config.crawl
@@ -121,18 +117,9 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
     # settings handed to the process are deep-copied into each crawler.
     crawler.settings.set(RECORDER, recorder)
     crawler.settings.set(ACCEPT, list(crawl.accept))
-    verdicts: Counter[str] = Counter()
-    refusals: list[str] = []
-
-    def checked(item: Any, **_: Any) -> None:
-        if isinstance(item, Outcome) and refused_by_settings(item.observation):
-            refusals.append(item.observation.error_message or item.judgement.reason)
-        elif isinstance(item, Outcome):
-            verdicts[item.judgement.verdict.value] += 1
-            if on_result is not None:
-                on_result(item.judgement.verdict)
-
-    crawler.signals.connect(checked, signal=signals.item_scraped, weak=False)
+    # Counted by the pipeline as it records each result (no item_scraped signal handler).
+    tally = Tally(on_result)
+    crawler.settings.set(TALLY, tally)
     process.crawl(crawler, targets=targets, probe_token=secrets.token_hex(8))
     try:
         process.start()
@@ -141,5 +128,6 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
     error = None
     if recorder.error is not None:
         error = f"{type(recorder.error).__name__}: {recorder.error}"
-    return ShardResult(dict(verdicts), recorder.recorded, error, len(refusals),
+    refusals = tally.refusals
+    return ShardResult(dict(tally.verdicts), recorder.recorded, error, len(refusals),
                        refusals[0] if refusals else None)

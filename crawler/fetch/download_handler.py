@@ -33,6 +33,8 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from twisted.web._newclient import HEADER, STATUS
 
+from crawler.fetch.hops import start_clock
+
 # Request.meta key holding the target's deadline (time.monotonic() seconds).
 DEADLINE = "rw_deadline"
 # Browsers give up at about 256 KiB of response headers; no real page needs more, and
@@ -116,6 +118,7 @@ class CheckDownloadHandler(HTTP11DownloadHandler):
         # The clock starts with the first byte we ask for, not while the target waits in
         # the scheduler: time in the queue costs the server nothing.
         request.meta.setdefault(DEADLINE, now + self.budget)
+        start_clock(request, now)
         left = remaining(request.meta, now)
         assert left is not None
         if left <= 0:

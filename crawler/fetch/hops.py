@@ -12,10 +12,9 @@ from __future__ import annotations
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
-from typing import Any, Self
+from typing import Any
 
-from scrapy import Request, signals
-from scrapy.crawler import Crawler
+from scrapy import Request
 from scrapy.http import Response
 
 from core.exchange import ArchivedRecord
@@ -30,7 +29,7 @@ class TargetFetch:
     # The target's responses so far; the HopMiddleware adds each one that reaches the spider.
     hops: tuple[Hop, ...] = ()
     spent: float = 0.0  # seconds spent downloading the earlier hops (queueing excluded)
-    sent: float | None = None  # when this attempt reached the downloader (monotonic)
+    sent: float | None = None  # when this attempt's download started (monotonic)
     # Where this attempt's response went in the WARC archive (set by whoever archives it).
     warc: Future[ArchivedRecord | None] | None = None
 
@@ -59,26 +58,25 @@ def hop_of(response: Response) -> Hop:
     return Hop(response.url, response.status, location.decode("latin-1") if location else None)
 
 
+def start_clock(request: Request, now: float) -> None:
+    """This attempt's download starts now (the download handler calls it).
+
+    The clock starts where the download does, after the robots.txt wait, the scheduler and
+    the host's download slot, when the target's time budget starts too: a target's time is
+    the time spent downloading it. (A `request_reached_downloader` handler did this before,
+    a signal dispatch per request, and started it before the slot's queue.)
+    """
+    state = fetch_of(request)
+    if state is not None:
+        update(request, state, sent=now)
+
+
 class HopMiddleware:
-    """Keeps each target's clock and hops: every response the spider sees is one hop.
+    """Keeps each target's hops: every response the spider sees is one hop.
 
     Placed before the retry middlewares (a lower number), so its `process_response` only
     sees the responses that are not retried: those are the hops.
     """
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        middleware = cls()
-        # The clock starts where the request reaches the downloader, after the robots.txt
-        # wait and the scheduler: a target's time is the time spent downloading it.
-        crawler.signals.connect(middleware.start_clock,
-                                signal=signals.request_reached_downloader)
-        return middleware
-
-    def start_clock(self, request: Request, spider: Any) -> None:
-        state = fetch_of(request)
-        if state is not None:
-            update(request, state, sent=time.monotonic())
 
     def process_response(self, request: Request, response: Response) -> Response:
         state = fetch_of(request)

@@ -33,7 +33,10 @@ class SizeCapMiddleware:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         middleware = cls(crawler.settings.getint("ROTWATCH_MAX_BYTES"))
-        crawler.signals.connect(middleware.count, signal=signals.bytes_received)
+        # Held strongly (the middleware lives as long as the crawl): no weak reference to
+        # resolve on each chunk's dispatch. Scrapy sends bytes_received whether or not
+        # anything listens, and it is the one way to cut a download and keep what came.
+        crawler.signals.connect(middleware.count, signal=signals.bytes_received, weak=False)
         return middleware
 
     def count(self, data: bytes, request: Request, spider: Any) -> None:
