@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.check [--links 10000] [--per-host 2,10]
         [--skip floor,lychee,linkchecker,recheck,features-off] [--page-kb N] [--json]
-        [--changed-pass] [--server nginx|mock]
+        [--changed-pass] [--server nginx|mock] [--trimmed-floor]
 
 Workload: ``--links`` URLs ``/bench/<status>/<i>`` spread round-robin over 20 loopback hosts
 127.0.0.2…127.0.0.21 of one target server, every response delayed 50 ms: with ``--server
@@ -21,6 +21,9 @@ the same server:
 
 * the floor: ``benchmarks.floor_spider``, a minimal Scrapy spider (``CONCURRENT_ITEMS=1``,
   nothing but ``parse``), same concurrency and retries;
+* with ``--trimmed-floor``, the floor again without the Scrapy components rotwatch's check
+  crawl turns off (``floor_spider --trimmed``): how much of rotwatch's lead over the
+  default floor is only Scrapy's defaults; the ÷floor column stays the default floor's;
 * rotwatch, first pass: every default on (robots.txt, soft-404 probes, retries, snapshots);
   only ``concurrency_per_host = P``, ``concurrency_total``, ``delay_per_host = 0`` set;
 * rotwatch, second pass on the same store (``check --all``): the recheck, with validators;
@@ -119,7 +122,7 @@ def run_rotwatch(name: str, data: Path, cfg: Path, expected: dict[str, str],
 
 def compare(setup: Setup, work: Path, base: Path, seed: Path, urls: list[str],
             expected: dict[str, str], skip: set[str], timeout: float,
-            server: TargetServer) -> list[Result]:
+            server: TargetServer, trimmed_floor: bool = False) -> list[Result]:
     """One block of the table: every tool at the same per-host limit, back to back."""
     tag = f"p{setup.per_host}"
     results: list[Result] = []
@@ -137,6 +140,10 @@ def compare(setup: Setup, work: Path, base: Path, seed: Path, urls: list[str],
         floor = run_floor(work, urls, setup, timeout)
         floor.classified = {"answered": floor.links} if floor.exit_code == 0 else {}
         done(floor)
+    if trimmed_floor:
+        trimmed = run_floor(work, urls, setup, timeout, trimmed=True)
+        trimmed.classified = {"answered": trimmed.links} if trimmed.exit_code == 0 else {}
+        done(trimmed)
     data = work / f"data-{tag}"
     shutil.copytree(base, data)
     cfg = work / f"rotwatch-{tag}.toml"
@@ -185,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--changed-pass", action="store_true",
                    help="then a third pass with every /bench page changed (drift work; "
                         "mock server only)")
+    p.add_argument("--trimmed-floor", action="store_true",
+                   help="also the floor without the Scrapy components rotwatch turns off")
     p.add_argument("--server", choices=SERVERS, default="mock",
                    help="target server: the Python mock server or nginx (default mock)")
     args = p.parse_args(argv)
@@ -226,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                 setup = Setup(per_host, min(HOSTS * per_host, MAX_TOTAL), RETRIES)
                 print(f"per host {setup.per_host}, total {setup.total}:", flush=True)
                 blocks.append((setup, compare(setup, work, base, seed, urls, expected, skip,
-                                              args.timeout, srv)))
+                                              args.timeout, srv, args.trimmed_floor)))
                 if args.changed_pass:  # every page new bytes: text extracted and compared
                     assert isinstance(srv, MockTarget)
                     srv.mock.set_bench_revision(1)

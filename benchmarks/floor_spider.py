@@ -1,6 +1,7 @@
 """The floor: the least CPU any Scrapy-based checker spends per link on this machine.
 
     python -m benchmarks.floor_spider URLS_FILE --per-host 2 --total 40 [--retries 2]
+        [--trimmed]
 
 A minimal spider: one GET per URL of the file (one URL a line), Scrapy's own redirect and
 retry middlewares, `CONCURRENT_ITEMS = 1`, and a `parse` that does nothing. It gets the
@@ -8,6 +9,11 @@ same per-host and total concurrency as the checker it is compared with, the same
 download delay (rotwatch never uses exactly 0, see crawler/fetch/settings.py), the same
 retries, and Scrapy's asyncio reactor. benchmarks/check.py runs it as a child process on
 the same server in the same run and reports rotwatch's CPU per link as a multiple of it.
+
+`--trimmed` turns off the Scrapy components rotwatch's check crawl does without
+(crawler/fetch/settings.py: the UNUSED_* lists and the no-op stats collector), to tell how
+much of a gain over the default floor is Scrapy's defaults rather than rotwatch's own work.
+Its requests then carry no User-Agent or default headers (rotwatch's handler sets them).
 """
 
 from __future__ import annotations
@@ -33,10 +39,22 @@ class FloorSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.urls:
-            yield scrapy.Request(url, dont_filter=True)
+            # As Scrapy's StartSpiderMiddleware marks it (not there with --trimmed).
+            yield scrapy.Request(url, dont_filter=True, meta={"is_start_request": True})
 
     def parse(self, response: Response) -> None:
         self.answered += 1
+
+
+def trimmed() -> dict[str, Any]:
+    """The component settings of rotwatch's check crawl that apply to any spider."""
+    from crawler.fetch import settings as check
+
+    return {"STATS_CLASS": check.NO_STATS,
+            "EXTENSIONS": {"scrapy.extensions.corestats.CoreStats": None,
+                           **check.UNUSED_EXTENSIONS},
+            "SPIDER_MIDDLEWARES": check.UNUSED_SPIDER_MIDDLEWARES,
+            "DOWNLOADER_MIDDLEWARES": check.UNUSED_DOWNLOADER_MIDDLEWARES}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,9 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--total", type=int, default=40)
     p.add_argument("--retries", type=int, default=2)
     p.add_argument("--delay", type=float, default=0.001)
+    p.add_argument("--trimmed", action="store_true",
+                   help="without the Scrapy components rotwatch's check crawl turns off")
     args = p.parse_args(argv)
     urls = [u for u in args.urls.read_text(encoding="utf-8").split() if u]
     process = AsyncCrawlerProcess({
+        **(trimmed() if args.trimmed else {}),
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
         "LOG_LEVEL": "ERROR",
         "TELNETCONSOLE_ENABLED": False,

@@ -121,12 +121,16 @@ def run_linkchecker(work: Path, urls: list[str], expected: dict[str, str], setup
 
 # ---- the floor: a minimal Scrapy spider -------------------------------------------------
 
-def run_floor(work: Path, urls: list[str], setup: Setup, timeout: float) -> Result:
-    """benchmarks.floor_spider over the same URLs with the same concurrency and retries."""
+def run_floor(work: Path, urls: list[str], setup: Setup, timeout: float,
+              trimmed: bool = False) -> Result:
+    """benchmarks.floor_spider over the same URLs with the same concurrency and retries
+    (`trimmed`: without the Scrapy components rotwatch's check crawl turns off)."""
     listing = work / "floor-urls.txt"
     listing.write_text("\n".join(urls) + "\n", encoding="utf-8")
-    result = Result("Scrapy floor (minimal spider)", len(urls))
+    result = Result("Scrapy floor, trimmed" if trimmed else "Scrapy floor (minimal spider)",
+                    len(urls))
     measure([sys.executable, "-m", "benchmarks.floor_spider", str(listing),
              "--per-host", str(setup.per_host), "--total", str(setup.total),
-             "--retries", str(setup.retries)], timeout, result)
+             "--retries", str(setup.retries), *(["--trimmed"] if trimmed else [])],
+            timeout, result)
     return result

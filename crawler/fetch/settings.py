@@ -44,6 +44,52 @@ class CrawlOptions(Protocol):
     def soft404_probe(self) -> bool: ...
 MIN_DELAY = 0.001
 
+# Scrapy components a check crawl does without, on top of those the settings below turn
+# off for what they would do wrong. Each costs every request a call or more (a middleware
+# method is a coroutine per call in Scrapy 2.19); benchmarks.floor_spider --trimmed runs
+# the floor without them too.
+UNUSED_DOWNLOADER_MIDDLEWARES: dict[str, None] = {
+    # rotwatch sends no credentials (no HTTPAUTH_* setting, no http_user in meta).
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+    # CheckDownloadHandler gives every request its timeout (DOWNLOAD_TIMEOUT, cut to what
+    # is left of the target's budget), and sets DEFAULT_REQUEST_HEADERS and USER_AGENT on
+    # every request it sends (targets, hops, retries, probes and robots.txt): one place
+    # instead of three middleware calls per request.
+    "scrapy.downloadermiddlewares.downloadtimeout.DownloadTimeoutMiddleware": None,
+    "scrapy.downloadermiddlewares.defaultheaders.DefaultHeadersMiddleware": None,
+    "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
+    # Disabled by COOKIES_ENABLED = False already; None spares each crawl process importing
+    # it (http.cookiejar and friends, ~50 ms).
+    "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
+    # Sized every request and response (the headers serialised again) for stats.
+    "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
+    # Kept: HttpProxyMiddleware, which honours http_proxy / https_proxy (docs/security.md)
+    # and turns a second vantage's meta["proxy"] credentials into its header.
+}
+# Each spider middleware left wraps every callback's output in an asynchronous generator.
+UNUSED_SPIDER_MIDDLEWARES: dict[str, None] = {
+    # Its one job, meta["is_start_request"] (which puts a request in the scheduler's FIFO
+    # start queue), the spider does for a target's first request.
+    "scrapy.spidermiddlewares.start.StartSpiderMiddleware": None,
+    # Would drop non-2xx responses; every status is a finding and reaches the spider
+    # (HTTPERROR_ALLOW_ALL, and handle_httpstatus_all in every request's meta).
+    "scrapy.spidermiddlewares.httperror.HttpErrorMiddleware": None,
+}
+UNUSED_EXTENSIONS: dict[str, None] = {
+    # Log the stats every minute, and count log records into them.
+    "scrapy.extensions.logstats.LogStats": None,
+    "scrapy.extensions.logcount.LogCount": None,
+    # Reads the RSS every minute against a limit rotwatch never sets.
+    "scrapy.extensions.memusage.MemoryUsage": None,
+    # Scrapy 2.19 starts, in every crawl, an HTTP server on localhost that runs any Python
+    # code sent to it (its token in a file under the user's profile): not something a
+    # checker should open. Importing it (aiohttp.web) alone cost each crawl process about
+    # 0.15 CPU-s.
+    "scrapy.extensions.remote_control.RemoteControl": None,
+}
+SCRAPY_STATS = "scrapy.statscollectors.MemoryStatsCollector"
+NO_STATS = "crawler.fetch.no_stats.NoStats"
+
 
 def scrapy_settings(crawl: CrawlOptions, *, log_level: str = "WARNING",
                     scrapy_stats: bool = False) -> dict[str, Any]:
@@ -61,21 +107,11 @@ def scrapy_settings(crawl: CrawlOptions, *, log_level: str = "WARNING",
         "TELNETCONSOLE_ENABLED": False,
         "COOKIES_ENABLED": False,  # a health check must not depend on session state
         # Scrapy's stats: nothing of a check crawl reads them (see scrapy_stats above).
-        "STATS_CLASS": ("scrapy.statscollectors.MemoryStatsCollector" if scrapy_stats
-                        else "crawler.fetch.no_stats.NoStats"),
+        "STATS_CLASS": SCRAPY_STATS if scrapy_stats else NO_STATS,
         "EXTENSIONS": {
             # Counts responses and items into the stats (two signal handlers per target).
             "scrapy.extensions.corestats.CoreStats": 0 if scrapy_stats else None,
-            # Log the stats every minute, and count log records into them.
-            "scrapy.extensions.logstats.LogStats": None,
-            "scrapy.extensions.logcount.LogCount": None,
-            # Reads the RSS every minute against a limit rotwatch never sets.
-            "scrapy.extensions.memusage.MemoryUsage": None,
-            # Scrapy 2.19 starts, in every crawl, an HTTP server on localhost that runs
-            # any Python code sent to it (its token in a file under the user's profile):
-            # not something a checker should open. Importing it (aiohttp.web) alone cost
-            # each crawl process about 0.15 CPU-s.
-            "scrapy.extensions.remote_control.RemoteControl": None,
+            **UNUSED_EXTENSIONS,
         },
         # The spider yields one request or one item per response; Scrapy would otherwise
         # start 100 asyncio workers to process each callback's output, for nothing.
@@ -128,14 +164,8 @@ def scrapy_settings(crawl: CrawlOptions, *, log_level: str = "WARNING",
         "TWISTED_DNS_RESOLVER": "crawler.fetch.resolver.PublicOnlyResolver",
         # Spider middlewares made for following links through a site; for a checker they
         # only cost time, and UrlLength would silently drop a redirect to a long URL.
-        # Each one left adds an asynchronous generator around every callback's output.
         "SPIDER_MIDDLEWARES": {
-            # Its one job, meta["is_start_request"] (which puts a request in the
-            # scheduler's FIFO start queue), the spider does for a target's first request.
-            "scrapy.spidermiddlewares.start.StartSpiderMiddleware": None,
-            # Would drop non-2xx responses; every status is a finding and reaches the
-            # spider (HTTPERROR_ALLOW_ALL, and handle_httpstatus_all in every request).
-            "scrapy.spidermiddlewares.httperror.HttpErrorMiddleware": None,
+            **UNUSED_SPIDER_MIDDLEWARES,
             "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
             "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
             "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
@@ -147,22 +177,7 @@ def scrapy_settings(crawl: CrawlOptions, *, log_level: str = "WARNING",
             f"{_MW}.CompleteRobotsTxtMiddleware": 100,
             f"{_MW}.AddressGuardMiddleware": 120,
             "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
-            # rotwatch sends no credentials (no HTTPAUTH_* setting, no http_user in meta).
-            "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
-            # CheckDownloadHandler gives every request its timeout (DOWNLOAD_TIMEOUT, cut to
-            # what is left of the target's budget), and sets DEFAULT_REQUEST_HEADERS and
-            # USER_AGENT on every request it sends (targets, hops, retries, probes and
-            # robots.txt): one place instead of three middleware calls per request.
-            "scrapy.downloadermiddlewares.downloadtimeout.DownloadTimeoutMiddleware": None,
-            "scrapy.downloadermiddlewares.defaultheaders.DefaultHeadersMiddleware": None,
-            "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
-            # Disabled by COOKIES_ENABLED = False already; None spares each crawl process
-            # importing it (http.cookiejar and friends, ~50 ms).
-            "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
-            # Sized every request and response (the headers serialised again) for stats.
-            "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
-            # Kept: HttpProxyMiddleware honours http_proxy / https_proxy (docs/security.md)
-            # and turns a second vantage's meta["proxy"] credentials into its header.
+            **UNUSED_DOWNLOADER_MIDDLEWARES,
             f"{_MW}.RetryAfterMiddleware": 540,
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             f"{_MW}.BackoffRetryMiddleware": 550,
