@@ -9,7 +9,7 @@ of that store `--rounds` times for each side, the sides interleaved (A B A B ...
 worktree's code, and the code of `--base` (a git revision, exported to a temporary
 directory and put first on PYTHONPATH, so the same venv runs the older modules). With so
 few links the crawl itself is short, so the difference between the sides is the fixed
-cost. Each side also runs once with nothing due (`rotwatch check`, no `--all`, on a store
+cost. Each run is followed by one with nothing due (`rotwatch check`, no `--all`, on a store
 its first run just checked): the parent alone. Prints the minimum (and median) wall and
 CPU of the whole process tree per side, and their ratio; every run must classify every
 link as expected.
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                            f"delay_per_host = 0\nprocesses = {args.processes}\n",
                            encoding="utf-8")
             runs: dict[str, list[Result]] = {side: [] for side in sides}
-            idle: dict[str, Result] = {}
+            idle: dict[str, list[Result]] = {side: [] for side in sides}
             for n in range(args.rounds):
                 for side, path in sides.items():
                     data = work / f"data-{side}-{n}"
@@ -90,11 +90,10 @@ def main(argv: list[str] | None = None) -> int:
                             env=env)
                     score(result, expected, rotwatch_verdicts(data))
                     runs[side].append(result)
-                    if n == 0:
-                        idle[side] = Result(side + ", nothing due", 0)
-                        measure([str(BIN / "rotwatch"), "--config", str(cfg), "--data-dir",
-                                 str(data), "check", "--allow-private"], 600, idle[side],
-                                env=env)
+                    idle[side].append(Result(side + ", nothing due", 0))
+                    measure([str(BIN / "rotwatch"), "--config", str(cfg), "--data-dir",
+                             str(data), "check", "--allow-private"], 600, idle[side][-1],
+                            env=env)
         print(f"{args.links} links, processes = {args.processes}, {args.rounds} rounds "
               f"(min / median), base = {args.base}")
         for side, results in runs.items():
@@ -105,10 +104,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {side:5} wall {min(walls):5.2f} / {statistics.median(walls):5.2f} s, "
                   f"CPU {min(cpus):5.2f} / {statistics.median(cpus):5.2f} s, "
                   f"misclassified {wrong}{notes}; nothing due: wall "
-                  f"{idle[side].wall_s:.2f} s, CPU {idle[side].cpu_s:.2f} s")
-        base, this = runs["base"], runs["this"]
-        print(f"  this/base: wall {min(r.wall_s for r in this) / min(r.wall_s for r in base):.2f}"
-              f", CPU {min(r.cpu_s for r in this) / min(r.cpu_s for r in base):.2f}")
+                  f"{min(r.wall_s for r in idle[side]):.2f} s, CPU "
+                  f"{min(r.cpu_s for r in idle[side]):.2f} s")
+        def ratio(field: str, got: dict[str, list[Result]]) -> float:
+            return (min(getattr(r, field) for r in got["this"])
+                    / min(getattr(r, field) for r in got["base"]))
+
+        print(f"  this/base: wall {ratio('wall_s', runs):.2f}, CPU {ratio('cpu_s', runs):.2f}; "
+              f"nothing due: wall {ratio('wall_s', idle):.2f}, CPU {ratio('cpu_s', idle):.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
