@@ -3,6 +3,12 @@
     .venv/bin/python -m benchmarks.process_start [--links 200] [--processes 2]
         [--rounds 5] [--base GIT-REV] [--server nginx|mock]
 
+First, in this process, the start alone: `--processes` children that import what a
+crawl process imports before its crawl, started with `spawn` (as before issue 13's
+fork server) and from the fork server (rotwatch.crawl_start), interleaved, `--rounds`
+times each: wall from the first start to the last exit, and the CPU of every process
+started (the server included: it is stopped and reaped).
+
 Serves benchmarks/check.py's workload (`--links` links over its 20 hosts, every default
 on, 10 per host), ingests it once, and then runs `rotwatch check --all` on a fresh copy
 of that store `--rounds` times for each side, the sides interleaved (A B A B ...): the
@@ -18,12 +24,15 @@ link as expected.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +57,31 @@ def export(rev: str, into: Path) -> None:
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
 
 
+# What a crawl process imports before its crawl starts (exec is picklable by name).
+_LOAD = ("import rotwatch.shards\nfrom rotwatch.crawl_process import CRAWL_MODULES\n"
+         "for name in CRAWL_MODULES:\n    __import__(name)\n")
+
+
+def start_cost(method: str, count: int) -> tuple[float, float]:
+    """Wall and CPU seconds to start `count` loaded crawl processes and see them end."""
+    from rotwatch import crawl_start
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    ctx = crawl_start.context() if method == "fork server" else multiprocessing.get_context(
+        "spawn")
+    crawl_start.start_server(ctx)
+    children = [ctx.Process(target=exec, args=(_LOAD,)) for _ in range(count)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join()
+    crawl_start.stop_server(ctx)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--links", type=int, default=200)
@@ -56,6 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--base", default="main", help="git revision to compare with")
     p.add_argument("--server", choices=SERVERS, default="nginx")
     args = p.parse_args(argv)
+    costs: dict[str, list[tuple[float, float]]] = {"spawn": [], "fork server": []}
+    for _ in range(args.rounds):
+        for method, got in costs.items():
+            got.append(start_cost(method, args.processes))
+    print(f"starting {args.processes} crawl processes (min of {args.rounds}):")
+    for method, got in costs.items():
+        print(f"  {method:11} wall {min(w for w, _ in got):.2f} s, "
+              f"CPU {min(c for _, c in got):.2f} s")
     work = Path(tempfile.mkdtemp(prefix="rotwatch-start-"))
     try:
         export(args.base, work / "base")
