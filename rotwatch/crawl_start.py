@@ -28,8 +28,7 @@ def context() -> ForkServerContext | SpawnContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["rotwatch.fork_server_exit", "rotwatch.shards",
-                                *CRAWL_MODULES])
+    ctx.set_forkserver_preload(["rotwatch.shards", *CRAWL_MODULES, "rotwatch.fork_server"])
     return ctx
 
 
