@@ -64,6 +64,11 @@ def install() -> None:
     me = psutil.Process()
     _emit("start", created=me.create_time(), ppid=os.getppid(), argv=sys.argv[:4])
     atexit.register(lambda: _emit("exit", cpu=time.process_time()))
+    # A crawl process forked from a fork server starts no interpreter (no sitecustomize
+    # run, and it leaves by os._exit, past atexit): its start is the fork.
+    os.register_at_fork(after_in_child=lambda: _emit(
+        "start", created=psutil.Process().create_time(), ppid=os.getppid(),
+        argv=["(forked)"]))
     import crawler.fetch.settings as fetch_settings
     import rotwatch.crawl_process as crawl_process
 
@@ -89,7 +94,10 @@ def install() -> None:
         _timed(scrapy.crawler.AsyncCrawlerProcess, "__init__", "crawler_process_init")
         _timed(scrapy.crawler.AsyncCrawlerProcess, "start", "reactor_run")
         _emit("imported", cpu=time.process_time())
-        return shard(*args, **kwargs)
+        try:
+            return shard(*args, **kwargs)
+        finally:
+            _emit("shard_done", cpu=time.process_time())
 
     crawl_process.crawl_shard = traced_shard
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from archive.store import Selection, Store
 from archive.store.pending import PendingSide
-from archive.warc.writer import recover_open_files
+from archive.warc.recovery import recover_open_files
 from core.exitcodes import DEFAULT_FAIL_ON, ExitCode, FailOn, exit_code, needs_attention
 from core.records import Verdict
 from core.url_filter import UrlFilter

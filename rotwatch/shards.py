@@ -1,13 +1,12 @@
 """Running a check as several crawl processes, each owning a share of the hosts.
 
-Children are started with `spawn` (a fresh interpreter: no reactor state inherited),
-report each verdict over a queue for the progress display, and send their result at the
-end. They are started first; while they load Python, Scrapy and the store, the parent
-splits the due hosts between them by their number of due targets (core.sharding) and
-sends each the plan, which it reads when its crawl wants its first target.
-SIGTERM/SIGINT to the parent is passed on once to every child, so each crawl closes
-gracefully (Scrapy finishes what is in flight; the recorder flushes). On Linux a child
-also gets SIGTERM if the parent dies, so no crawl outlives the writer lock.
+Children are forked from a fork server (rotwatch.start_method) that imported the crawl's
+modules once, while the parent splits the due hosts between them by their number of due
+targets (core.sharding); each child reads the plan when its crawl wants its first target.
+They report each verdict over a queue for the progress display and send their result at
+the end. SIGTERM/SIGINT to the parent is passed on once to every child, so each crawl
+closes gracefully (Scrapy finishes what is in flight; the recorder flushes). On Linux a
+child also gets SIGTERM if the parent dies, so no crawl outlives the writer lock.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
-import multiprocessing
 import os
 import queue
 import signal
@@ -29,6 +27,7 @@ from archive.store import Store
 from archive.store.due import Selection
 from core.records import Verdict
 from core.sharding import balance_hosts
+from rotwatch import crawl_start
 from rotwatch.config import Config
 from rotwatch.crawl_process import ShardResult, crawl_shard
 
@@ -47,7 +46,9 @@ def _die_with_parent() -> None:
 
 def _child(config: Config, selection: Selection, now: datetime, run_id: int,
            shard: tuple[int, int], events: Any, log_level: str, each: bool,
-           plans: Any) -> None:
+           plans: Any, forked: bool) -> None:
+    if forked:
+        crawl_start.release_server()
     # Out of the terminal's process group: Ctrl-C reaches only the parent, which passes
     # one SIGTERM on (a second signal would make Scrapy stop without closing cleanly).
     with contextlib.suppress(OSError):
@@ -105,22 +106,46 @@ def _no_main_script() -> Iterator[None]:
 def run_shards(config: Config, selection: Selection, now: datetime, run_id: int,
                count: int, on_result: Callable[[Verdict], None] | None,
                log_level: str) -> list[ShardResult]:
-    context = multiprocessing.get_context("spawn")
+    context = crawl_start.context()
+    forked = crawl_start.forks(context)
     events = context.Queue()
     plans = [context.Queue() for _ in range(count)]
     children = [context.Process(target=_child, name=f"rotwatch-crawl-{i}",
                                 args=(config, selection, now, run_id, (i, count), events,
-                                      log_level, on_result is not None, plans[i]))
+                                      log_level, on_result is not None, plans[i], forked))
                 for i in range(count)]
+    try:
+        return _run(config, selection, now, count, on_result, context, children, events,
+                    plans)
+    finally:
+        crawl_start.stop_server(context)
+
+
+def _start(children: list[Any]) -> None:
     with _no_main_script():
         for child in children:
             child.start()
+
+
+def _run(config: Config, selection: Selection, now: datetime, count: int,
+         on_result: Callable[[Verdict], None] | None, context: Any, children: list[Any],
+         events: Any, plans: list[Any]) -> list[ShardResult]:
+    # The children load Python, Scrapy and the store while this process splits the
+    # hosts: under spawn each loads for itself once started; a forked child starts
+    # only when the fork server has loaded, so the server is started first instead.
+    forked = crawl_start.forks(context)
+    if forked:
+        crawl_start.start_server(context)
+    else:
+        _start(children)
     plan: dict[str, int] | None = None
     try:
         plan = host_plan(config, selection, now, count)
     except Exception as exc:  # the children then split the hosts by the stable hash
         LOG.warning("could not split the hosts by their due targets (%s: %s); splitting "
                     "them by a hash of their names", type(exc).__name__, exc)
+    if forked:
+        _start(children)
     for waiting in plans:
         waiting.put(plan)
         # A child that died before reading must not keep this process from exiting.
