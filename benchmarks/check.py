@@ -268,14 +268,14 @@ def report(setup: Setup, results: list[Result], links: int, server: str) -> None
           f"hosts, {DELAY_MS} ms; {setup.per_host}/host, {setup.total} total, "
           f"{setup.retries} retries; server {server}")
     print(f"{'tool':32} {'wall s':>7} {'links/s':>8} {'CPU s/1k':>9} {'÷floor':>7} "
-          f"{'÷lychee':>8} {'RSS MB':>7} {'tree MB':>8} {'wrong':>6} {'missing':>7} "
-          f"{'srv ms/req':>10}")
+          f"{'÷lychee':>8} {'RSS MB':>7} {'tree MB':>8} {'tree PSS':>8} {'wrong':>6} "
+          f"{'missing':>7} {'srv ms/req':>10}")
     for r in results:
         vs_floor = r.cpu_s / floor.cpu_s if floor else float("nan")
         vs_lychee = r.links_per_s / lychee.links_per_s if lychee else float("nan")
         print(f"{r.tool:32} {r.wall_s:>7.1f} {r.links_per_s:>8.0f} {r.cpu_per_1000:>9.2f} "
               f"{vs_floor:>7.2f} {vs_lychee:>8.2f} {r.max_rss_mb:>7.0f} {r.tree_rss_mb:>8.0f} "
-              f"{r.wrong:>6} {r.missing:>7} {r.server_ms_per_request:>10.3f}")
+              f"{r.tree_pss_mb:>8.0f} {r.wrong:>6} {r.missing:>7} {r.server_ms_per_request:>10.3f}")
     for r in results:
         print(f"- {r.tool}: exit {r.exit_code}; verdicts {r.classified}.{r.note}")
         for example in r.examples:

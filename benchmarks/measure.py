@@ -4,7 +4,8 @@ Each tool runs as a child process in its own session with a timeout. `os.wait4` 
 child's CPU *including every descendant it waited for* (Linux adds reaped children's
 times to their parent's), so rotwatch's crawl subprocesses and extraction workers are in
 its CPU figure; peak RSS is the largest single process of the tree (`ru_maxrss`), and a
-sampler adds up the RSS of the live tree every 0.2 s for the whole tree's peak.
+sampler adds up the RSS and the PSS of the live tree every 0.2 s for the whole tree's peak
+(summed RSS counts pages shared between forked processes once per process; PSS does not).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Result:
     cpu_s: float = 0.0
     max_rss_mb: float = 0.0
     tree_rss_mb: float = 0.0
+    tree_pss_mb: float = 0.0
     exit_code: int | None = None
     timed_out: bool = False
     classified: dict[str, int] = field(default_factory=dict)
@@ -65,8 +67,8 @@ class Result:
         return self.cpu_s / self.links * 1000 if self.links else 0.0
 
 
-def _tree_rss_kb(root: int) -> int:
-    """Resident KiB of `root` and all its descendants, from /proc (Linux)."""
+def _tree_pids(root: int) -> tuple[list[int], dict[int, int]]:
+    """`root` and all its descendants, and every process's resident KiB, from /proc (Linux)."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -80,12 +82,31 @@ def _tree_rss_kb(root: int) -> int:
         pid, ppid = int(entry), int(fields[1])
         children.setdefault(ppid, []).append(pid)
         rss[pid] = int(fields[21]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
-    total, todo = 0, [root]
+    tree, todo = [], [root]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
+        tree.append(pid)
         todo += children.get(pid, [])
-    return total
+    return tree, rss
+
+
+def _pss_kb(pid: int) -> int:
+    """Proportional set size: a page shared by n processes counts 1/n in each (Linux)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _tree_memory_kb(root: int) -> tuple[int, int]:
+    """The tree's summed RSS and summed PSS in KiB. Summed RSS counts a page shared by
+    forked processes (a fork server's imported modules) once per process; PSS splits it."""
+    tree, rss = _tree_pids(root)
+    return sum(rss.get(pid, 0) for pid in tree), sum(_pss_kb(pid) for pid in tree)
 
 
 def measure(cmd: Sequence[str], timeout: float, result: Result, *, cwd: Path = ROOT,
@@ -110,7 +131,9 @@ def measure(cmd: Sequence[str], timeout: float, result: Result, *, cwd: Path = R
             pid, status, usage = os.wait4(proc.pid, 0)
             break
         if now >= next_sample:
-            result.tree_rss_mb = max(result.tree_rss_mb, _tree_rss_kb(proc.pid) / 1024)
+            rss_kb, pss_kb = _tree_memory_kb(proc.pid)
+            result.tree_rss_mb = max(result.tree_rss_mb, rss_kb / 1024)
+            result.tree_pss_mb = max(result.tree_pss_mb, pss_kb / 1024)
             next_sample = now + 0.2
         time.sleep(0.02)
     result.wall_s = time.perf_counter() - start
