@@ -112,7 +112,9 @@ MIN_ATTEMPT_SECONDS = 1.0
 
 def _holds_retries(crawler: Crawler) -> bool:
     """Whether the crawl's scheduler holds a retry until its wait is over."""
-    return issubclass(load_object(crawler.settings["SCHEDULER"]), HoldingScheduler)
+    # Not issubclass(): Scrapy's scheduler metaclass makes that true of any class with
+    # the scheduler methods.
+    return HoldingScheduler in load_object(crawler.settings["SCHEDULER"]).__mro__
 
 
 async def _wait_before(retry: Request, original: Request, wait: float,
