@@ -92,15 +92,15 @@ def test_the_host_with_most_work_left_is_served_first(mockserver: MockServer,
 
 
 @pytest.mark.parametrize(("loads", "last", "chosen"), [
-    # A free transfer place first, however much work a full host has.
-    ([SlotLoad("a", 2, 2, 50), SlotLoad("b", 1, 2, 3)], None, "b"),
-    # Among hosts with a free place, the one with most work queued or held.
-    ([SlotLoad("a", 0, 2, 3), SlotLoad("b", 1, 2, 9), SlotLoad("c", 0, 2, 9)], None, "b"),
-    # Among full hosts too (CONCURRENT_REQUESTS has places beyond the per-host limits).
-    ([SlotLoad("a", 4, 2, 3), SlotLoad("b", 2, 2, 7)], None, "b"),
+    # The fewest requests in the downloader first, as in Scrapy, however much work a
+    # busier host has: every host keeps its transfer places fed.
+    ([SlotLoad("a", 2, 50), SlotLoad("b", 1, 3)], None, "b"),
+    # Equally loaded: the host with most work queued or held.
+    ([SlotLoad("a", 0, 3), SlotLoad("b", 1, 9), SlotLoad("c", 0, 9)], None, "c"),
+    ([SlotLoad("a", 2, 3), SlotLoad("b", 2, 7), SlotLoad("c", 2, 5)], "b", "b"),
     # Equal hosts take turns, in name order after the last one served, as in Scrapy.
-    ([SlotLoad("a", 0, 2, 5), SlotLoad("b", 0, 2, 5), SlotLoad("c", 0, 2, 5)], "a", "b"),
-    ([SlotLoad("a", 0, 2, 5), SlotLoad("b", 0, 2, 5), SlotLoad("c", 0, 2, 5)], "c", "a"),
+    ([SlotLoad("a", 0, 5), SlotLoad("b", 0, 5), SlotLoad("c", 0, 5)], "a", "b"),
+    ([SlotLoad("a", 0, 5), SlotLoad("b", 0, 5), SlotLoad("c", 0, 5)], "c", "a"),
 ])
 def test_the_next_host_is_the_one_with_most_work_left(loads: list[SlotLoad], last: str | None,
                                                       chosen: str) -> None:

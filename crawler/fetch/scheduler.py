@@ -10,11 +10,12 @@ the downloader meanwhile, and counts as pending, so the spider does not close on
 it is due it is handed to the engine like any request (its retry priority puts it ahead of
 targets not yet started), and a timer wakes the engine for it, so nothing polls.
 
-`LongestWorkFirstQueue` changes which host Scrapy's `DownloaderAwarePriorityQueue` serves
-next: hosts with a free transfer place first (as Scrapy's fewest-active rule does), and
-among them, and among the hosts already full, the one with the most requests still queued
-or held (retries of a failing host included). When CPU or `CONCURRENT_REQUESTS` is the
-limit, the hosts with the most work left then no longer finish last. Politeness is the
+`LongestWorkFirstQueue` changes how Scrapy's `DownloaderAwarePriorityQueue` breaks ties:
+it still serves the host with the fewest requests in the downloader first (so every host
+keeps its transfer places fed), but among hosts equally loaded it serves the one with the
+most requests still queued or held (a failing host's retries included), where Scrapy takes
+them in turn. When `CONCURRENT_REQUESTS` is the limit (more hosts than places) the hosts
+with most work left get the places; when CPU is, they win every tie. Politeness is the
 downloader's and is unchanged: a host slot never transfers more than its concurrency, and
 the robots.txt wait happens in its middleware as before.
 """
@@ -136,52 +137,42 @@ class SlotLoad(NamedTuple):
 
     slot: str
     active: int  # requests in the downloader's slot (transferring or waiting there)
-    concurrency: int  # transfers the slot allows at once (the per-host limit)
     queued: int  # requests waiting in the scheduler, held retries included
 
 
 def longest_work_first(loads: Iterable[SlotLoad], last: str | None) -> str:
-    """The slot to serve next: one with a free transfer place before a full one, then the
-    one with the most queued work; among equals, the first after `last` (by name), as
-    Scrapy rotates, so equal hosts take turns."""
-    best: list[SlotLoad] = []
-    best_key: tuple[bool, int] | None = None
+    """The slot to serve next: the one with the fewest requests in the downloader, as in
+    Scrapy (every host keeps its transfer places fed); among those, the one with the most
+    work queued or held; among equals, the first after `last` (by name), as Scrapy
+    rotates, so equal hosts take turns."""
+    best: list[str] = []
+    best_key: tuple[int, int] | None = None
     for load in loads:
-        key = (load.active >= load.concurrency, -load.queued)
+        key = (load.active, -load.queued)
         if best_key is None or key < best_key:
-            best, best_key = [load], key
+            best, best_key = [load.slot], key
         elif key == best_key:
-            best.append(load)
+            best.append(load.slot)
     if not best:
         raise ValueError("no slot to choose from")
-    names = sorted(load.slot for load in best)
+    best.sort()
     if last is not None:
-        for name in names:
+        for name in best:
             if name > last:
                 return name
-    return names[0]
+    return best[0]
 
 
 class LongestWorkFirstQueue(DownloaderAwarePriorityQueue):
-    """Scrapy's per-host priority queue, serving the host with most work left first."""
+    """Scrapy's per-host priority queue; at equal load, the host with most work left first."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.held: Mapping[str, int] = {}
-        downloader = self.crawler.engine.downloader if self.crawler.engine else None
-        self._default_concurrency = max(1, (downloader.ip_concurrency
-                                             or downloader.domain_concurrency)
-                                        if downloader else 1)
+    held: Mapping[str, int] = {}  # set by HoldingScheduler.open: held retries per slot
 
     def _next_slot(self, stats: list[tuple[int, str]], *, update_state: bool) -> str:
-        downloader = self._downloader_interface.downloader
-        loads = []
-        for active, slot in stats:
-            known = downloader.slots.get(slot)
-            loads.append(SlotLoad(
-                slot, active, known.concurrency if known else self._default_concurrency,
-                len(self.pqueues[slot]) + self.held.get(slot, 0)))
-        chosen = longest_work_first(loads, self._last_selected_slot)
+        queues, held = self.pqueues, self.held
+        chosen = longest_work_first(
+            (SlotLoad(slot, active, len(queues[slot]) + held.get(slot, 0))
+             for active, slot in stats), self._last_selected_slot)
         if update_state:
             self._last_selected_slot = chosen
         return chosen
