@@ -40,20 +40,25 @@ def _requests(mockserver: MockServer, host: int, key: str) -> list[dict[str, Any
 
 def test_a_waiting_retry_leaves_its_place_to_other_targets(mockserver: MockServer,
                                                             tmp_path: Path) -> None:
-    # One request at a time in the whole crawl. Were the retry's 1 s backoff slept inside
-    # the downloader, it would hold that one place and nothing could be sent meanwhile.
+    # One request at a time in the whole crawl. Were a retry's 1 s backoff, or the 1 s a
+    # 429 asks for, slept inside the downloader, it would hold that one place and nothing
+    # could be sent meanwhile.
     key = f"held-{tmp_path.name}"
-    urls = {"flaky": mockserver.url(f"/flaky?key={key}&times=1", host=2)}
+    urls = {"flaky": mockserver.url(f"/flaky?key={key}&times=1", host=2),
+            "busy": mockserver.url(f"/retry-after/429?key={key}&times=1&after=1", host=2)}
     urls |= {f"page{i}": mockserver.url(f"/slow?delay=0.05&q={key}-{i}", host=2)
              for i in range(8)}
     checks = _check(tmp_path, urls, concurrency_total=1, concurrency_per_host=2,
                     retry_times=1, retry_backoff=1)
     paths = [e["path"] for e in _requests(mockserver, 2, key)]
-    flaky = [i for i, path in enumerate(paths) if path.startswith("/flaky")]
-    assert len(flaky) == 2, paths  # the 500, then its retry
-    assert any(path.startswith("/slow") for path in paths[flaky[0] + 1:flaky[1]]), paths
-    assert checks[urls["flaky"]]["verdict"] == "ok"
-    assert checks[urls["flaky"]]["retries"] == 1
+    for prefix in ("/flaky", "/retry-after"):
+        attempts = [i for i, path in enumerate(paths) if path.startswith(prefix)]
+        assert len(attempts) == 2, paths  # the 500 or 429, then its retry
+        between = paths[attempts[0] + 1:attempts[1]]
+        assert any(path.startswith("/slow") for path in between), (prefix, paths)
+    for name in ("flaky", "busy"):
+        assert checks[urls[name]]["verdict"] == "ok"
+        assert checks[urls[name]]["retries"] == 1
     assert all(checks[url]["verdict"] == "ok" for url in urls.values())
 
 
