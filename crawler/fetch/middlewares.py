@@ -1,5 +1,5 @@
 """What Scrapy lacks for honest health checks: a complete robots.txt wait, an address
-guard, and Retry-After."""
+guard, retries that back off, and Retry-After."""
 
 from __future__ import annotations
 
@@ -14,11 +14,14 @@ from scrapy.exceptions import CannotResolveHostError
 from scrapy.http import Response
 from scrapy.robotstxt import RobotParser
 from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.misc import load_object
 from twisted.internet.error import DNSLookupError
 
 from crawler.fetch.download_handler import remaining
 from crawler.fetch.errors import RobotsDisallowed
+from crawler.fetch.hops import fetch_of
 from crawler.fetch.resolver import PublicOnlyResolver, installed_resolver
+from crawler.fetch.scheduler import HoldingScheduler, hold_until
 
 
 class CompleteRobotsTxtMiddleware(RobotsTxtMiddleware):
@@ -107,21 +110,47 @@ class AddressGuardMiddleware:
 MIN_ATTEMPT_SECONDS = 1.0
 
 
+def _holds_retries(crawler: Crawler) -> bool:
+    """Whether the crawl's scheduler holds a retry until its wait is over."""
+    # Not issubclass(): Scrapy's scheduler metaclass makes that true of any class with
+    # the scheduler methods.
+    return HoldingScheduler in load_object(crawler.settings["SCHEDULER"]).__mro__
+
+
+async def _wait_before(retry: Request, original: Request, wait: float,
+                       holding: bool) -> Request:
+    """The retry, to be sent `wait` seconds from now.
+
+    A target's retry goes back through the engine to the scheduler, which holds it until
+    then without taking a place of CONCURRENT_REQUESTS (crawler/fetch/scheduler.py).
+    robots.txt and soft-404 probes are downloaded directly (`engine.download_async`
+    sends a returned request straight back to the downloader, past the scheduler), so
+    their wait happens here, as every wait did before.
+    """
+    if holding and fetch_of(original) is not None:
+        return hold_until(retry, wait)
+    if wait > 0:
+        await asyncio.sleep(wait)
+    return retry
+
+
 class BackoffRetryMiddleware(RetryMiddleware):
     """Scrapy's retry, with exponential backoff before each retry.
 
     Scrapy re-queues a failed request at once, so a host that is briefly down gets every
     retry within the same second. Here the n-th retry waits base × 2^(n-1) seconds
-    (capped), inside its download slot, like a Retry-After wait.
+    (capped), held by the scheduler (see `_wait_before`), like a Retry-After wait.
     """
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         middleware = super().from_crawler(crawler)
         middleware.backoff = crawler.settings.getfloat("ROTWATCH_RETRY_BACKOFF")
+        middleware.holding = _holds_retries(crawler)
         return middleware
 
     backoff: float = 1.0
+    holding: bool = False
 
     def _pause(self, retry: Request) -> float:
         attempt = int(retry.meta.get("retry_times", 1))
@@ -140,12 +169,12 @@ class BackoffRetryMiddleware(RetryMiddleware):
                                     give_up=None)
 
     async def _pause_or(self, request: Request, result: Any, *, give_up: Any) -> Any:
-        """Wait before a retry that fits the target's budget; else return `give_up`."""
+        """The retry, to wait its pause if that fits the target's budget; else `give_up`."""
         if isinstance(result, Request):
             pause = self._pause(result)
             if not _fits_budget(request, pause):
                 return give_up
-            await asyncio.sleep(pause)
+            return await _wait_before(result, request, pause, self.holding)
         return result
 
 
@@ -159,18 +188,21 @@ class RetryAfterMiddleware:
     """429, and 503 with Retry-After: wait as told (capped), then retry, counting retries.
 
     Scrapy's RetryMiddleware retries 429 at once, ignoring Retry-After, which is both
-    rude and useless. The wait happens inside this request's own download slot, so the
-    host that asked us to back off gets no other request from that slot meanwhile.
+    rude and useless. The retry is not sent before the wait is over (held by the
+    scheduler, see `_wait_before`). The host's other requests are not paused meanwhile:
+    they were not before either, as Scrapy frees the host slot as soon as the response is
+    in, before any middleware sees it.
     """
 
-    def __init__(self, cap: float, max_retries: int) -> None:
+    def __init__(self, cap: float, max_retries: int, holding: bool = False) -> None:
         self.cap = cap
         self.max_retries = max_retries
+        self.holding = holding
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler.settings.getfloat("ROTWATCH_RETRY_AFTER_CAP"),
-                   crawler.settings.getint("ROTWATCH_RETRY_TIMES"))
+                   crawler.settings.getint("ROTWATCH_RETRY_TIMES"), _holds_retries(crawler))
 
     async def process_response(self, request: Request, response: Response) -> Any:
         if response.status not in (429, 503):
@@ -184,12 +216,11 @@ class RetryAfterMiddleware:
         delay = min(self.cap, parse_retry_after(header.decode("latin-1") if header else ""))
         if not _fits_budget(request, delay):
             return response  # the wait asked for outlasts the target's budget: it stays a 429
-        await asyncio.sleep(delay)
         # Ahead of targets not yet started, like every retry (RETRY_PRIORITY_ADJUST).
         retry = request.replace(dont_filter=True, priority=request.priority + 1)
         retry.meta["retry_times"] = retries + 1
         retry.meta["retry_after_waited"] = request.meta.get("retry_after_waited", 0.0) + delay
-        return retry
+        return await _wait_before(retry, request, delay, self.holding)
 
 
 def parse_retry_after(value: str, default: float = 5.0) -> float:

@@ -155,6 +155,11 @@ def scrapy_settings(crawl: CrawlOptions, *, log_level: str = "WARNING",
         # budget is already running, and on a busy machine it ran out (a 500 judged
         # "timeout").
         "RETRY_PRIORITY_ADJUST": 1,
+        # A retry's backoff or Retry-After wait is held by the scheduler, not slept inside
+        # the downloader where it took a place of CONCURRENT_REQUESTS; the host with most
+        # work left is served first (crawler/fetch/scheduler.py).
+        "SCHEDULER": "crawler.fetch.scheduler.HoldingScheduler",
+        "SCHEDULER_PRIORITY_QUEUE": "crawler.fetch.scheduler.LongestWorkFirstQueue",
         # 429 is left to RetryAfterMiddleware, which honours Retry-After; so is a 503
         # that carries Retry-After (the middleware runs first).
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408],
