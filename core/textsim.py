@@ -26,10 +26,7 @@ def normalise_text(text: str) -> str:
     return _NON_WORD.sub(" ", folded).strip()
 
 
-@lru_cache(maxsize=64)
-def char_ngrams(text: str, n: int = 3) -> frozenset[str]:
-    """The set of character n-grams of the normalised text (the whole text if shorter)."""
-    # Cached (a few entries): one host's soft-404 probe is compared with each of its pages.
+def _ngrams(text: str, n: int) -> frozenset[str]:
     norm = normalise_text(text)
     if not norm:
         return frozenset()
@@ -38,16 +35,29 @@ def char_ngrams(text: str, n: int = 3) -> frozenset[str]:
     return frozenset(norm[i : i + n] for i in range(len(norm) - n + 1))
 
 
-def similarity(a: str, b: str, n: int = 3) -> float:
-    """Jaccard similarity of the two texts' character n-gram sets, in [0, 1].
+@lru_cache(maxsize=64)
+def char_ngrams(text: str, n: int = 3) -> frozenset[str]:
+    """The set of character n-grams of the normalised text (the whole text if shorter)."""
+    # Cached (a few entries) for the side compared many times: one host's soft-404 probe
+    # is compared with each of its pages. Only that side: an article's set of 5-grams is a
+    # few MB, and 64 cached pages held most of a crawl's memory when every page drifted.
+    return _ngrams(text, n)
 
-    Two empty texts are identical (1.0); one empty and one not share nothing (0.0).
-    """
-    grams_a, grams_b = char_ngrams(a, n), char_ngrams(b, n)
+
+def _jaccard(grams_a: frozenset[str], grams_b: frozenset[str]) -> float:
     if not grams_a and not grams_b:
         return 1.0
     union = len(grams_a | grams_b)
     return len(grams_a & grams_b) / union if union else 0.0
+
+
+def similarity(a: str, b: str, n: int = 3) -> float:
+    """Jaccard similarity of the two texts' character n-gram sets, in [0, 1].
+
+    Two empty texts are identical (1.0); one empty and one not share nothing (0.0).
+    Nothing is cached: a drift comparison's two texts are each compared once.
+    """
+    return _jaccard(_ngrams(a, n), _ngrams(b, n))
 
 
 def similarity_at_least(a: str, b: str, floor: float, n: int = 3) -> float | None:
@@ -70,6 +80,6 @@ def similarity_at_least(a: str, b: str, floor: float, n: int = 3) -> float | Non
                 # the same float division as similarity's, and it only grows: exact
                 if size / (size + len(misses)) < floor:
                     return None
-    score = similarity(a, b, n)
+    score = _jaccard(_ngrams(a, n), grams_b)  # `b` is the probe: its set is cached
     return score if score >= floor else None
 

@@ -12,8 +12,10 @@ import logging
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 from rotwatch.drift import MainText, extract_main_text
+from rotwatch.page_refs import PageRef, extract_ref
 
 LOG = logging.getLogger(__name__)
 
@@ -29,6 +31,14 @@ class TextExtractor:
         self._use_process = use_process
 
     def submit(self, body: bytes, url: str, encoding: str | None) -> Future[MainText]:
+        return self._run(extract_main_text, body, url, encoding=encoding)
+
+    def submit_ref(self, ref: PageRef) -> Future[MainText]:
+        """Extract a page the worker reads back from its WARC record: what waits in the
+        queue is the reference, not the page."""
+        return self._run(extract_ref, ref)
+
+    def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Future[MainText]:
         if self._pool is None and self._use_process:
             # Started on first use: a crawl of images and short pages never pays for it.
             self._pool = ProcessPoolExecutor(
@@ -36,14 +46,14 @@ class TextExtractor:
                 initializer=_quiet_worker)
         if self._pool is not None:
             try:
-                return self._pool.submit(extract_main_text, body, url, encoding=encoding)
+                return self._pool.submit(fn, *args, **kwargs)
             except (BrokenProcessPool, RuntimeError) as exc:
                 LOG.warning("text extraction worker unavailable (%s); extracting in-process",
                             exc)
                 self._pool, self._use_process = None, False
         done: Future[MainText] = Future()
         try:
-            done.set_result(extract_main_text(body, url, encoding=encoding))
+            done.set_result(fn(*args, **kwargs))
         except Exception as exc:  # a page that defeats extraction keeps its check
             done.set_exception(exc)
         return done

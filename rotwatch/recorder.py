@@ -5,23 +5,29 @@ The reactor thread never touches SQLite or WARC files. The crawl's item pipeline
 response is archived before its check is recorded); the worker batches them into
 transactions and applies the recheck policy. With a local second vantage, a result that
 could lead to "dead" is held instead, in the same transaction (rotwatch/cluster/held.py).
+
+A batch whose rows wait for main texts (drift) waits in `_waiting`, in order, while the
+worker goes on archiving and preparing: blocking it there queued every later response's
+body behind the extraction worker (hundreds of MB when thousands of pages change at once).
+Pages queued for extraction are references to their WARC records (rotwatch/lazy_text.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from archive.store import results, texts
-from archive.store.checks import attempt_rows
 from archive.store.db import write_transaction
 from archive.store.pending import PendingSide
-from archive.store.results import CheckRow, SnapshotRow, TargetUpdate
+from archive.store.results import TargetUpdate
 from archive.store.store import Store
 from archive.store.texts import StoredCapture
 from archive.warc.writer import SnapshotWriter, format_warc_date
@@ -31,9 +37,11 @@ from core.policy import PastCheck, PolicyConfig
 from core.records import Validators
 from crawler.fetch.items import Outcome
 from rotwatch.cluster.held import hold, is_held
-from rotwatch.drift import MainText, compare, content_fingerprint
-from rotwatch.lazy_text import SHORT_PAGE_CHARS, stored_payload
+from rotwatch.drift import MainText
+from rotwatch.lazy_text import SHORT_PAGE_CHARS, stored_ref
 from rotwatch.main_text_worker import TextExtractor
+from rotwatch.page_refs import PageRef
+from rotwatch.prepared import Capture, Prepared, check_row, done, late_texts
 from rotwatch.target_updates import target_update, validators_after
 
 LOG = logging.getLogger(__name__)
@@ -45,53 +53,20 @@ JOB_GROUP = 64
 JOB_GROUP_BYTES = 4_000_000
 
 
-@dataclass(frozen=True)
-class _Capture:
-    """One archived response of a target, as the WARC writer placed it."""
-
-    record: ArchivedRecord
-    url: str
-    status: int
-    warc_date: str
-    mime: str | None
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    record: ArchivedRecord | None
-    captures: tuple[_Capture, ...]  # every response of the target archived in this check
-    mime: str | None
-    earlier: tuple[str | None, str | None] | None = None  # title and text already stored
-    text: Future[MainText] | None = None  # this capture's text, being extracted
-    # The stored response whose text `text` is (a revisit's original), to keep it there.
-    text_source: StoredCapture | None = None
-    baseline: StoredCapture | None = None  # what this capture is compared with, if anything
-    baseline_text: Future[MainText] | None = None  # the baseline's text, extracted late
-    same: bool = False  # the baseline's payload, byte for byte: nothing to compare
-    # A page's headline, kept as its title while its text is not extracted: what the
-    # extraction would take as title (its first <h1>, else <title>).
-    headline: str | None = None
-
-
-def _done(main: MainText) -> Future[MainText]:
-    future: Future[MainText] = Future()
-    future.set_result(main)
-    return future
-
-
 class Recorder:
     """One crawl's writer: every public method returns at once, the worker does the rest."""
 
     def __init__(self, store_path: Path, warc_dir: Path | None, *, run_id: int | None,
                  policy: PolicyConfig, batch_size: int = 100,
                  warc_max_bytes: int = 1_000_000_000, hold_failures: bool = False,
-                 archive_dir: Path | None = None) -> None:
+                 archive_dir: Path | None = None,
+                 extractor: TextExtractor | None = None) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rotwatch-store")
-        self._pending: list[tuple[Outcome, Future[_Prepared]]] = []
+        self._pending: list[tuple[Outcome, Future[Prepared]]] = []
         # Jobs for the worker not handed over yet, in call order (FIFO is kept).
         self._jobs: list[Callable[[], None]] = []
         self._job_bytes = 0
-        self._extractor = TextExtractor()
+        self._extractor = extractor or TextExtractor()
         self._futures: list[Future[None]] = []
         self.batch_size = batch_size
         self.policy = policy
@@ -104,12 +79,17 @@ class Recorder:
         self._store: Store | None = None
         self._warc: SnapshotWriter | None = None
         # target id -> its responses archived so far in this check (worker thread only)
-        self._captures: dict[int, list[_Capture]] = {}
+        self._captures: dict[int, list[Capture]] = {}
         # Where earlier captures are read back from when their text is needed: the WARC
         # directory, also when this crawl writes no snapshots (baselines may exist).
         self._archive_dir = archive_dir or warc_dir
         # snapshot id -> its text being extracted late, until written back (worker thread)
         self._late: dict[int, Future[MainText] | None] = {}
+        # Batches waiting for their texts, recorded in order (worker thread); the text
+        # the first one waits for wakes the worker when it is extracted.
+        self._waiting: deque[list[tuple[Outcome, Future[Prepared]]]] = deque()
+        self._armed: Future[MainText] | None = None
+        self._closing = False
         self._executor.submit(self._open, store_path, warc_dir, warc_max_bytes).result()
 
     def _open(self, store_path: Path, warc_dir: Path | None, warc_max_bytes: int) -> None:
@@ -134,9 +114,15 @@ class Recorder:
 
     def add(self, outcome: Outcome) -> None:
         # The body goes to the worker with the next group of jobs (text extraction, drift)
-        # and is not kept here, so a batch never holds more than one body per outcome.
+        # and is not kept here, nor is the page's visible text (read for the verdict, the
+        # soft-404 rule and short pages' text by then; a check row does not record it):
+        # a batch may wait long for its drift texts (_drain). A held check keeps it: its
+        # observation is stored whole for its confirmation.
         row = self._later(len(outcome.body or b""), self._prepare, outcome)
-        self._pending.append((replace(outcome, body=None), row))
+        kept = replace(outcome, body=None)
+        if outcome.observation.text and not (self.hold_failures and is_held(outcome)):
+            kept = replace(kept, observation=replace(outcome.observation, text=""))
+        self._pending.append((kept, row))
         if len(self._pending) >= self.batch_size:
             self.flush()
 
@@ -166,17 +152,19 @@ class Recorder:
         self._hand_over()  # the batch's jobs go first: recording waits for their results
         if self._pending:
             batch, self._pending = self._pending, []
-            self._futures.append(self._executor.submit(self._record, batch))
+            self._futures.append(self._executor.submit(self._enqueue, batch))
             self._futures = [f for f in self._futures if not f.done()]
 
     def close(self) -> None:
-        """Flush, wait for every write, close the WARC (renaming it) and the store."""
+        """Flush, wait for every write (and text), close the WARC (renaming it), the store."""
         self.flush()
         for future in self._futures:
             try:
                 future.result()
             except BaseException as exc:  # already logged in the worker
                 self.error = self.error or exc
+        self._executor.submit(self._drain, True).result()
+        self._closing = True
         self._executor.submit(self._close).result()
         self._executor.shutdown(wait=True)
 
@@ -187,7 +175,7 @@ class Recorder:
             record = self._warc.write(exchange)
             content_type = next((v for k, v in exchange.response_headers
                                  if k.lower() == "content-type"), None)
-            self._captures.setdefault(target_id, []).append(_Capture(
+            self._captures.setdefault(target_id, []).append(Capture(
                 record, exchange.url, exchange.status, format_warc_date(exchange.fetched_at),
                 media_type(content_type) or None))
             return record
@@ -198,7 +186,7 @@ class Recorder:
                 "be full): checks are still recorded, without snapshots")
             return None
 
-    def _prepare(self, outcome: Outcome) -> _Prepared:
+    def _prepare(self, outcome: Outcome) -> Prepared:
         """Look up what the store knows, and start the text extraction (another process)
         only if a comparison needs it (rotwatch/lazy_text.py)."""
         assert self._store is not None
@@ -213,23 +201,23 @@ class Recorder:
         page = (outcome.body is not None and is_text(obs.content_type)
                 and 200 <= (obs.status or 0) < 300)
         if not (page or revisit):
-            return _Prepared(record, captures, mime)  # no main text to speak of
+            return Prepared(record, captures, mime)  # no main text to speak of
         headline = (obs.heading or obs.title) if page else None
         # A revisit (byte-identical to a page already archived, or a 304 confirming it)
         # reuses its original's text when that was extracted.
         earlier = results.text_for_digest(db, digest) if revisit and digest else None
         # A page this short has no boilerplate to strip: its visible text (read by the
         # spider already) is its main text, kept at once since it costs nothing.
-        short = (_done(MainText(obs.title or "", obs.text, "visible-text"))
+        short = (done(MainText(obs.title or "", obs.text, "visible-text"))
                  if page and len(obs.text) < SHORT_PAGE_CHARS else None)
         base = texts.baseline_capture(db, outcome.target_id)
         if base is None or not base.comparable:
             # Nothing to compare with yet (this capture may become the baseline): the
             # text waits until a later capture differs from it.
-            return _Prepared(record, captures, mime, earlier, short, headline=headline)
+            return Prepared(record, captures, mime, earlier, short, headline=headline)
         if digest == base.digest:
             # The baseline's own payload: the same text, whatever it is.
-            return _Prepared(record, captures, mime, earlier or (base.title, base.text),
+            return Prepared(record, captures, mime, earlier or (base.title, base.text),
                              baseline=base, same=True, headline=headline)
         text, source = short, None
         if earlier is None and revisit and digest:
@@ -240,33 +228,69 @@ class Recorder:
         if source is not None:
             text = self._extract_later(source)
         elif earlier is None and text is None and outcome.body is not None:
-            text = self._extractor.submit(outcome.body, obs.final_url, outcome.encoding)
-        return _Prepared(record, captures, mime, earlier, text, source, base,
+            text = self._extract_page(outcome, record)
+        return Prepared(record, captures, mime, earlier, text, source, base,
                          None if base.text else self._extract_later(base), headline=headline)
 
+    def _extract_page(self, outcome: Outcome, record: ArchivedRecord | None
+                      ) -> Future[MainText]:
+        """Start extracting this check's page: from the response record just written
+        (the file is written unbuffered, so the worker process can read it back at once);
+        from the body in hand only when the page has no record of its own (snapshots off,
+        a WARC write that failed, a revisit of a response this crawl has not recorded)."""
+        body = outcome.body
+        assert body is not None
+        url = outcome.observation.final_url
+        if self._warc is not None and record is not None and record.record_type == "response":
+            return self._extractor.submit_ref(PageRef(
+                self._warc.directory, record.warc_file, record.offset, url, len(body),
+                outcome.encoding, exact=True))
+        return self._extractor.submit(body, url, outcome.encoding)
+
     def _extract_later(self, capture: StoredCapture) -> Future[MainText] | None:
-        """Start extracting a stored capture's text from its WARC record (once per crawl)."""
+        """Start extracting a stored capture's text, which the extraction worker reads
+        back from its WARC record (once per crawl; the comparison is skipped if the record
+        cannot be read)."""
         if capture.snapshot_id not in self._late:
-            future = None
-            if self._archive_dir is not None:
-                try:
-                    body, encoding = stored_payload(self._archive_dir, capture)
-                    future = self._extractor.submit(body, capture.url, encoding)
-                except (OSError, ValueError) as exc:  # the comparison is skipped, not the check
-                    LOG.warning("cannot read the capture of %s to extract its text: %s",
-                                capture.url, exc)
-            self._late[capture.snapshot_id] = future
+            self._late[capture.snapshot_id] = None if self._archive_dir is None else \
+                self._extractor.submit_ref(stored_ref(self._archive_dir, capture))
         return self._late[capture.snapshot_id]
 
-    def _record(self, pending: list[tuple[Outcome, Future[_Prepared]]]) -> None:
+    def _enqueue(self, pending: list[tuple[Outcome, Future[Prepared]]]) -> None:
+        self._waiting.append(pending)
+        self._drain()
+
+    def _drain(self, wait: bool = False) -> None:
+        """Record the waiting batches, in order, as far as their texts are extracted (all
+        of them with `wait`). The worker never blocks on a text otherwise."""
+        while self._waiting:
+            head = self._waiting[0]
+            busy = None if wait else next(
+                (f for f in _extractions(head) if not f.done()), None)
+            if busy is not None:
+                if busy is not self._armed:
+                    self._armed = busy
+                    busy.add_done_callback(self._wake)
+                return
+            self._waiting.popleft()
+            with contextlib.suppress(Exception):  # logged, and kept in self.error
+                self._record(head)
+
+    def _wake(self, _: Future[MainText]) -> None:
+        """A text was extracted (called in the extraction pool's thread)."""
+        if not self._closing:
+            with contextlib.suppress(RuntimeError):  # the worker is shut down already
+                self._executor.submit(self._drain)
+
+    def _record(self, pending: list[tuple[Outcome, Future[Prepared]]]) -> None:
         assert self._store is not None
         db = self._store.db
         batch = [outcome for outcome, _ in pending]
         try:
             # prepared: done already (same FIFO worker); extraction may still be running
             ready = [(outcome, prepared.result()) for outcome, prepared in pending]
-            late = self._late_texts([p for _, p in ready])
-            rows = [self._row(outcome, prepared, late) for outcome, prepared in ready]
+            late = late_texts([p for _, p in ready])
+            rows = [check_row(outcome, prepared, late) for outcome, prepared in ready]
             validators = {o.target_id: next_validators(o, p.record) for o, p in ready}
             holding = [self.hold_failures and is_held(o) for o in batch]
             held = [(o, row) for o, row, h in zip(batch, rows, holding, strict=True) if h]
@@ -297,60 +321,6 @@ class Recorder:
             self.error = self.error or exc
             raise
 
-    def _late_texts(self, prepared: list[_Prepared]
-                    ) -> dict[int, tuple[StoredCapture, MainText]]:
-        """Texts of stored captures extracted for this batch, by snapshot id."""
-        found: dict[int, tuple[StoredCapture, MainText]] = {}
-        for p in prepared:
-            for capture, future in ((p.baseline, p.baseline_text), (p.text_source, p.text)):
-                if capture is not None and future is not None:
-                    main = _result(future, capture.url)
-                    if main is not None:
-                        found[capture.snapshot_id] = (capture, main)
-        return found
-
-    def _row(self, outcome: Outcome, prepared: _Prepared,
-             late: dict[int, tuple[StoredCapture, MainText]]) -> CheckRow:
-        obs, record, earlier = outcome.observation, prepared.record, prepared.earlier
-        title, text = prepared.headline or obs.title, None
-        content_hash = similarity = drifted = None
-        if earlier is not None:
-            title, text = earlier[0] or obs.title, earlier[1]
-        elif prepared.text is not None:
-            main = _result(prepared.text, obs.final_url)
-            if main is not None:
-                title, text = main.title or obs.title, main.text
-        base, base_text = prepared.baseline, None
-        if base is not None:
-            base_text = base.text or (late[base.snapshot_id][1].text
-                                      if base.snapshot_id in late else None)
-        if prepared.same:
-            similarity, drifted = 1.0, False  # the baseline's payload: nothing to compare
-        if text:
-            content_hash = content_fingerprint(text)
-            if base_text and not prepared.same:
-                if base_text == text:
-                    similarity, drifted = 1.0, False  # the baseline itself
-                else:
-                    result = compare(base_text, text)
-                    similarity, drifted = result.similarity, result.drifted
-        mime = prepared.mime
-        snapshot = None
-        own = next((c for c in prepared.captures if c.record == record), None)
-        if record is not None:
-            snapshot = SnapshotRow(
-                fetched_at=outcome.checked_at, url=obs.final_url, warc_file=record.warc_file,
-                warc_offset=record.offset, warc_length=record.length,
-                payload_digest=record.payload_digest, record_type=record.record_type,
-                mime=mime, title=title, truncated=record.truncated,
-                # a revisit's text is its original's: stored once, not per visit
-                text=None if record.record_type == "revisit" else text,
-                status=own.status if own else obs.status,
-                warc_date=own.warc_date if own else None)
-        attempts = attempt_rows(outcome.checked_at, prepared.captures, record)
-        return CheckRow(outcome.target_id, outcome.checked_at, obs, outcome.judgement,
-                        content_hash, similarity, drifted, snapshot, attempts)
-
     def _update(self, outcome: Outcome, history: list[PastCheck],
                 snapshot_id: int | None, validators: Validators | None) -> TargetUpdate:
         return target_update(outcome.target_id, outcome.key, outcome.host,
@@ -366,16 +336,17 @@ class Recorder:
 
 
 def _run_all(jobs: list[Callable[[], None]]) -> None:
-    for job in jobs:
-        job()
+    jobs.reverse()
+    while jobs:  # each job (and the body it holds) goes as soon as it has run
+        jobs.pop()()
 
 
-def _result(future: Future[MainText], url: str) -> MainText | None:
-    try:
-        return future.result()
-    except Exception as exc:  # a page that defeats extraction keeps its check
-        LOG.warning("no main text for %s: %s", url, exc)
-        return None
+def _extractions(pending: list[tuple[Outcome, Future[Prepared]]]
+                 ) -> list[Future[MainText]]:
+    """The texts a batch's rows wait for (a preparation that failed waits for none)."""
+    return [text for _, prepared in pending
+            if prepared.done() and prepared.exception() is None
+            for text in prepared.result().extractions()]
 
 
 def next_validators(outcome: Outcome, record: ArchivedRecord | None) -> Validators | None:

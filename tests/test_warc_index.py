@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from archive.warc.cdxj import index_files, index_path, lookup
+import surt
+
+from archive.warc.cdxj import index_files, index_path, lookup, url_key
 from archive.warc.writer import SnapshotWriter
 from core.exchange import Exchange
 from core.records import Capture
@@ -83,3 +86,27 @@ def test_without_index_no_index_is_written(tmp_path: Path) -> None:
     with SnapshotWriter(tmp_path / "warcs") as writer:
         writer.write(_exchange(0, b"a"))
     assert not (tmp_path / "warcs" / "indexes").exists()
+
+
+def test_url_keys_are_surts_of_the_url() -> None:
+    """`url_key`'s shortcut for plain URLs (the origin's SURT cached, the path lower-cased)
+    gives surt's key exactly: explicit edge cases, then generated URLs, plain and not."""
+    def want(url: str) -> str:
+        try:
+            return str(surt.surt(url))
+        except Exception:
+            return url
+
+    cases = ["http://127.0.0.2:8080/bench/200/7", "https://www.Example.com/A/b/", "http://h",
+             "http://h/", "http://h:80/x/", "https://h:443/Index.HTML", "http://WWW2.x.org./a",
+             "http://h/./a", "http://h/a/../b", "http://h//a", "http://h/a?b=1", "http://h/a#f",
+             "http://h/%41", "http://u@h/a", "HTTP://H/A", "http://h..i/x", "http://1.2.3/x~"]
+    rng = random.Random(13)
+    hosts = ["127.0.0.2:8080", "Example.COM", "www.example.com", "www2.ex.com:443", "h:80",
+             "x-y.org:8443", "WWW.x.org.", "1.2.3", "h..i", "256.1.1.1", "-a-.com", ":80"]
+    for _ in range(5000):
+        segments = ("".join(rng.choice("aB0_.~-Zq%;?#=é") for _ in range(rng.randint(0, 5)))
+                    for _ in range(rng.randint(0, 4)))
+        cases.append(f"{rng.choice(['http', 'https', 'ftp'])}://{rng.choice(hosts)}/"
+                     + "/".join(segments))
+    assert [url_key(u) for u in cases] == [want(u) for u in cases]

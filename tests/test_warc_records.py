@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -100,3 +100,15 @@ def test_non_ascii_headers_stay_readable(tmp_path: Path) -> None:
     checked = subprocess.run([str(warcio), "check", "-v", str(tmp_path / record.warc_file)],
                              capture_output=True, text=True, timeout=60)
     assert checked.returncode == 0, checked.stdout
+
+
+def test_warc_dates_are_strftimes_of_utc() -> None:
+    """The per-second cache gives strftime's WARC-Date for any moment and time zone."""
+    start = datetime(2026, 12, 31, 23, 59, 58, tzinfo=UTC)
+    moments = [start + timedelta(microseconds=317_001 * i) for i in range(40)]
+    moments += [m.astimezone(timezone(timedelta(hours=-5, minutes=-30))) for m in moments]
+    moments += [start.replace(microsecond=1), start.replace(microsecond=999_999)]
+    for moment in moments:
+        utc = moment.astimezone(UTC)
+        assert format_warc_date(moment) == utc.strftime(
+            "%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ")

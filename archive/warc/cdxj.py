@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
@@ -52,12 +53,41 @@ class IndexEntry:
         return self.mime == "warc/revisit"
 
 
+# A URL whose path surt only lower-cases (and cuts a trailing slash from): http(s), a
+# plain host and port, path segments of unreserved characters not starting with a dot
+# (no escapes, no dot segments, no empty segments), no query, no fragment, no user.
+_PLAIN_URL = re.compile(r"(https?://[A-Za-z0-9.:-]+)((?:/[A-Za-z0-9_~-][A-Za-z0-9_.~-]*)*/?)")
+
+
 def url_key(url: str) -> str:
-    """The SURT key cdxj-indexer sorts by (and the key a lookup searches for)."""
+    """The SURT key cdxj-indexer sorts by (and the key a lookup searches for).
+
+    surt parses and canonicalises the whole URL (~45 µs, a tenth of archiving a small
+    page); for a plain URL only its origin needs that, once per origin, and the path is
+    lower-cased as surt does. Equal to `surt.surt(url)`: tests/test_warc_index.py compares
+    them over generated URLs."""
+    plain = _PLAIN_URL.fullmatch(url)
+    if plain is not None:
+        origin = _origin_key(plain.group(1))
+        if origin is not None:
+            path = plain.group(2)
+            return origin + (path[:-1] if len(path) > 1 and path.endswith("/")
+                             else path or "/").lower()
+    return _surt(url)
+
+
+def _surt(url: str) -> str:
     try:
         return str(surt.surt(url))
     except Exception:  # surt refuses some odd URLs; cdxj-indexer then keys by the URL
         return url
+
+
+@lru_cache(maxsize=1024)
+def _origin_key(origin: str) -> str | None:
+    """The SURT of `origin` without its root path ("127,0,0,2:8080)"), if it has one."""
+    key = _surt(origin + "/")
+    return key[:-1] if key.endswith(")/") else None
 
 
 def index_path(warc_dir: Path, warc_name: str) -> Path:

@@ -14,6 +14,7 @@ import threading
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -70,7 +71,17 @@ def payload_digest(body: bytes) -> str:
 def format_warc_date(moment: datetime) -> str:
     """WARC 1.1 date: UTC, 'Z', microseconds only when there are some."""
     utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ")
+    micro = utc.microsecond
+    if micro:
+        return f"{_warc_second(utc.replace(microsecond=0))}.{micro:06d}Z"
+    return f"{_warc_second(utc)}Z"
+
+
+@lru_cache(maxsize=256)
+def _warc_second(utc: datetime) -> str:
+    # A crawl archives dozens of responses a second, each date formatted three times:
+    # strftime once per second is enough.
+    return utc.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def archive_response_headers(
