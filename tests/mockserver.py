@@ -63,7 +63,8 @@ matching ``If-None-Match`` (or, without it, an ``If-Modified-Since`` not before
 Control routes (never logged, so they cannot disturb what a test counts):
 
 * ``GET /_stats`` → ``{"requests", "inflight", "max_inflight"}``: the most requests this
-  listener answered at once (``POST /_reset`` starts counting again).
+  listener had at once, each from its arrival to the start of its answer (``POST /_reset``
+  starts counting again).
 * ``--refuse HOST=CLIENT``: host HOST closes every connection from source address CLIENT
   without an answer (one network blocked, another served).
 * ``GET /_log`` → JSON list of the requests seen by this listener; ``?clear=1`` returns the
@@ -516,7 +517,17 @@ class MockHandler(BaseHTTPRequestHandler):
     def send_response(self, code: int, message: str | None = None) -> None:
         if self._entry is not None:
             self._entry["status"] = code
+            self._leave()
         super().send_response(code, message)
+
+    def _leave(self) -> None:
+        # A request stops counting as in flight when its answer starts, not after the last
+        # byte: once the client has the answer it may send its next request on another
+        # connection before this thread runs again, and on a loaded machine that counted
+        # one request too many (a per-host limit seemingly broken by the server's timing).
+        if not self._left:
+            self._left = True
+            self.server.state.leave()
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -525,6 +536,7 @@ class MockHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         self._entry = None
+        self._left = False
         self._server_header = None
         split = urlsplit(self.path)
         self._path = split.path or "/"
@@ -549,7 +561,7 @@ class MockHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         finally:
             if self._entry is not None:
-                state.leave()
+                self._leave()
 
     def _read_body(self) -> bytes | None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():

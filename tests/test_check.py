@@ -256,21 +256,22 @@ def test_run_ingests_checks_what_is_due_and_status_reports_it(mockserver: MockSe
     assert status.stdout.count(": check (run)") == 2
 
 
-def test_per_host_concurrency_holds_even_without_a_delay(mockserver: MockServer,
-                                                        tmp_path: Path) -> None:
-    mockserver.clear_log(2)
-    urls = [mockserver.url(f"/slow?delay=1&conc={i}", host=2) for i in range(6)]
-    seed = tmp_path / "seed.md"
-    seed.write_text("".join(f"- [x]({u})\n" for u in urls))
-    data = tmp_path / "data"
-    config = write_config(tmp_path / "c.toml", concurrency_per_host=2, delay_per_host=0,
-                          soft404_probe=False)
-    assert rotwatch(data, "ingest", str(seed), config=config).returncode == 0
-    assert rotwatch(data, "check", "--allow-private", config=config).returncode == 0
-    starts = sorted(e["time"] for e in mockserver.log(2) if "conc=" in e["path"])
-    assert len(starts) == 6
-    # each response takes 1 s: with 2 at a time, no 3 requests start within 0.5 s
-    assert all(starts[i + 2] - starts[i] >= 0.5 for i in range(len(starts) - 2)), starts
+def test_per_host_concurrency_holds_even_without_a_delay(tmp_path: Path) -> None:
+    # A server of its own: its count of requests in flight starts at 0 for this test.
+    # (Comparing the server's arrival times failed on a loaded machine, when the server's
+    # own threads were late to log a request.)
+    with MockServer(hosts=["127.0.0.7"], tls=False, bomb_mb=0) as server:
+        urls = [server.url(f"/slow?delay=1&conc={i}") for i in range(6)]
+        seed = tmp_path / "seed.md"
+        seed.write_text("".join(f"- [x]({u})\n" for u in urls))
+        data = tmp_path / "data"
+        config = write_config(tmp_path / "c.toml", concurrency_per_host=2, delay_per_host=0,
+                              soft404_probe=False)
+        assert rotwatch(data, "ingest", str(seed), config=config).returncode == 0
+        assert rotwatch(data, "check", "--allow-private", config=config).returncode == 0
+        assert len([e for e in server.log() if "conc=" in e["path"]]) == 6
+        # Each answer takes 1 s: two at a time, never three (and two: the limit is used).
+        assert server.stats()["max_inflight"] == 2, server.stats()
 
 
 def test_a_page_declared_gbk_only_in_its_header_is_read_as_gbk(crawl: dict[str, Any]) -> None:
