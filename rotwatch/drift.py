@@ -259,3 +259,32 @@ def compare(
         return DriftResult(similarity=1.0, drifted=False, fingerprint_changed=False)
     score = similarity(baseline_text, current_text, n=DRIFT_NGRAM)
     return DriftResult(similarity=score, drifted=score < threshold, fingerprint_changed=True)
+
+
+@dataclass(frozen=True)
+class AgainstBaseline:
+    """A capture's text as recorded against its target's baseline (None: nothing to say)."""
+
+    content_hash: str | None
+    similarity: float | None
+    drifted: bool | None
+
+
+def against_baseline(text: str | None, baseline_text: str | None, *,
+                     same_payload: bool) -> AgainstBaseline:
+    """The one rule for a check's content hash and drift, used by the Recorder and by a
+    fleet's gathering alike (their rows must compare equal).
+
+    `same_payload`: the capture's payload is the baseline's (same digest), so there is
+    nothing to compare whatever text is known. An empty or unknown baseline text gives no
+    comparison; a text equal to the baseline's needs none."""
+    if not text:
+        return AgainstBaseline(None, 1.0 if same_payload else None,
+                               False if same_payload else None)
+    content_hash = content_fingerprint(text)
+    if same_payload or text == baseline_text:
+        return AgainstBaseline(content_hash, 1.0, False)
+    if not baseline_text:
+        return AgainstBaseline(content_hash, None, None)
+    drift = compare(baseline_text, text)
+    return AgainstBaseline(content_hash, drift.similarity, drift.drifted)

@@ -17,7 +17,7 @@ from archive.store.results import CheckRow, SnapshotRow
 from archive.store.texts import StoredCapture
 from core.exchange import ArchivedRecord
 from crawler.fetch.items import Outcome
-from rotwatch.drift import MainText, compare, content_fingerprint
+from rotwatch.drift import MainText, against_baseline
 
 LOG = logging.getLogger(__name__)
 
@@ -85,7 +85,6 @@ def check_row(outcome: Outcome, prepared: Prepared,
     """The check as recorded: the texts it waited for are extracted by now."""
     obs, record, earlier = outcome.observation, prepared.record, prepared.earlier
     title, text = prepared.headline or obs.title, None
-    content_hash = similarity = drifted = None
     if earlier is not None:
         title, text = earlier[0] or obs.title, earlier[1]
     elif prepared.text is not None:
@@ -96,16 +95,7 @@ def check_row(outcome: Outcome, prepared: Prepared,
     if base is not None:
         base_text = base.text or (late[base.snapshot_id][1].text
                                   if base.snapshot_id in late else None)
-    if prepared.same:
-        similarity, drifted = 1.0, False  # the baseline's payload: nothing to compare
-    if text:
-        content_hash = content_fingerprint(text)
-        if base_text and not prepared.same:
-            if base_text == text:
-                similarity, drifted = 1.0, False  # the baseline itself
-            else:
-                compared = compare(base_text, text)
-                similarity, drifted = compared.similarity, compared.drifted
+    drift = against_baseline(text, base_text, same_payload=prepared.same)
     snapshot = None
     own = next((c for c in prepared.captures if c.record == record), None)
     if record is not None:
@@ -120,4 +110,4 @@ def check_row(outcome: Outcome, prepared: Prepared,
             warc_date=own.warc_date if own else None)
     attempts = attempt_rows(outcome.checked_at, prepared.captures, record)
     return CheckRow(outcome.target_id, outcome.checked_at, obs, outcome.judgement,
-                    content_hash, similarity, drifted, snapshot, attempts)
+                    drift.content_hash, drift.similarity, drift.drifted, snapshot, attempts)

@@ -259,3 +259,24 @@ def test_threshold_sits_inside_a_wide_margin(lang: str) -> None:
     drifted = max(r.similarity for p, r in results if p["label"] == "drifted")
     assert drifted + 0.1 < DEFAULT_THRESHOLD < stable - 0.1
     assert stable - drifted >= 0.3  # measured 0.39 (zh) and 0.41 (en)
+
+
+def test_against_baseline_is_one_rule_for_every_case() -> None:
+    from rotwatch.drift import against_baseline, content_fingerprint
+
+    article = "The minister met her counterpart in Beijing on Monday. " * 20
+    rewritten = "A recipe for dumplings, with photographs of every step. " * 20
+    same = against_baseline(rewritten, article, same_payload=True)
+    assert (same.similarity, same.drifted) == (1.0, False)  # same bytes: never compared
+    assert same.content_hash == content_fingerprint(rewritten)
+    equal = against_baseline(article, article, same_payload=False)
+    assert (equal.similarity, equal.drifted) == (1.0, False)
+    changed = against_baseline(rewritten, article, same_payload=False)
+    assert changed.drifted is True and changed.similarity is not None
+    assert changed.similarity < 0.5
+    for baseline in (None, ""):  # nothing to compare with: no verdict on drift
+        unknown = against_baseline(article, baseline, same_payload=False)
+        assert (unknown.similarity, unknown.drifted) == (None, None)
+        assert unknown.content_hash == content_fingerprint(article)
+    no_text = against_baseline(None, article, same_payload=False)
+    assert no_text == type(no_text)(None, None, None)

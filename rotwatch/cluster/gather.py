@@ -31,7 +31,7 @@ from core.policy import PolicyConfig
 from core.vantage import Seen, reconcile
 from rotwatch.cluster.results import NodeResult, from_json
 from rotwatch.cluster.shared_dir import AttemptDir
-from rotwatch.drift import compare, content_fingerprint
+from rotwatch.drift import against_baseline
 from rotwatch.lazy_text import SHORT_PAGE_CHARS, extract_stored
 from rotwatch.target_updates import target_update, validators_after
 
@@ -293,18 +293,9 @@ def _row(result: NodeResult, baseline: tuple[int, str] | None,
     title, text = result.main_title or obs.title, result.main_text
     if earlier is not None:
         title, text = earlier[0] or obs.title, earlier[1]
-    content_hash = similarity = drifted = None
-    if same:
-        similarity, drifted = 1.0, False  # the baseline's payload: nothing to compare
-    if text:
-        content_hash = content_fingerprint(text)
-        if same:
-            pass
-        elif baseline is not None and baseline[1] == text:
-            similarity, drifted = 1.0, False  # the baseline itself: nothing to compare
-        elif baseline is not None:
-            drift = compare(baseline[1], text)
-            similarity, drifted = drift.similarity, drift.drifted
+    # The Recorder's rule (rotwatch/prepared.py): the rows must compare equal.
+    drift = against_baseline(text, baseline[1] if baseline is not None else None,
+                             same_payload=same)
     snapshot = None
     own = next((c for c in result.captures if c.record == record), None)
     if record is not None:
@@ -320,4 +311,4 @@ def _row(result: NodeResult, baseline: tuple[int, str] | None,
             warc_date=own.warc_date if own else None)
     attempts = attempt_rows(result.checked_at, result.captures, record)
     return CheckRow(result.target_id, result.checked_at, obs, result.judgement,
-                    content_hash, similarity, drifted, snapshot, attempts)
+                    drift.content_hash, drift.similarity, drift.drifted, snapshot, attempts)
