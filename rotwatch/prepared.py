@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from archive.store.checks import attempt_rows
-from archive.store.results import CheckRow, SnapshotRow
+from archive.store.checks import attempt_rows, judged_row
+from archive.store.results import CheckRow
 from archive.store.texts import StoredCapture
 from core.exchange import ArchivedRecord
 from crawler.fetch.items import Outcome
@@ -97,17 +97,12 @@ def check_row(outcome: Outcome, prepared: Prepared,
                                   if base.snapshot_id in late else None)
     drift = against_baseline(text, base_text, same_payload=prepared.same)
     snapshot = None
-    own = next((c for c in prepared.captures if c.record == record), None)
     if record is not None:
-        snapshot = SnapshotRow(
-            fetched_at=outcome.checked_at, url=obs.final_url, warc_file=record.warc_file,
-            warc_offset=record.offset, warc_length=record.length,
-            payload_digest=record.payload_digest, record_type=record.record_type,
-            mime=prepared.mime, title=title, truncated=record.truncated,
+        snapshot = judged_row(
+            outcome.checked_at, obs, record, prepared.captures, mime=prepared.mime,
+            title=title,
             # a revisit's text is its original's: stored once, not per visit
-            text=None if record.record_type == "revisit" else text,
-            status=own.status if own else obs.status,
-            warc_date=own.warc_date if own else None)
+            text=None if record.record_type == "revisit" else text)
     attempts = attempt_rows(outcome.checked_at, prepared.captures, record)
     return CheckRow(outcome.target_id, outcome.checked_at, obs, outcome.judgement,
                     drift.content_hash, drift.similarity, drift.drifted, snapshot, attempts)

@@ -67,6 +67,22 @@ def attempt_rows(fetched_at: datetime, captures: Iterable[ArchivedResponse],
         for c in captures if c.record != judged)
 
 
+def judged_row(fetched_at: datetime, observation: Observation, record: ArchivedRecord,
+               captures: Iterable[ArchivedResponse], *, mime: str | None, title: str | None,
+               text: str | None) -> SnapshotRow:
+    """The row of the record a check was judged on. Its status and WARC-Date are its own
+    capture's when the crawl archived it among the check's captures. `text` is the
+    caller's to decide (a revisit's text is its original's, stored once)."""
+    own = next((c for c in captures if c.record == record), None)
+    return SnapshotRow(
+        fetched_at=fetched_at, url=observation.final_url, warc_file=record.warc_file,
+        warc_offset=record.offset, warc_length=record.length,
+        payload_digest=record.payload_digest, record_type=record.record_type,
+        mime=mime, title=title, truncated=record.truncated, text=text,
+        status=own.status if own else observation.status,
+        warc_date=own.warc_date if own else None)
+
+
 @dataclass(frozen=True)
 class CheckRow:
     target_id: int

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from archive.store import results as store_results
 from archive.store import texts
-from archive.store.checks import CheckRow, SnapshotRow, attempt_rows
+from archive.store.checks import CheckRow, attempt_rows, judged_row
 from archive.store.fleet import FleetSide, ShardState
 from archive.store.pending import PendingSide
 from archive.store.store import Store
@@ -297,18 +297,12 @@ def _row(result: NodeResult, baseline: tuple[int, str] | None,
     drift = against_baseline(text, baseline[1] if baseline is not None else None,
                              same_payload=same)
     snapshot = None
-    own = next((c for c in result.captures if c.record == record), None)
     if record is not None:
-        snapshot = SnapshotRow(
-            fetched_at=result.checked_at, url=obs.final_url, warc_file=record.warc_file,
-            warc_offset=record.offset, warc_length=record.length,
-            payload_digest=record.payload_digest, record_type=record.record_type,
+        snapshot = judged_row(
+            result.checked_at, obs, record, result.captures,
             mime=media_type(obs.content_type) or None, title=title,
-            truncated=record.truncated,
             # as the Recorder does: a revisit's text is its original's, stored once
-            text=None if earlier is not None else text,
-            status=own.status if own else obs.status,
-            warc_date=own.warc_date if own else None)
+            text=None if earlier is not None else text)
     attempts = attempt_rows(result.checked_at, result.captures, record)
     return CheckRow(result.target_id, result.checked_at, obs, result.judgement,
                     drift.content_hash, drift.similarity, drift.drifted, snapshot, attempts)
