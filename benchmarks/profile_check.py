@@ -1,7 +1,7 @@
 """Where a check's CPU goes: one crawl process under py-spy or cProfile, every default on.
 
     .venv/bin/python -m benchmarks.profile_check [--links 3000] [--per-host 10] [--passes 2]
-        [--top 40] [--out /tmp/rotwatch-check.prof] [--py-spy [--gil]]
+        [--top 40] [--page-kb N] [--out /tmp/rotwatch-check.prof] [--py-spy [--gil]]
 
 Starts the benchmark's mock server (benchmarks/check.py's workload), ingests the links,
 and runs `rotwatch check --all` with `crawl.processes = 1` (the crawl then runs in this
@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-host", type=int, default=10)
     p.add_argument("--passes", type=int, default=2)
     p.add_argument("--top", type=int, default=40)
+    p.add_argument("--page-kb", type=int, default=0,
+                   help="serve N KiB article-like pages instead of 200-byte ones")
     p.add_argument("--out", default="/tmp/rotwatch-check.prof")
     p.add_argument("--py-spy", action="store_true", help="sample with py-spy (all threads)")
     p.add_argument("--gil", action="store_true",
@@ -72,9 +74,10 @@ def main(argv: list[str] | None = None) -> int:
                         extra_args=["--validators", "on"]) as srv:
             seeds = work / "seeds"
             seeds.mkdir()
+            size = f"?kb={args.page_kb}" if args.page_kb else ""
             for n, start in enumerate(range(0, args.links, 1000)):
                 (seeds / f"seed-{n}.md").write_text("".join(
-                    f"- [l]({srv.url(f'/bench/{status_for(i)}/{i}', host=1 + i % HOSTS)})\n"
+                    f"- [l]({srv.url(f'/bench/{status_for(i)}/{i}{size}', host=1 + i % HOSTS)})\n"
                     for i in range(start, min(start + 1000, args.links))), encoding="utf-8")
             data = work / "data"
             subprocess.run([str(BIN / "rotwatch"), "--data-dir", str(data), "ingest",
