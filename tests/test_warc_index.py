@@ -89,8 +89,9 @@ def test_without_index_no_index_is_written(tmp_path: Path) -> None:
 
 
 def test_url_keys_are_surts_of_the_url() -> None:
-    """`url_key`'s shortcut for plain URLs (the origin's SURT cached, the path lower-cased)
-    gives surt's key exactly: explicit edge cases, then generated URLs, plain and not."""
+    """`url_key`'s own keys for plain URLs (origin, path, query and fragment taken apart
+    as surt takes them) equal surt's key exactly: explicit edge cases, then generated
+    URLs, plain and not, with and without queries and fragments."""
     def want(url: str) -> str:
         try:
             return str(surt.surt(url))
@@ -100,13 +101,28 @@ def test_url_keys_are_surts_of_the_url() -> None:
     cases = ["http://127.0.0.2:8080/bench/200/7", "https://www.Example.com/A/b/", "http://h",
              "http://h/", "http://h:80/x/", "https://h:443/Index.HTML", "http://WWW2.x.org./a",
              "http://h/./a", "http://h/a/../b", "http://h//a", "http://h/a?b=1", "http://h/a#f",
-             "http://h/%41", "http://u@h/a", "HTTP://H/A", "http://h..i/x", "http://1.2.3/x~"]
+             "http://h/%41", "http://u@h/a", "HTTP://H/A", "http://h..i/x", "http://1.2.3/x~",
+             "http://127.0.0.2:8080/bench/200/7?kb=40", "http://h?b=2&a=1", "http://h/?",
+             "http://h/a?#f", "http://h/a#f?x=1", "http://h/a?B=2&a=1&a&a=&=x&&",
+             "http://h/a?jsessionid=0123456789abcdef0123456789ABCDEF",
+             "http://h/a?x=1&PHPSESSID=0123456789abcdef0123456789abcdef&y=2",
+             "http://h/a?cfid=1&cftoken=2&z", "http://h/a?aspsessionidabcdefgh=x",
+             "http://h/a?q=%41", "http://h/a?q=a+b", "http://h/a?q=é", "http://h:0/a",
+             "http://h:08080/a", "http://h:65536/a", "http://h:65535/a", "http://h:/a",
+             "http://0.1.2.3/a", "http://127.0.0.01/a", "http://255.255.255.255/a",
+             "http://2130706434/a", "http://www.com/a", "http://www/a", "https://x:80/a",
+             "http://h/a#\n", "http://h/a# x ", "http://h/a?x=1 ", "http://h/a?x=1\n",
+             "http://http://h/a", "http://h/a?x=1#y?z=2"]
     rng = random.Random(13)
     hosts = ["127.0.0.2:8080", "Example.COM", "www.example.com", "www2.ex.com:443", "h:80",
-             "x-y.org:8443", "WWW.x.org.", "1.2.3", "h..i", "256.1.1.1", "-a-.com", ":80"]
+             "x-y.org:8443", "WWW.x.org.", "1.2.3", "h..i", "256.1.1.1", "-a-.com", ":80",
+             "10.0.0.1", "1e5.x", "xn--bcher-kva.de", "00.1.2.3", "www12.a.b:80"]
     for _ in range(5000):
         segments = ("".join(rng.choice("aB0_.~-Zq%;?#=é") for _ in range(rng.randint(0, 5)))
                     for _ in range(rng.randint(0, 4)))
+        query = "".join(rng.choice("aB0_.~-=&=&sid%+#?é ") for _ in range(rng.randint(0, 12)))
+        fragment = "".join(rng.choice("a#?\t é/") for _ in range(rng.randint(0, 4)))
         cases.append(f"{rng.choice(['http', 'https', 'ftp'])}://{rng.choice(hosts)}/"
-                     + "/".join(segments))
+                     + "/".join(segments) + rng.choice(["", "?", "?" + query])
+                     + rng.choice(["", "#" + fragment]))
     assert [url_key(u) for u in cases] == [want(u) for u in cases]

@@ -27,8 +27,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
-import surt
-
 from archive.warc.recovery import WARC_SUFFIX
 
 INDEX_DIR = "indexes"
@@ -53,30 +51,51 @@ class IndexEntry:
         return self.mime == "warc/revisit"
 
 
-# A URL whose path surt only lower-cases (and cuts a trailing slash from): http(s), a
-# plain host and port, path segments of unreserved characters not starting with a dot
-# (no escapes, no dot segments, no empty segments), no query, no fragment, no user.
-_PLAIN_URL = re.compile(r"(https?://[A-Za-z0-9.:-]+)((?:/[A-Za-z0-9_~-][A-Za-z0-9_.~-]*)*/?)")
+# A URL whose key surt builds by lower-casing and reordering alone: http(s), a host of
+# letters, digits, dots and hyphens with an optional port, path segments of unreserved
+# characters not starting with a dot (no escapes, no dot segments, no empty segments), a
+# query of unreserved characters, "=" and "&" (no escapes, no "+"), any fragment (surt
+# drops it), no user.
+_PLAIN_URL = re.compile(r"(https?)://([A-Za-z0-9.-]+)(?::([0-9]+))?"
+                        r"((?:/[A-Za-z0-9_~-][A-Za-z0-9_.~-]*)*/?)"
+                        r"(?:\?([A-Za-z0-9_.~=&-]*))?(?:#.*)?", re.DOTALL)
+# A host surt keeps as it is (lower-cased, "www…." cut, labels reversed): labels of
+# letters, digits and hyphens with a letter or a hyphen somewhere (so not an IP address in
+# one of the forms surt rewrites), or a dotted quad written the usual way.
+_PLAIN_HOST = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)*")
+_HAS_NAME = re.compile(r"[a-z-]")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+_DOTTED_QUAD = re.compile(rf"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[1-9])"
+                          rf"(?:\.{_OCTET}){{3}}")
+_WWW = re.compile(r"www[0-9]*\.")
+_DEFAULT_PORT = {"http": 80, "https": 443}
+# Query parameters surt strips as session ids (URLRegexTransformer): such a query takes
+# the slow path, whatever its case.
+_SESSION_PARAMETERS = ("sessionid", "sid=", "cfid=")
 
 
 def url_key(url: str) -> str:
     """The SURT key cdxj-indexer sorts by (and the key a lookup searches for).
 
     surt parses and canonicalises the whole URL (~45 µs, a tenth of archiving a small
-    page); for a plain URL only its origin needs that, once per origin, and the path is
-    lower-cased as surt does. Equal to `surt.surt(url)`: tests/test_warc_index.py compares
-    them over generated URLs."""
+    page, and importing it costs a process ~0.2 s: tldextract, requests); a plain URL's key
+    is built here from its parts as surt builds it, and any other URL goes to surt.
+    Equal to `surt.surt(url)`: tests/test_warc_index.py compares them over generated
+    URLs, with and without queries and fragments."""
     plain = _PLAIN_URL.fullmatch(url)
     if plain is not None:
-        origin = _origin_key(plain.group(1))
-        if origin is not None:
-            path = plain.group(2)
-            return origin + (path[:-1] if len(path) > 1 and path.endswith("/")
-                             else path or "/").lower()
+        scheme, host, port, path, query = plain.groups()
+        origin = _origin_key(scheme, host, port)
+        if origin is not None and not (query and _has_session_id(query)):
+            key = origin + (path[:-1] if len(path) > 1 and path.endswith("/")
+                            else path or "/").lower()
+            return key + "?" + _sorted_query(query.lower()) if query else key
     return _surt(url)
 
 
 def _surt(url: str) -> str:
+    import surt  # ~0.2 s to import (tldextract, requests): only odd URLs need it
+
     try:
         return str(surt.surt(url))
     except Exception:  # surt refuses some odd URLs; cdxj-indexer then keys by the URL
@@ -84,10 +103,34 @@ def _surt(url: str) -> str:
 
 
 @lru_cache(maxsize=1024)
-def _origin_key(origin: str) -> str | None:
-    """The SURT of `origin` without its root path ("127,0,0,2:8080)"), if it has one."""
-    key = _surt(origin + "/")
-    return key[:-1] if key.endswith(")/") else None
+def _origin_key(scheme: str, host: str, port: str | None) -> str | None:
+    """The SURT of an origin without its root path ("2,0,0,127:8080)"), if surt keeps the
+    host as it is; None for a host surt rewrites (the whole URL then goes to surt)."""
+    host = host.lower()
+    if not (_PLAIN_HOST.fullmatch(host) and (_HAS_NAME.search(host)
+                                             or _DOTTED_QUAD.fullmatch(host))):
+        return None
+    if port is not None and not (port[0] != "0" and int(port) <= 65535):
+        return None
+    www = _WWW.match(host)
+    if www is not None:
+        host = host[www.end():]
+    suffix = "" if port is None or int(port) == _DEFAULT_PORT[scheme] else f":{int(port)}"
+    return ",".join(reversed(host.split("."))) + suffix + ")"
+
+
+def _has_session_id(query: str) -> bool:
+    lowered = query.lower()
+    return any(name in lowered for name in _SESSION_PARAMETERS)
+
+
+def _sorted_query(query: str) -> str:
+    """The query's parameters in order, as surt sorts them: by (name, value) pairs split
+    at the first "=", a parameter without "=" before one with it."""
+    if len(query) <= 1:
+        return query
+    pairs = sorted(tuple(arg.split("=", 1)) for arg in query.split("&"))
+    return "&".join("=".join(pair) for pair in pairs)
 
 
 def index_path(warc_dir: Path, warc_name: str) -> Path:
