@@ -9,18 +9,7 @@ import click
 from core.exitcodes import exit_code
 from core.triggers import EXTERNAL, Trigger
 from rotwatch import __version__
-from rotwatch.cli_check import check, run
-from rotwatch.cli_common import UsageGroup, echo_err
-from rotwatch.cli_daemon import daemon
-from rotwatch.cli_export import export, verify
-from rotwatch.cli_ingest import ingest
-from rotwatch.cli_links import links
-from rotwatch.cli_report import report
-from rotwatch.cli_show import show
-from rotwatch.cli_status import status
-from rotwatch.cli_suggest import suggest
-from rotwatch.cli_triage import triage
-from rotwatch.cli_ui import ui
+from rotwatch.cli_common import LazyGroup, echo_err
 from rotwatch.config import Config, ConfigError, load_config
 
 
@@ -33,16 +22,30 @@ class Context:
         return (self.trigger or default).value
 
 
-# Every command, handed to the group when it is built, so no import has to register one.
-# Imports that are heavy or only some commands need (parsers, APScheduler) stay inside
-# the command functions.
-COMMANDS: tuple[click.Command, ...] = (ingest, links, status, check, run, report, export,
-                                       verify, show, daemon, triage, ui, suggest)
+# Every command: its name and where it is defined ("module:attribute"), one line each.
+# A command's module is imported only when that command runs (or help lists it), so a
+# `rotwatch check` does not import export's, the report's or the UI's modules. Imports
+# that are heavy or only some runs need (parsers, APScheduler) stay inside the functions.
+COMMANDS: dict[str, str] = {
+    "ingest": "rotwatch.cli_ingest:ingest",
+    "links": "rotwatch.cli_links:links",
+    "status": "rotwatch.cli_status:status",
+    "check": "rotwatch.cli_check:check",
+    "run": "rotwatch.cli_check:run",
+    "report": "rotwatch.cli_report:report",
+    "export": "rotwatch.cli_export:export",
+    "verify": "rotwatch.cli_export:verify",
+    "show": "rotwatch.cli_show:show",
+    "daemon": "rotwatch.cli_daemon:daemon",
+    "triage": "rotwatch.cli_triage:triage",
+    "ui": "rotwatch.cli_ui:ui",
+    "suggest": "rotwatch.cli_suggest:suggest",
+}
 
 
 # UsageGroup: usage errors exit 64, not click's 2 (which means "links need attention").
-@click.group(cls=UsageGroup, context_settings={"help_option_names": ["-h", "--help"]},
-             commands=COMMANDS)
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             lazy=COMMANDS)
 @click.version_option(__version__, prog_name="rotwatch")
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
               envvar="ROTWATCH_CONFIG", help="TOML file with every setting (see docs/config.md).")

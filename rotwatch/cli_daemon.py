@@ -90,8 +90,7 @@ def daemon(obj: _HasConfig, log_format: str, allow_private: bool, run_now: bool)
     except DaemonError as exc:
         click.echo(f"rotwatch: {exc}", err=True)
         sys.exit(exit_code(error=True))
-    root = click.get_current_context().find_root().command
-    has_report = isinstance(root, click.Group) and "report" in root.commands
+    has_report = has_command(click.get_current_context(), "report")
     runner = Daemon(config, DaemonOptions(allow_private=allow_private, run_now=run_now,
                                           has_report=has_report, notify=notify))
     clean = runner.run()
@@ -101,3 +100,10 @@ def daemon(obj: _HasConfig, log_format: str, allow_private: bool, run_now: bool)
         # wait for it at exit, so leave now: the kernel releases its locks.
         os._exit(exit_code())
     sys.exit(exit_code())
+
+
+def has_command(ctx: click.Context, name: str) -> bool:
+    """Does this rotwatch have command `name` (the root group loads commands lazily: its
+    `commands` holds only those looked up so far)?"""
+    root = ctx.find_root()
+    return isinstance(root.command, click.Group) and name in root.command.list_commands(root)

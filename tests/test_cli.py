@@ -10,13 +10,42 @@ from pathlib import Path
 import click
 from click.testing import CliRunner
 
-from rotwatch.cli import cli
+from rotwatch.cli import COMMANDS, cli
+from rotwatch.cli_daemon import has_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _commands(group: click.Group) -> list[tuple[str, click.Command]]:
-    return sorted(group.commands.items())
+    ctx = click.Context(group)
+    commands = [(name, group.get_command(ctx, name)) for name in group.list_commands(ctx)]
+    return [(name, command) for name, command in commands if command is not None]
+
+
+def test_every_listed_command_loads_under_its_name() -> None:
+    assert [name for name, command in _commands(cli) if command.name == name] == sorted(
+        COMMANDS)
+
+
+def test_the_daemon_sees_the_report_command_before_it_is_loaded() -> None:
+    ctx = click.Context(cli)
+    assert has_command(ctx, "report") and not has_command(ctx, "reports")
+
+
+def test_a_command_imports_its_own_module_only() -> None:
+    """The root group loads commands lazily: `status --help` imports cli_status, not the
+    modules of export, the report or the UI (the cost every `rotwatch` run paid)."""
+    code = ("import sys\nfrom rotwatch.cli import cli\n"
+            "cli.main(['status', '--help'], prog_name='rotwatch', standalone_mode=False)\n"
+            "print(' '.join(m for m in sys.modules if m.startswith('rotwatch.cli_')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "Usage: rotwatch status" in done.stdout
+    loaded = set(done.stdout.split("\n")[-2].split())
+    assert "rotwatch.cli_status" in loaded
+    assert not loaded & {"rotwatch.cli_export", "rotwatch.cli_report", "rotwatch.cli_ui",
+                         "rotwatch.cli_check", "rotwatch.cli_daemon"}, loaded
 
 
 def test_every_command_and_option_has_help_and_an_example() -> None:
