@@ -73,7 +73,7 @@ class Assessment:
 
 
 @dataclass(frozen=True)
-class _Tally:
+class Tally:
     """Running summary of a history prefix, folded one entry at a time by `_step`."""
 
     streak: int = 0  # failures since the last healthy check (neutral ones skipped)
@@ -85,18 +85,18 @@ class _Tally:
     trailing_neutral: int = 0  # neutral checks since the last informative one
 
 
-def _step(t: _Tally, entry: PastCheck) -> _Tally:
-    at = entry.checked_at  # _Tally is built positionally below, in its declared field order
+def _step(t: Tally, entry: PastCheck) -> Tally:
+    at = entry.checked_at  # Tally is built positionally below, in its declared field order
     if entry.verdict.is_failure:
         first = t.streak_first if t.streak else at
-        return _Tally(t.streak + 1, first, at, t.last_ok_at, 0, t.last_healthy, 0)
+        return Tally(t.streak + 1, first, at, t.last_ok_at, 0, t.last_healthy, 0)
     if entry.verdict.is_healthy:
-        return _Tally(0, None, t.last_failure_at, at, t.healthy_run + 1, entry, 0)
+        return Tally(0, None, t.last_failure_at, at, t.healthy_run + 1, entry, 0)
     # Neutral: the link may be fine or gone; we simply did not learn anything.
     return replace(t, trailing_neutral=t.trailing_neutral + 1)
 
 
-def _informative_state(t: _Tally, config: PolicyConfig) -> State:
+def _informative_state(t: Tally, config: PolicyConfig) -> State:
     """The state judged from informative checks alone; trailing neutral ones are ignored."""
     if t.last_failure_at is None and t.last_ok_at is None:
         return State.BLOCKED if t.trailing_neutral else State.NEW
@@ -118,7 +118,7 @@ def _informative_state(t: _Tally, config: PolicyConfig) -> State:
     return State.ALIVE
 
 
-def _state(t: _Tally, config: PolicyConfig) -> State:
+def _state(t: Tally, config: PolicyConfig) -> State:
     base = _informative_state(t, config)
     # After a failure streak a 403 does not make the link any better, so failing/dead
     # stand; but "alive" is no longer something we can vouch for once we are blocked.
@@ -126,40 +126,67 @@ def _state(t: _Tally, config: PolicyConfig) -> State:
     return State.BLOCKED if blocked_now else base
 
 
-def _fold(history: Sequence[PastCheck], config: PolicyConfig) -> tuple[_Tally, datetime | None]:
-    tally, state, since = _Tally(), State.NEW, None
+@dataclass(frozen=True)
+class Summary:
+    """All the policy keeps of a history: judging it, or it with one more check, needs
+    nothing else. Folding a history one check at a time (`extend`) is how `link_state`
+    and `next_check_at` read it too, so a summary kept with the target (and extended by
+    each new check) gives their answer for the whole history without reading it."""
+
+    tally: Tally = Tally()
+    state: State = State.NEW  # `_state` after the last check, and since when
+    since: datetime | None = None
+    last_checked: datetime | None = None
+
+
+def extend(summary: Summary, entry: PastCheck, config: PolicyConfig = DEFAULT_CONFIG
+           ) -> Summary:
+    """The summary of the history with `entry` added as its latest check (a check older
+    than the summary's last one belongs elsewhere in the order: summarise the history
+    again instead)."""
+    tally = _step(summary.tally, entry)
+    current = _state(tally, config)
+    state, since = ((current, entry.checked_at) if current != summary.state
+                    else (summary.state, summary.since))
+    last = summary.last_checked
+    return Summary(tally, state, since,
+                   entry.checked_at if last is None or entry.checked_at > last else last)
+
+
+def summarise(history: Sequence[PastCheck], config: PolicyConfig = DEFAULT_CONFIG) -> Summary:
+    """The summary of a history in any order (checks at the same time keep theirs)."""
+    summary = Summary()
     # Stable sort: entries with equal timestamps keep the caller's order.
     for entry in sorted(history, key=lambda e: e.checked_at):
-        tally = _step(tally, entry)
-        current = _state(tally, config)
-        if current != state:
-            state, since = current, entry.checked_at
-    return tally, since
+        summary = extend(summary, entry, config)
+    return summary
 
 
 def link_state(
-    history: Sequence[PastCheck], now: datetime, config: PolicyConfig = DEFAULT_CONFIG
+    history: Sequence[PastCheck] | Summary, now: datetime,
+    config: PolicyConfig = DEFAULT_CONFIG
 ) -> Assessment:
-    """The link's current state, read from its check history (any order).
+    """The link's current state, read from its check history (any order) or its summary.
 
     `now` is not needed by the rules themselves (they depend on the checks' own
     timestamps, so re-judging later never changes the verdict) but is validated so
     callers cannot mix naive and aware datetimes.
     """
     _require_aware(now, "now")
-    tally, since = _fold(history, config)
+    summary = history if isinstance(history, Summary) else summarise(history, config)
+    tally = summary.tally
     return Assessment(
         state=_state(tally, config),
         consecutive_failures=tally.streak,
         first_failure_at=tally.streak_first,
         last_failure_at=tally.last_failure_at,
         last_ok_at=tally.last_ok_at,
-        state_since=since,
+        state_since=summary.since,
     )
 
 
 def next_check_at(
-    history: Sequence[PastCheck],
+    history: Sequence[PastCheck] | Summary,
     now: datetime,
     config: PolicyConfig = DEFAULT_CONFIG,
     *,
@@ -173,7 +200,8 @@ def next_check_at(
     added together spread out instead of all falling due in the same minute.
     """
     _require_aware(now, "now")
-    tally, _ = _fold(history, config)
+    summary = history if isinstance(history, Summary) else summarise(history, config)
+    tally = summary.tally
     base = _informative_state(tally, config)
     if base is State.NEW:
         due = now + _jittered(config.new_delay, config, key, host)
@@ -190,8 +218,8 @@ def next_check_at(
         # Back off from a site that turns us away, but never check more often than the
         # underlying state would have us do anyway.
         interval = max(interval, config.blocked_backoff(tally.trailing_neutral))
-    last_checked = max(e.checked_at for e in history)
-    return last_checked + _jittered(interval, config, key, host)
+    assert summary.last_checked is not None  # not NEW: there was a check
+    return summary.last_checked + _jittered(interval, config, key, host)
 
 
 def spread_per_host(

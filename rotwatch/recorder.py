@@ -33,7 +33,7 @@ from archive.store.texts import StoredCapture
 from archive.warc.writer import SnapshotWriter, format_warc_date
 from core.content_coding import is_text, media_type
 from core.exchange import ArchivedRecord, Exchange
-from core.policy import PastCheck, PolicyConfig
+from core.policy import PastCheck, PolicyConfig, Summary
 from core.records import Validators
 from crawler.fetch.items import Outcome
 from rotwatch.cluster.held import hold, is_held
@@ -42,7 +42,7 @@ from rotwatch.lazy_text import SHORT_PAGE_CHARS, stored_ref
 from rotwatch.main_text_worker import TextExtractor
 from rotwatch.page_refs import PageRef
 from rotwatch.prepared import Capture, Prepared, check_row, done, late_texts
-from rotwatch.target_updates import target_update, validators_after
+from rotwatch.target_updates import judged_histories, target_update, validators_after
 
 LOG = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -306,8 +306,8 @@ class Recorder:
                 snapshot_ids = results.insert_checks(db, rows, self.run_id)
                 first_snapshot = {row.target_id: sid for row, sid in zip(rows, snapshot_ids,
                                                                           strict=True) if sid}
-                histories = results.histories(db, {o.target_id for o in batch})
-                updates = [self._update(o, histories[o.target_id],
+                judged = judged_histories(db, rows, self.policy)
+                updates = [self._update(o, judged[o.target_id],
                                         first_snapshot.get(o.target_id),
                                         validators[o.target_id]) for o in batch]
                 results.update_targets(db, list({u.target_id: u for u in updates}.values()))
@@ -321,7 +321,7 @@ class Recorder:
             self.error = self.error or exc
             raise
 
-    def _update(self, outcome: Outcome, history: list[PastCheck],
+    def _update(self, outcome: Outcome, history: list[PastCheck] | Summary,
                 snapshot_id: int | None, validators: Validators | None) -> TargetUpdate:
         return target_update(outcome.target_id, outcome.key, outcome.host,
                              outcome.judgement.verdict, outcome.checked_at, history,

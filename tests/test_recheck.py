@@ -8,6 +8,7 @@ request (validators or not) on another.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -15,6 +16,7 @@ from urllib.parse import quote
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from archive.store.db import to_db
 from tests.conftest import MockServer
 from tests.helpers import query, rotwatch, write_config
 
@@ -133,3 +135,43 @@ def test_304_to_a_request_without_validators_is_not_trusted(
     assert [(c[0], c[1]) for c in checks] == [(304, "not-checkable")] * 2
     assert "without validators" in checks[0][4]
     assert query(data, "SELECT validators FROM targets WHERE url = ?", urls["liar"]) == [(None,)]
+
+
+def test_the_second_pass_judges_from_the_stored_summary_as_from_the_history(
+        passes: tuple[Path, dict[str, str]]) -> None:
+    """Pass 2 extended each target's stored policy summary by its new check instead of
+    reading the history back: every target row is what the history gives (unchanged,
+    changed, moved, ignored and lying servers alike), and the summary stored is the
+    history's."""
+    from archive.store.results import histories
+    from archive.store.store import Store
+    from archive.store.summaries import decode
+    from core.policy import summarise
+    from core.policy_config import DEFAULT_CONFIG
+    from core.records import Verdict
+    from rotwatch.target_updates import target_update
+
+    data, urls = passes
+    store = Store(data / "rotwatch.db")
+    try:
+        rows = store.db.conn.execute(
+            "SELECT id, key, host, last_verdict, last_checked_at, state, state_since, "
+            "consecutive_failures, first_failure_at, last_failure_at, last_ok_at, "
+            "next_check_at, policy_summary FROM targets WHERE url IN "
+            f"({','.join('?' * len(urls))})", list(urls.values())).fetchall()
+        history = histories(store.db, [r[0] for r in rows])
+    finally:
+        store.close()
+    assert len(rows) == len(urls)
+    states = set()
+    for (target_id, key, host, verdict, checked, *stored, summary) in rows:
+        assert len(history[target_id]) == 2
+        assert decode(summary) == summarise(history[target_id])
+        want = target_update(target_id, key, host, Verdict(verdict),
+                             datetime.fromisoformat(checked), history[target_id],
+                             DEFAULT_CONFIG)
+        assert stored == [want.state, to_db(want.state_since), want.consecutive_failures,
+                          to_db(want.first_failure_at), to_db(want.last_failure_at),
+                          to_db(want.last_ok_at), to_db(want.next_check_at)]
+        states.add(want.state)
+    assert {"alive", "moved", "blocked"} <= states

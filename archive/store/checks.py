@@ -14,9 +14,11 @@ from typing import Protocol
 from sqlite_utils import Database
 
 from archive.store.db import Tables, from_db, to_db
+from archive.store.summaries import encode
 from archive.store.validators import validators_to_db
 from core.exchange import ArchivedRecord
 from core.history import WINDOW, code_of
+from core.policy import Summary
 from core.records import Judgement, Observation, Validators
 
 
@@ -112,6 +114,9 @@ class TargetUpdate:
     next_check_at: datetime
     baseline_snapshot_id: int | None = None
     validators: Validators | None = None  # for the next recheck (None: an ordinary GET)
+    # The history these values were judged from, as the policy folds it; None clears the
+    # stored one (the next check then reads the history).
+    policy_summary: Summary | None = None
 
 
 # Ids per `IN (…)` query: well under SQLite's limit on bound parameters.
@@ -217,6 +222,7 @@ class CheckSide(Tables):
             "first_failure_at=:first_failure_at, last_failure_at=:last_failure_at, "
             "last_ok_at=:last_ok_at, last_checked_at=:last_checked_at, "
             "next_check_at=:next_check_at, validators=:validators, "
+            "policy_summary=:policy_summary, "
             "baseline_snapshot_id=coalesce(baseline_snapshot_id, :baseline_snapshot_id) "
             "WHERE id=:target_id",
             [{"state": u.state, "state_since": to_db(u.state_since),
@@ -226,7 +232,8 @@ class CheckSide(Tables):
               "last_checked_at": to_db(u.last_checked_at),
               "next_check_at": to_db(u.next_check_at),
               "baseline_snapshot_id": u.baseline_snapshot_id, "target_id": u.target_id,
-              "validators": validators_to_db(u.validators)}
+              "validators": validators_to_db(u.validators),
+              "policy_summary": None if u.policy_summary is None else encode(u.policy_summary)}
              for u in updates])
 
     def find_digest(self, digest: str) -> tuple[str, datetime] | None:

@@ -420,3 +420,12 @@ def m007_i14a_pending_checks(db: Database) -> None:
         CREATE INDEX pending_checks_run ON pending_checks (run_id);
         """
     )
+
+
+@migrations()
+def m008_i13a3_policy_summary(db: Database) -> None:
+    # Each target's check history as the recheck policy folds it (core.policy.Summary,
+    # archive/store/summaries.py): a crawl extends it by each new check instead of
+    # reading the target's last checks back. NULL (every target until its next check):
+    # the history is read once, as before.
+    db.execute("ALTER TABLE targets ADD COLUMN policy_summary TEXT")
