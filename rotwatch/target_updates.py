@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
 from archive.store.checks import CheckRow, TargetUpdate
-from archive.store.db import from_db, to_db
 from archive.store.results import histories
 from archive.store.summaries import summaries
 from core.exchange import ArchivedRecord
@@ -85,11 +84,10 @@ def extended(summary: Summary | None, checks: list[PastCheck], policy: PolicyCon
 
 def past_check(checked_at: datetime, judgement: Judgement, drifted: bool | None
                ) -> PastCheck:
-    """A new check as the store gives it back to the policy (its time to the second)."""
-    stored = from_db(to_db(checked_at))
-    assert stored is not None
-    return PastCheck(stored, judgement.verdict, bool(judgement.permanent_redirect),
-                     bool(drifted))
+    """A new check as the store gives it back to the policy: its time to the second, as
+    archive.store.db.to_db keeps it (cut, not rounded)."""
+    return PastCheck(checked_at.astimezone(UTC).replace(microsecond=0), judgement.verdict,
+                     bool(judgement.permanent_redirect), bool(drifted))
 
 
 def validators_after(obs: Observation, judgement: Judgement, sent: Validators | None,

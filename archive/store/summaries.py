@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlite_utils import Database
 
-from archive.store.db import from_db, to_db
 from core.policy import PastCheck, State, Summary, Tally
 from core.records import Verdict
 
@@ -41,12 +40,15 @@ def summaries(db: Database, target_ids: Iterable[int]) -> dict[int, Summary]:
 def encode(summary: Summary) -> str:
     t = summary.tally
     last = t.last_healthy
-    return json.dumps([
-        t.streak, to_db(t.streak_first), to_db(t.last_failure_at), to_db(t.last_ok_at),
-        t.healthy_run, None if last is None else [to_db(last.checked_at), last.verdict.value,
-                                                  last.permanent_redirect, last.drifted],
-        t.trailing_neutral, summary.state.value, to_db(summary.since),
-        to_db(summary.last_checked)], separators=(",", ":"))
+    # Times as whole seconds since the epoch (the checks' own times are whole seconds):
+    # cheaper both ways than ISO 8601, and a summary is read and written per check.
+    return _JSON.encode([
+        t.streak, _seconds(t.streak_first), _seconds(t.last_failure_at),
+        _seconds(t.last_ok_at), t.healthy_run,
+        None if last is None else [_seconds(last.checked_at), last.verdict.value,
+                                   last.permanent_redirect, last.drifted],
+        t.trailing_neutral, summary.state.value, _seconds(summary.since),
+        _seconds(summary.last_checked)])
 
 
 def decode(text: str) -> Summary | None:
@@ -56,15 +58,25 @@ def decode(text: str) -> Summary | None:
          checked) = json.loads(text)
         last_healthy = None if last is None else PastCheck(
             _time(last[0]), Verdict(last[1]), bool(last[2]), bool(last[3]))
-        return Summary(Tally(int(streak), from_db(first), from_db(failure), from_db(ok),
-                              int(healthy_run), last_healthy, int(neutral)),
-                       State(state), from_db(since), from_db(checked))
-    except (ValueError, TypeError, IndexError):
+        return Summary(Tally(int(streak), _moment(first), _moment(failure), _moment(ok),
+                             int(healthy_run), last_healthy, int(neutral)),
+                       State(state), _moment(since), _moment(checked))
+    except (ValueError, TypeError, IndexError, OverflowError, OSError):
         return None
 
 
-def _time(value: Any) -> datetime:
-    moment = from_db(value)
-    if moment is None:
-        raise ValueError("a check without a time")
-    return moment
+_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
+def _seconds(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp())
+
+
+def _moment(seconds: Any) -> datetime | None:
+    return None if seconds is None else _time(seconds)
+
+
+def _time(seconds: Any) -> datetime:
+    if not isinstance(seconds, int) or isinstance(seconds, bool):
+        raise ValueError(f"not a time: {seconds!r}")
+    return datetime.fromtimestamp(seconds, UTC)
