@@ -27,7 +27,11 @@ def normalise_text(text: str) -> str:
 
 
 def _ngrams(text: str, n: int) -> frozenset[str]:
-    norm = normalise_text(text)
+    return _ngrams_of(normalise_text(text), n)
+
+
+def _ngrams_of(norm: str, n: int) -> frozenset[str]:
+    """The n-grams of an already normalised text."""
     if not norm:
         return frozenset()
     if len(norm) <= n:
@@ -80,6 +84,7 @@ def similarity_at_least(a: str, b: str, floor: float, n: int = 3) -> float | Non
                 # the same float division as similarity's, and it only grows: exact
                 if size / (size + len(misses)) < floor:
                     return None
-    score = _jaccard(_ngrams(a, n), grams_b)  # `b` is the probe: its set is cached
+    # `a`'s text is normalised once (it was twice); `b` is the probe: its set is cached.
+    score = _jaccard(_ngrams_of(norm, n), grams_b)
     return score if score >= floor else None
 

@@ -1,5 +1,6 @@
 """Fast paths that must give exactly what the code they replaced gave: core.textsim's ASCII
-normalisation and its early-refusing similarity, and page facts' whitespace collapsing."""
+normalisation and its early-refusing similarity, and page facts' whitespace collapsing and
+text sample (cleaned only as far as the sample reaches)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.textsim import normalise_text, similarity, similarity_at_least
-from crawler.fetch.content import page_facts
+from crawler.fetch.content import PARSE_LIMIT, TEXT_SAMPLE_CHARS, _clean, _sample, page_facts
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 
@@ -60,3 +61,22 @@ def test_a_long_page_against_a_short_error_page_is_refused_early() -> None:
     page = " ".join(f"paragraph {i} of a long article about the harbour" for i in range(400))
     assert similarity_at_least(page, "Not found. Sorry.", 0.9) is None
     assert similarity_at_least(page, page.upper(), 0.9) == 1.0
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.sampled_from(["a", "bc", " ", "\n", "\t", "\u3000", "é", "  \n  ", "xxxxx"]),
+                max_size=400), st.integers(1, 60))
+def test_the_text_sample_is_the_cleaned_text_cut(parts: list[str], limit: int) -> None:
+    text = "".join(parts)
+    assert _sample(text, limit) == _clean(text)[:limit]
+
+
+def test_an_article_sample_is_its_cleaned_text_cut_whatever_the_indentation() -> None:
+    words = " ".join(f"w{i}" for i in range(20_000))
+    for gap in ("\n", "\n" + " " * 200, " " * 3_000):
+        text = gap.join(words.split(" "))
+        assert len(text) > 2 * TEXT_SAMPLE_CHARS
+        assert _sample(text, TEXT_SAMPLE_CHARS) == _clean(text)[:TEXT_SAMPLE_CHARS]
+        page = f"<html><body><p>{text[:PARSE_LIMIT - 100]}</p></body></html>".encode()
+        facts = page_facts(page, "text/html", None)
+        assert facts.text == _clean(text[:PARSE_LIMIT - 100])[:TEXT_SAMPLE_CHARS]
