@@ -187,9 +187,9 @@ class SnapshotWriter:
             refers_to_uri=original.uri if original else None,
             refers_to_date=original.date if original else None,
             truncated=exchange.truncated,
-            capture=confirmed or Capture(
-                original.uri if original else exchange.url,
-                format_warc_date(original.date if original else exchange.fetched_at), digest),
+            capture=confirmed or (
+                Capture(original.uri, format_warc_date(original.date), digest) if original
+                else Capture(exchange.url, built.date, digest)),  # its WARC-Date, made once
         )
         if self._index:
             self._note_index_line(exchange, record)
