@@ -127,6 +127,8 @@ def needs_probe(observation: Observation) -> bool:
 
 # --- judging ------------------------------------------------------------------------------
 def _revisit(observation: Observation) -> str | None:
+    if len(observation.hops) < 2:
+        return None  # one hop cannot come back to itself (and canonical URLs cost)
     seen: set[str] = set()
     for hop in observation.hops:
         key = canonical_url(hop.url)
