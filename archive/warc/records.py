@@ -87,17 +87,18 @@ def _base32(sha1: bytes) -> str:
 def format_warc_date(moment: datetime) -> str:
     """WARC 1.1 date: UTC, 'Z', microseconds only when there are some."""
     utc = moment.astimezone(UTC)
+    second = _warc_second(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)
     micro = utc.microsecond
-    if micro:
-        return f"{_warc_second(utc.replace(microsecond=0))}.{micro:06d}Z"
-    return f"{_warc_second(utc)}Z"
+    return f"{second}.{micro:06d}Z" if micro else f"{second}Z"
 
 
 @lru_cache(maxsize=256)
-def _warc_second(utc: datetime) -> str:
-    # A crawl archives dozens of responses a second, each date formatted three times:
-    # strftime once per second is enough.
-    return utc.strftime("%Y-%m-%dT%H:%M:%S")
+def _warc_second(year: int, month: int, day: int, hour: int, minute: int,
+                 second: int) -> str:
+    # A crawl archives dozens of responses a second, each date formatted twice: strftime
+    # once per second is enough (keyed by the fields: `replace(microsecond=0)` and a
+    # datetime's hash cost more than the lookup saved).
+    return datetime(year, month, day, hour, minute, second).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def archive_response_headers(
@@ -211,15 +212,15 @@ def build_exchange(
     writer = _writer()
     request = writer.create_warc_record(
         ex.url, "request",
-        http_headers=StatusAndHeaders(f"{target} {ex.http_version}", request_headers,
-                                      protocol=ex.method.upper()),
-        warc_headers=StatusAndHeaders("", request_warc, protocol=WARCWriter.WARC_1_1))
-    http = StatusAndHeaders(status_line, response_headers, protocol=ex.http_version)
+        http_headers=_Fields(f"{target} {ex.http_version}", request_headers,
+                             protocol=ex.method.upper()),
+        warc_headers=_Fields("", request_warc, protocol=WARCWriter.WARC_1_1))
+    http = _Fields(status_line, response_headers, protocol=ex.http_version)
     response = writer.create_warc_record(
         ex.url, "response" if original is None else "revisit",
         payload=io.BytesIO(ex.body) if original is None else None,
         length=len(ex.body) if original is None else None, http_headers=http,
-        warc_headers=StatusAndHeaders("", warc_headers, protocol=WARCWriter.WARC_1_1))
+        warc_headers=_Fields("", warc_headers, protocol=WARCWriter.WARC_1_1))
     first = _gzip_member(_serialize(writer, request))
     second = _gzip_member(_serialize(writer, response))
     return BuiltExchange(first + second, len(first), len(second), response_id, date)
@@ -230,6 +231,20 @@ def _record_ids() -> tuple[str, str]:
     random = os.urandom(32)
     return (f"<urn:uuid:{UUID(bytes=random[:16], version=4)}>",
             f"<urn:uuid:{UUID(bytes=random[16:], version=4)}>")
+
+
+class _Fields(StatusAndHeaders):
+    """warcio's header block, from (name, value) str pairs as every caller here gives:
+    warcio's own constructor converts each pair again (bytes to str), four blocks per
+    exchange. The list is the block's own (warcio appends to it and may re-encode it)."""
+
+    def __init__(self, statusline: str, headers: list[tuple[str, str]],
+                 protocol: str) -> None:
+        self.statusline = statusline
+        self.headers = headers
+        self.protocol = protocol
+        self.total_len = 0
+        self.headers_buff = None
 
 
 class _Digester(Digester):
