@@ -199,7 +199,7 @@ def _same_page(observation: Observation, probe: Observation) -> str | None:
     # Below both thresholds nothing follows: decided early, without every n-gram.
     floor = min(SAME_TITLE_SIMILARITY, NEAR_IDENTICAL_SIMILARITY) if same_title else \
         NEAR_IDENTICAL_SIMILARITY
-    score = similarity_at_least(ours, theirs, floor)
+    score = similarity_at_least(ours, theirs, floor, normalised=True)
     if score is None:
         return None
     if same_title and score >= SAME_TITLE_SIMILARITY:

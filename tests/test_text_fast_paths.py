@@ -59,6 +59,18 @@ def test_similarity_at_least_is_similarity_above_its_floor(a: str, b: str, floor
                                                           n: int) -> None:
     score = similarity(a, b, n)
     assert similarity_at_least(a, b, floor, n) == (score if score >= floor else None)
+    # What the verdict asks: both sides normalised already (ASCII is then not redone).
+    ours, theirs = normalise_text(a), normalise_text(b)
+    score = similarity(ours, theirs, n)
+    assert similarity_at_least(ours, theirs, floor, n, normalised=True) == (
+        score if score >= floor else None)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=200))
+def test_normalised_ascii_normalises_to_itself(text: str) -> None:
+    once = normalise_text(text)
+    assert once.isascii() and normalise_text(once) == once
 
 
 def test_a_long_page_against_a_short_error_page_is_refused_early() -> None:
