@@ -27,7 +27,11 @@ def normalise_text(text: str) -> str:
 
 
 def _ngrams(text: str, n: int) -> frozenset[str]:
-    norm = normalise_text(text)
+    return _ngrams_of(normalise_text(text), n)
+
+
+def _ngrams_of(norm: str, n: int) -> frozenset[str]:
+    """The n-grams of an already normalised text."""
     if not norm:
         return frozenset()
     if len(norm) <= n:
@@ -60,9 +64,14 @@ def similarity(a: str, b: str, n: int = 3) -> float:
     return _jaccard(_ngrams(a, n), _ngrams(b, n))
 
 
-def similarity_at_least(a: str, b: str, floor: float, n: int = 3) -> float | None:
+def similarity_at_least(a: str, b: str, floor: float, n: int = 3, *,
+                        normalised: bool = False) -> float | None:
     """`similarity(a, b, n)` when it is at least `floor`, else None, usually decided after
     a few n-grams of `a`.
+
+    `normalised`: `a` is already `normalise_text`'s output. ASCII is then used as it is
+    (normalising it again gives it back unchanged); other text is normalised again, as
+    before, since NFKC after case folding need not leave it as it was.
 
     Every n-gram of `a` missing from `b` adds to the union and not to the intersection, so
     with m distinct ones the similarity is at most |B| / (|B| + m): once that is below
@@ -70,7 +79,7 @@ def similarity_at_least(a: str, b: str, floor: float, n: int = 3) -> float | Non
     short error page is refused within a few characters).
     """
     grams_b = char_ngrams(b, n)
-    norm = normalise_text(a)
+    norm = a if normalised and a.isascii() else normalise_text(a)
     if grams_b and len(norm) > n:
         size, misses = len(grams_b), set()
         for i in range(len(norm) - n + 1):
@@ -80,6 +89,7 @@ def similarity_at_least(a: str, b: str, floor: float, n: int = 3) -> float | Non
                 # the same float division as similarity's, and it only grows: exact
                 if size / (size + len(misses)) < floor:
                     return None
-    score = _jaccard(_ngrams(a, n), grams_b)  # `b` is the probe: its set is cached
+    # `a`'s text is normalised once (it was twice); `b` is the probe: its set is cached.
+    score = _jaccard(_ngrams_of(norm, n), grams_b)
     return score if score >= floor else None
 

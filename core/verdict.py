@@ -9,6 +9,7 @@ then the soft-404 checks on 2xx.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
 from core.probes import canonical_url, identifying_parameter
@@ -57,6 +58,11 @@ _ERRORS: dict[ErrorKind, tuple[Verdict, str]] = {
 # 999 is LinkedIn's "go away, bot"; 451 is legal blocking — neither says the page is gone.
 _BLOCKED_STATUSES = frozenset({401, 403, 429, 451, 999})
 _PERMANENT = frozenset({301, 308})
+# The rules read a page's normalised text up to four times (challenge wording, not-found
+# wording, the probe comparison on both sides) and a host's probe text once per target:
+# normalised once each. Bounded: an observation's text is a sample of at most 20,000
+# characters (crawler.fetch.content), so the cache holds a few hundred KB at most.
+_normalised = lru_cache(maxsize=32)(normalise_text)
 
 
 # --- wording ------------------------------------------------------------------------------
@@ -68,9 +74,9 @@ def _not_found_evidence(title: str | None, heading: str | None, text: str) -> st
     strong, weak = title_candidates(title)
     if any(is_not_found_phrase(c) for c in strong):
         return f"title says not found: {title.strip()!r}"
-    if len(normalise_text(text)) <= WEAK_TITLE_MAX_TEXT and any(
-        is_not_found_phrase(c) for c in weak
-    ):
+    # The weak candidates first: most titles have none, and then the text is not read.
+    if any(is_not_found_phrase(c) for c in weak) and \
+            len(_normalised(text)) <= WEAK_TITLE_MAX_TEXT:
         return f"title says not found and the page is short: {title.strip()!r}"
     return None
 
@@ -94,7 +100,7 @@ def _challenge_evidence(observation: Observation) -> str | None:
             strong, _ = title_candidates(value)
             if any(CHALLENGE_TITLE.fullmatch(normalise_text(c)) for c in strong):
                 return f"{label} of a bot challenge: {value.strip()!r}"
-    body = normalise_text(observation.text)
+    body = _normalised(observation.text)
     if len(body) <= CHALLENGE_MAX_TEXT and (match := CHALLENGE_TEXT.search(body)):
         return f"short page with challenge wording: {match.group(0)!r}"
     return None
@@ -121,6 +127,8 @@ def needs_probe(observation: Observation) -> bool:
 
 # --- judging ------------------------------------------------------------------------------
 def _revisit(observation: Observation) -> str | None:
+    if len(observation.hops) < 2:
+        return None  # one hop cannot come back to itself (and canonical URLs cost)
     seen: set[str] = set()
     for hop in observation.hops:
         key = canonical_url(hop.url)
@@ -182,7 +190,7 @@ def _same_page(observation: Observation, probe: Observation) -> str | None:
     main_type = [(o.content_type or "").split("/")[0].strip().lower() for o in (observation, probe)]
     if all(main_type) and main_type[0] != main_type[1]:
         return None
-    ours, theirs = normalise_text(observation.text), normalise_text(probe.text)
+    ours, theirs = _normalised(observation.text), _normalised(probe.text)
     if not ours or not theirs or JS_SHELL.search(ours) or JS_SHELL.search(theirs):
         return None  # nothing rendered server-side: no evidence either way
     same_title = bool(observation.title) and (
@@ -191,7 +199,7 @@ def _same_page(observation: Observation, probe: Observation) -> str | None:
     # Below both thresholds nothing follows: decided early, without every n-gram.
     floor = min(SAME_TITLE_SIMILARITY, NEAR_IDENTICAL_SIMILARITY) if same_title else \
         NEAR_IDENTICAL_SIMILARITY
-    score = similarity_at_least(ours, theirs, floor)
+    score = similarity_at_least(ours, theirs, floor, normalised=True)
     if score is None:
         return None
     if same_title and score >= SAME_TITLE_SIMILARITY:

@@ -10,7 +10,7 @@ from pathlib import Path
 import surt
 
 from archive.warc.cdxj import index_files, index_path, lookup, url_key
-from archive.warc.writer import SnapshotWriter
+from archive.warc.writer import SnapshotWriter, _plain_headers
 from core.exchange import Exchange
 from core.records import Capture
 
@@ -80,6 +80,18 @@ def test_headers_that_only_reading_back_can_index_go_to_cdxj_indexer(tmp_path: P
         writer.write(_exchange(2, b"c", headers=((" Content-Type", "text/html"),)))
     names = writer.files_written
     assert _indexes(directory, names) == _by_cdxj_indexer(directory, names, tmp_path)
+
+
+def test_plain_headers_are_token_names_with_printable_ascii_values() -> None:
+    """Names found to be tokens are remembered; every response's names and values are
+    still each checked."""
+    plain = (("Content-Type", "text/html"), ("X-Thing", "a b"))
+    assert _plain_headers(plain) and _plain_headers(plain)  # the second time, remembered
+    assert not _plain_headers((*plain, ("Content-Type", "caf\u00e9")))
+    assert not _plain_headers((*plain, ("X-Thing", "tab\there")))
+    assert not _plain_headers((*plain, (" Content-Type", "text/html")))
+    assert not _plain_headers((*plain, ("Bad:Name", "x")))
+    assert not _plain_headers((*plain, ("Bad Name", "x")))
 
 
 def test_without_index_no_index_is_written(tmp_path: Path) -> None:

@@ -1,21 +1,32 @@
 """WARC records of one exchange, built by warcio: every kind reads back with its digests
-checked, revisits name their original to the microsecond, and non-ASCII headers stay
-readable (`warcio check`, records read back by offset)."""
+checked, revisits name their original to the microsecond, non-ASCII headers stay readable
+(`warcio check`, records read back by offset), and the records are byte for byte what
+warcio's record builders make."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
+import random
 import subprocess
 import sys
+import zlib
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
+from uuid import UUID
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
 from archive.warc.records import (
+    EMPTY_PAYLOAD_DIGEST,
     SERVER_NOT_MODIFIED,
     Original,
+    archive_response_headers,
     build_exchange,
     format_warc_date,
     payload_digest,
@@ -112,3 +123,74 @@ def test_warc_dates_are_strftimes_of_utc() -> None:
         utc = moment.astimezone(UTC)
         assert format_warc_date(moment) == utc.strftime(
             "%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ")
+
+
+
+def _through_warcio_builders(ex: Exchange, digest: str, original: Original | None,
+                             ids: tuple[str, str]) -> bytes:
+    """Both records as warcio's create_warc_record / create_revisit_record make them from
+    header dicts (what build_exchange called before it listed the headers itself)."""
+    writer = WARCWriter(io.BytesIO(), gzip=False, warc_version="1.1")
+    common = {"WARC-Date": format_warc_date(ex.fetched_at), "WARC-Warcinfo-ID": "<urn:uuid:i>"}
+    if ex.ip_address:
+        common["WARC-IP-Address"] = ex.ip_address
+    parts = urlsplit(ex.url)
+    request = writer.create_warc_record(
+        ex.url, "request", http_headers=StatusAndHeaders(
+            f"{parts.path}?{parts.query} {ex.http_version}",
+            [("Host", parts.netloc), *ex.request_headers], protocol=ex.method),
+        warc_headers_dict={"WARC-Type": "request", **common, "WARC-Record-ID": ids[0],
+                           "WARC-Concurrent-To": ids[1],
+                           "WARC-Payload-Digest": EMPTY_PAYLOAD_DIGEST})
+    http = StatusAndHeaders(f"{ex.status} {ex.reason}", archive_response_headers(
+        ex.response_headers, len(ex.body), status=ex.status), protocol=ex.http_version)
+    warc = {"WARC-Type": "response" if original is None else "revisit", **common,
+            "WARC-Record-ID": ids[1], "WARC-Concurrent-To": ids[0]}
+    if original is None:
+        warc["WARC-Payload-Digest"] = digest
+        if ex.truncated:
+            warc["WARC-Truncated"] = "length"
+        response = writer.create_warc_record(
+            ex.url, "response", payload=io.BytesIO(ex.body), length=len(ex.body),
+            http_headers=http, warc_headers_dict=warc)
+    else:
+        if original.record_id:
+            warc["WARC-Refers-To"] = original.record_id
+        response = writer.create_revisit_record(
+            ex.url, digest, original.uri, format_warc_date(original.date),
+            http_headers=http, warc_headers_dict=warc)
+        if original.not_modified:
+            response.rec_headers.replace_header("WARC-Profile", SERVER_NOT_MODIFIED)
+    out = io.BytesIO()
+    writer.out = out
+    writer.write_record(request)
+    writer.write_record(response)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_records_are_byte_for_byte_what_warcios_record_builders_make(case: str) -> None:
+    """build_exchange lists each record's WARC headers in their final order instead of
+    having warcio add and replace them one by one: the records must not change."""
+    exchange, original = CASES[case]
+    digest = payload_digest(exchange.body)
+    ids = ("<urn:uuid:00000000-0000-4000-8000-00000000000a>",
+           "<urn:uuid:00000000-0000-4000-8000-00000000000b>")
+    built = build_exchange(exchange, digest, original, "<urn:uuid:i>", ids=ids)
+    first = zlib.decompress(built.data[:built.response_offset], zlib.MAX_WBITS + 16)
+    second = zlib.decompress(built.data[built.response_offset:], zlib.MAX_WBITS + 16)
+    assert first + second == _through_warcio_builders(exchange, digest, original, ids)
+
+
+def test_digests_and_record_ids_are_what_warcio_would_write() -> None:
+    rng = random.Random(7)
+    for _ in range(2000):
+        body = rng.randbytes(rng.randrange(0, 64))
+        assert payload_digest(body) == "sha1:" + base64.b32encode(
+            hashlib.sha1(body).digest()).decode("ascii")
+    ids = [build_exchange(_exchange(), "sha1:X", None, "<urn:uuid:i>").response_id
+           for _ in range(200)]
+    assert len(set(ids)) == len(ids)
+    for record_id in ids:
+        assert record_id.startswith("<urn:uuid:") and record_id.endswith(">")
+        assert UUID(record_id[10:-1]).version == 4

@@ -89,6 +89,11 @@ DigestLookup = Callable[[str], tuple[str, datetime] | None]
 # A header name as RFC 9110 allows it: headers made only of such names and of printable
 # ASCII values read back from the WARC exactly as they were given (see _plain_headers).
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# Header names already found to be tokens: every response repeats the same few dozen,
+# and the regex ran on each of them for every response (bounded: a server may invent
+# names).
+_TOKEN_NAMES: set[str] = set()
+_TOKEN_NAMES_LIMIT = 4096
 
 
 class SnapshotWriter:
@@ -187,9 +192,9 @@ class SnapshotWriter:
             refers_to_uri=original.uri if original else None,
             refers_to_date=original.date if original else None,
             truncated=exchange.truncated,
-            capture=confirmed or Capture(
-                original.uri if original else exchange.url,
-                format_warc_date(original.date if original else exchange.fetched_at), digest),
+            capture=confirmed or (
+                Capture(original.uri, format_warc_date(original.date), digest) if original
+                else Capture(exchange.url, built.date, digest)),  # its WARC-Date, made once
         )
         if self._index:
             self._note_index_line(exchange, record)
@@ -296,5 +301,12 @@ def _plain_headers(headers: Headers) -> bool:
     """Whether these response headers read back from the WARC exactly as given: names
     are tokens (no continuation lines, no colons) and values printable ASCII (warcio
     percent-encodes others)."""
-    return all(_TOKEN.fullmatch(name) and value.isascii() and value.isprintable()
-               for name, value in headers)
+    for name, value in headers:
+        if not (value.isascii() and value.isprintable()):
+            return False
+        if name not in _TOKEN_NAMES:
+            if not _TOKEN.fullmatch(name):
+                return False
+            if len(_TOKEN_NAMES) < _TOKEN_NAMES_LIMIT:
+                _TOKEN_NAMES.add(name)
+    return True

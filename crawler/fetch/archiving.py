@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 from datetime import UTC, datetime
+from functools import lru_cache
 from http import HTTPStatus
 from typing import Any
 
@@ -19,10 +20,30 @@ from core.exchange import ArchivedRecord, Exchange, Headers
 from crawler.fetch.hops import fetch_of, update
 from crawler.fetch.size_cap import truncated
 
+# Request.meta key: the pairs of the response this request got, with that response's
+# headers object (a retry copies meta; the identity check keeps it from reusing them).
+_RESPONSE_HEADERS = "rw_response_headers"
+
 
 def headers_of(raw: Any) -> Headers:
-    return tuple((k.decode("latin-1"), v.decode("latin-1"))
-                 for k, values in raw.items() for v in values)
+    """Scrapy headers as (name, value) str pairs, in order, one pair per value.
+
+    Read from the dict Scrapy keeps (title-cased name -> list of values): its `items()`
+    normalises every name again to look it up."""
+    return tuple([(k.decode("latin-1"), v.decode("latin-1"))
+                  for k, values in dict.items(raw) for v in values])
+
+
+def response_headers(response: Response, meta: dict[str, Any]) -> Headers:
+    """`headers_of(response.headers)`, made once per response: the archive (at
+    response_downloaded) and the spider's observation (in parse) both need them."""
+    raw = response.headers
+    cached = meta.get(_RESPONSE_HEADERS)
+    if cached is not None and cached[0] is raw:
+        return cached[1]
+    pairs = headers_of(raw)
+    meta[_RESPONSE_HEADERS] = (raw, pairs)
+    return pairs
 
 
 def snapshot_of(response: Response, request: Request, max_bytes: int) -> Exchange | None:
@@ -35,17 +56,26 @@ def snapshot_of(response: Response, request: Request, max_bytes: int) -> Exchang
     if response.status == 304 and validators is not None \
             and validators.request_headers(request.url) and validators.capture is not None:
         confirms = validators.capture  # the capture our validators came from
-    try:
-        reason = HTTPStatus(response.status).phrase
-    except ValueError:
-        reason = "Unknown"
     return Exchange(
         url=response.url, method=request.method, request_headers=headers_of(request.headers),
-        status=response.status, reason=reason, http_version="HTTP/1.1",
-        response_headers=headers_of(response.headers), body=response.body[:max_bytes],
+        status=response.status, reason=_reason(response.status), http_version="HTTP/1.1",
+        response_headers=response_headers(response, request.meta), body=response.body[:max_bytes],
         truncated=truncated(response, max_bytes), fetched_at=datetime.now(UTC),
-        ip_address=str(response.ip_address) if response.ip_address else None,
+        ip_address=_address(response.ip_address) if response.ip_address else None,
         confirms=confirms)
+
+
+@lru_cache(maxsize=128)
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+@lru_cache(maxsize=1024)
+def _address(address: Any) -> str:
+    return str(address)  # formatting an ipaddress object costs more than the lookup
 
 
 def note_archived(request: Request, record: Future[ArchivedRecord | None] | None) -> None:

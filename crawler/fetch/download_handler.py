@@ -30,7 +30,7 @@ from scrapy.core.downloader.handlers.http11 import (
     _LenientHTTPClientParser,
 )
 from scrapy.crawler import Crawler
-from scrapy.http import Response
+from scrapy.http import Headers, Response
 from twisted.web._newclient import HEADER, STATUS
 
 from crawler.fetch.hops import start_clock
@@ -105,15 +105,20 @@ class CheckDownloadHandler(HTTP11DownloadHandler):
         settings = crawler.settings
         self.budget = settings.getfloat("ROTWATCH_TARGET_BUDGET")
         self.timeout = settings.getfloat("DOWNLOAD_TIMEOUT")
-        # In the order the middlewares added them: the default headers, then User-Agent.
-        self.default_headers = [(name, value) for name, value in (
-            *settings.getdict("DEFAULT_REQUEST_HEADERS").items(),
-            ("User-Agent", settings.get("USER_AGENT"))) if value]
+        # In the order the middlewares added them: the default headers, then User-Agent;
+        # name and value as Scrapy's Headers keep them (normalised once here, not per
+        # request by Headers.setdefault).
+        normal = Headers()
+        self.default_headers = [(normal.normkey(name), normal.normvalue(value))
+                                for name, value in (
+                                    *settings.getdict("DEFAULT_REQUEST_HEADERS").items(),
+                                    ("User-Agent", settings.get("USER_AGENT"))) if value]
 
     async def download_request(self, request: Request) -> Response:
         headers = request.headers
         for name, value in self.default_headers:
-            headers.setdefault(name, value)  # a request's own value stays
+            # A request's own value stays; each request gets a list of its own.
+            dict.setdefault(headers, name, list(value))
         now = time.monotonic()
         # The clock starts with the first byte we ask for, not while the target waits in
         # the scheduler: time in the queue costs the server nothing.

@@ -29,7 +29,7 @@ from core.probes import probe_key, probe_url, without_parameter
 from core.records import DueTarget, ErrorKind, Hop, Observation
 from core.urls import CHECKABLE_SCHEMES
 from core.verdict import FirstLook, first_look, judge
-from crawler.fetch.archiving import headers_of
+from crawler.fetch.archiving import response_headers
 from crawler.fetch.content import page_facts
 from crawler.fetch.download_handler import DEADLINE, remaining
 from crawler.fetch.errors import classify
@@ -182,7 +182,7 @@ class CheckSpider(scrapy.Spider):
         if response.status == 304:
             # No body to read: a conditional 304 is the capture judged before, unchanged.
             return Observation(
-                url=url, hops=hops, headers=headers_of(response.headers),
+                url=url, hops=hops, headers=response_headers(response, response.meta),
                 content_type=content_type, elapsed=elapsed,
                 retries=response.meta.get("retry_times", 0), conditional=conditional), b""
         encoding = _charset(content_type)
@@ -190,7 +190,7 @@ class CheckSpider(scrapy.Spider):
             b"Content-Encoding") or b"").decode("latin-1"), self.max_bytes)
         facts = page_facts(decoded.data, content_type, encoding)
         return Observation(
-            url=url, hops=hops, headers=headers_of(response.headers),
+            url=url, hops=hops, headers=response_headers(response, response.meta),
             content_type=content_type, title=facts.title, heading=facts.heading,
             text=facts.text, elapsed=elapsed, retries=response.meta.get("retry_times", 0),
             truncated=truncated(response, self.max_bytes) or decoded.truncated,
