@@ -21,6 +21,10 @@ import os
 from multiprocessing.context import BaseContext, ForkServerContext, SpawnContext
 
 from rotwatch.crawl_process import CRAWL_MODULES
+from rotwatch.main_text_worker import EXTRACTION_MODULES
+
+# Set in a crawl process forked from the server (release_server).
+_forked_crawl = False
 
 
 def context() -> ForkServerContext | SpawnContext:
@@ -28,7 +32,10 @@ def context() -> ForkServerContext | SpawnContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["rotwatch.shards", *CRAWL_MODULES, "rotwatch.fork_server"])
+    # The extraction worker's modules too: each crawl process forks its worker, which then
+    # shares them with the server (rotwatch.main_text_worker).
+    ctx.set_forkserver_preload(["rotwatch.shards", *CRAWL_MODULES, *EXTRACTION_MODULES,
+                                "rotwatch.fork_server"])
     return ctx
 
 
@@ -55,12 +62,19 @@ def release_server() -> None:
     """
     from multiprocessing import forkserver
 
+    global _forked_crawl
+    _forked_crawl = True
     server = getattr(forkserver, "_forkserver", None)
     fd = getattr(server, "_forkserver_alive_fd", None)
     if fd is not None:
         with contextlib.suppress(OSError):
             os.close(fd)
         server._forkserver_alive_fd = None  # type: ignore[union-attr]
+
+
+def in_forked_crawl() -> bool:
+    """Whether this process is a crawl process forked from the server."""
+    return _forked_crawl
 
 
 def stop_server(ctx: BaseContext) -> None:
