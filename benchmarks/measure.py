@@ -116,15 +116,22 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
+# A process forked from the fork server keeps its command line: how many of its ancestors
+# share it tells the server (none), its crawl processes (one) and their forked workers.
+_FORKED = ("fork server", "crawl process", "forked worker")
+
+
 def _kind(pid: int, root: int, parent: dict[int, int]) -> str:
     """What a process of the tree is, from its command line (multiprocessing's helpers
-    name their entry point there) or its parent (a fork server's children crawl)."""
+    name their entry point there) or its ancestors (a fork server's children crawl)."""
     if pid == root:
         return "parent"
     cmd = _cmdline(pid)
     if b"forkserver" in cmd:
-        return ("crawl process" if b"forkserver" in _cmdline(parent.get(pid, 0))
-                else "fork server")
+        depth, up = 0, parent.get(pid, 0)
+        while up and b"forkserver" in _cmdline(up):
+            depth, up = depth + 1, parent.get(up, 0)
+        return _FORKED[min(depth, len(_FORKED) - 1)]
     if b"resource_tracker" in cmd:
         return "resource tracker"
     if b"spawn_main" in cmd:
