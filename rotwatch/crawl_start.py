@@ -21,10 +21,7 @@ import os
 from multiprocessing.context import BaseContext, ForkServerContext, SpawnContext
 
 from rotwatch.crawl_process import CRAWL_MODULES
-from rotwatch.main_text_worker import EXTRACTION_MODULES
-
-# Set in a crawl process forked from the server (release_server).
-_forked_crawl = False
+from rotwatch.main_text_worker import EXTRACTION_MODULES, mark_forked_crawl
 
 
 def context() -> ForkServerContext | SpawnContext:
@@ -62,19 +59,13 @@ def release_server() -> None:
     """
     from multiprocessing import forkserver
 
-    global _forked_crawl
-    _forked_crawl = True
+    mark_forked_crawl()  # its extraction worker is forked as the crawl starts
     server = getattr(forkserver, "_forkserver", None)
     fd = getattr(server, "_forkserver_alive_fd", None)
     if fd is not None:
         with contextlib.suppress(OSError):
             os.close(fd)
         server._forkserver_alive_fd = None  # type: ignore[union-attr]
-
-
-def in_forked_crawl() -> bool:
-    """Whether this process is a crawl process forked from the server."""
-    return _forked_crawl
 
 
 def stop_server(ctx: BaseContext) -> None:

@@ -55,6 +55,22 @@ def _forked_worker() -> None:
     _quiet_worker()
 
 
+# Set in a crawl process forked from the fork server (rotwatch.crawl_start.release_server).
+_forked_crawl = False
+
+
+def mark_forked_crawl() -> None:
+    """This process is a crawl process forked from the fork server, which preloaded
+    `EXTRACTION_MODULES`: its extraction worker is forked as the crawl starts."""
+    global _forked_crawl
+    _forked_crawl = True
+
+
+def fork_at_start() -> bool:
+    """Whether this process's extraction worker is to be forked as its crawl starts."""
+    return _forked_crawl
+
+
 def can_fork_now() -> bool:
     """Whether a worker can be forked from this process: a platform with `fork`, and no
     thread but this one (a fork copies a lock another thread holds, held forever)."""
