@@ -43,6 +43,9 @@ class Result:
     max_rss_mb: float = 0.0
     tree_rss_mb: float = 0.0
     tree_pss_mb: float = 0.0
+    # The tree's PSS at its peak, by kind of process (parent, fork server, crawl process,
+    # spawned worker, resource tracker): "crawl process ×2" → MB (summed over them).
+    peak_parts: dict[str, float] = field(default_factory=dict)
     exit_code: int | None = None
     timed_out: bool = False
     classified: dict[str, int] = field(default_factory=dict)
@@ -67,10 +70,12 @@ class Result:
         return self.cpu_s / self.links * 1000 if self.links else 0.0
 
 
-def _tree_pids(root: int) -> tuple[list[int], dict[int, int]]:
-    """`root` and all its descendants, and every process's resident KiB, from /proc (Linux)."""
+def _tree_pids(root: int) -> tuple[list[int], dict[int, int], dict[int, int]]:
+    """`root` and all its descendants, every process's resident KiB and parent, from /proc
+    (Linux)."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
+    parent: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -81,13 +86,14 @@ def _tree_pids(root: int) -> tuple[list[int], dict[int, int]]:
             continue
         pid, ppid = int(entry), int(fields[1])
         children.setdefault(ppid, []).append(pid)
+        parent[pid] = ppid
         rss[pid] = int(fields[21]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
     tree, todo = [], [root]
     while todo:
         pid = todo.pop()
         tree.append(pid)
         todo += children.get(pid, [])
-    return tree, rss
+    return tree, rss, parent
 
 
 def _pss_kb(pid: int) -> int:
@@ -102,11 +108,51 @@ def _pss_kb(pid: int) -> int:
     return 0
 
 
-def _tree_memory_kb(root: int) -> tuple[int, int]:
-    """The tree's summed RSS and summed PSS in KiB. Summed RSS counts a page shared by
-    forked processes (a fork server's imported modules) once per process; PSS splits it."""
-    tree, rss = _tree_pids(root)
-    return sum(rss.get(pid, 0) for pid in tree), sum(_pss_kb(pid) for pid in tree)
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read()
+    except OSError:
+        return b""
+
+
+# A process forked from the fork server keeps its command line: how many of its ancestors
+# share it tells the server (none), its crawl processes (one) and their forked workers.
+_FORKED = ("fork server", "crawl process", "forked worker")
+
+
+def _kind(pid: int, root: int, parent: dict[int, int]) -> str:
+    """What a process of the tree is, from its command line (multiprocessing's helpers
+    name their entry point there) or its ancestors (a fork server's children crawl)."""
+    if pid == root:
+        return "parent"
+    cmd = _cmdline(pid)
+    if b"forkserver" in cmd:
+        depth, up = 0, parent.get(pid, 0)
+        while up and b"forkserver" in _cmdline(up):
+            depth, up = depth + 1, parent.get(up, 0)
+        return _FORKED[min(depth, len(_FORKED) - 1)]
+    if b"resource_tracker" in cmd:
+        return "resource tracker"
+    if b"spawn_main" in cmd:
+        return "spawned worker"
+    return "other"
+
+
+def _tree_memory_kb(root: int) -> tuple[int, int, dict[str, float]]:
+    """The tree's summed RSS and summed PSS in KiB, and its PSS in MB by kind of process.
+    Summed RSS counts a page shared by forked processes (a fork server's imported modules)
+    once per process; PSS splits it."""
+    tree, rss, parent = _tree_pids(root)
+    pss = {pid: _pss_kb(pid) for pid in tree}
+    kinds = Counter(_kind(pid, root, parent) for pid in tree)
+    parts: dict[str, float] = {}
+    for pid in tree:
+        kind = _kind(pid, root, parent)
+        label = f"{kind} ×{kinds[kind]}" if kinds[kind] > 1 else kind
+        parts[label] = parts.get(label, 0.0) + pss[pid] / 1024
+    return (sum(rss.get(pid, 0) for pid in tree), sum(pss.values()),
+            {k: round(v, 1) for k, v in parts.items()})
 
 
 def measure(cmd: Sequence[str], timeout: float, result: Result, *, cwd: Path = ROOT,
@@ -131,9 +177,10 @@ def measure(cmd: Sequence[str], timeout: float, result: Result, *, cwd: Path = R
             pid, status, usage = os.wait4(proc.pid, 0)
             break
         if now >= next_sample:
-            rss_kb, pss_kb = _tree_memory_kb(proc.pid)
+            rss_kb, pss_kb, parts = _tree_memory_kb(proc.pid)
             result.tree_rss_mb = max(result.tree_rss_mb, rss_kb / 1024)
-            result.tree_pss_mb = max(result.tree_pss_mb, pss_kb / 1024)
+            if pss_kb / 1024 > result.tree_pss_mb:
+                result.tree_pss_mb, result.peak_parts = pss_kb / 1024, parts
             next_sample = now + 0.2
         time.sleep(0.02)
     result.wall_s = time.perf_counter() - start
@@ -141,6 +188,9 @@ def measure(cmd: Sequence[str], timeout: float, result: Result, *, cwd: Path = R
     result.exit_code = proc.returncode
     result.cpu_s = usage.ru_utime + usage.ru_stime
     result.max_rss_mb = usage.ru_maxrss / 1024
+    if result.peak_parts:
+        result.note += " Peak PSS by process: " + ", ".join(
+            f"{kind} {mb:.0f} MB" for kind, mb in sorted(result.peak_parts.items())) + "."
     if not isinstance(out, int):
         out.close()
     err.seek(0)

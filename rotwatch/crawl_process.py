@@ -28,8 +28,8 @@ from rotwatch.config import Config
 # processes need not load Scrapy): the fork server preloads them (rotwatch.crawl_start);
 # tests/test_crawl_start.py keeps the two lists the same.
 CRAWL_MODULES = ("scrapy", "scrapy.crawler", "crawler.fetch.items", "crawler.fetch.settings",
-                 "crawler.fetch.spider", "rotwatch.cluster.held", "rotwatch.pipeline",
-                 "rotwatch.recorder")
+                 "crawler.fetch.spider", "rotwatch.cluster.held", "rotwatch.main_text_worker",
+                 "rotwatch.pipeline", "rotwatch.recorder")
 
 
 def stream_targets(store_path: Path, now: datetime, selection: Selection,
@@ -93,9 +93,14 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
     from crawler.fetch.settings import scrapy_settings
     from crawler.fetch.spider import CheckSpider
     from rotwatch.cluster.held import holds_for_confirmation
+    from rotwatch.main_text_worker import TextExtractor, fork_at_start
     from rotwatch.pipeline import ACCEPT, RECORDER, TALLY, RecordPipeline, Tally
     from rotwatch.recorder import Recorder
 
+    # First, while this process has one thread and no reactor: a crawl process forked from
+    # the fork server forks its text-extraction worker now, which then shares the server's
+    # pages (rotwatch.main_text_worker); elsewhere a worker is spawned when needed.
+    extractor = TextExtractor(fork_now=fork_at_start())
     crawl = config.crawl
     if crawl.ca_bundle:
         # OpenSSL's default verify paths (used by Twisted's platformTrust) honour this. Set
@@ -109,7 +114,7 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
                         batch_size=crawl.batch_size,
                         warc_max_bytes=int(crawl.warc_max_file_mb * 1_000_000),
                         hold_failures=holds_for_confirmation(config),
-                        archive_dir=config.warc_dir)
+                        archive_dir=config.warc_dir, extractor=extractor)
     targets = stream_targets(config.store_path, now, selection, crawl.max_per_host_per_run,
                              shard=shard, plan=plan)
     settings = scrapy_settings(crawl, log_level=log_level)

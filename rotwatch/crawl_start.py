@@ -21,6 +21,7 @@ import os
 from multiprocessing.context import BaseContext, ForkServerContext, SpawnContext
 
 from rotwatch.crawl_process import CRAWL_MODULES
+from rotwatch.main_text_worker import EXTRACTION_MODULES, mark_forked_crawl
 
 
 def context() -> ForkServerContext | SpawnContext:
@@ -28,7 +29,10 @@ def context() -> ForkServerContext | SpawnContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["rotwatch.shards", *CRAWL_MODULES, "rotwatch.fork_server"])
+    # The extraction worker's modules too: each crawl process forks its worker, which then
+    # shares them with the server (rotwatch.main_text_worker).
+    ctx.set_forkserver_preload(["rotwatch.shards", *CRAWL_MODULES, *EXTRACTION_MODULES,
+                                "rotwatch.fork_server"])
     return ctx
 
 
@@ -55,6 +59,7 @@ def release_server() -> None:
     """
     from multiprocessing import forkserver
 
+    mark_forked_crawl()  # its extraction worker is forked as the crawl starts
     server = getattr(forkserver, "_forkserver", None)
     fd = getattr(server, "_forkserver_alive_fd", None)
     if fd is not None:

@@ -42,7 +42,8 @@ def test_the_preloaded_modules_are_what_crawl_shard_imports() -> None:
 def test_preloading_opens_no_store_starts_no_thread_installs_no_reactor() -> None:
     probe = ("import gc, json, sqlite3, sys, threading\n"
              "from rotwatch.crawl_process import CRAWL_MODULES\n"
-             "for name in ('rotwatch.shards', *CRAWL_MODULES):\n"
+             "from rotwatch.main_text_worker import EXTRACTION_MODULES\n"
+             "for name in ('rotwatch.shards', *CRAWL_MODULES, *EXTRACTION_MODULES):\n"
              "    __import__(name)\n"
              "print(json.dumps({'reactor': 'twisted.internet.reactor' in sys.modules,\n"
              "    'threads': threading.active_count(),\n"
@@ -122,7 +123,13 @@ def _crawls_are_forked(sid: int, parent: int) -> None:
     servers = [pid for pid, (ppid, cmd) in tree.items()
                if ppid == parent and "multiprocessing.forkserver" in cmd]
     assert len(servers) == 1, tree
-    assert sum(ppid == servers[0] for ppid, _ in tree.values()) == 2, tree
+    crawls = [pid for pid, (ppid, _) in tree.items() if ppid == servers[0]]
+    assert len(crawls) == 2, tree
+    # Each forked its text-extraction worker as it started (a copy of itself, not a
+    # spawned interpreter), before any page needed one (rotwatch.main_text_worker).
+    for crawl in crawls:
+        workers = [cmd for ppid, cmd in tree.values() if ppid == crawl]
+        assert workers == [tree[crawl][1]], tree
 
 
 def test_sigterm_stops_every_crawl_process_and_records_what_was_in_flight(
