@@ -90,6 +90,7 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
     # Imported here: a parent that only starts crawl processes need not load Scrapy.
     from scrapy.crawler import AsyncCrawlerProcess
 
+    from crawler.fetch.backlog import BACKLOG
     from crawler.fetch.settings import scrapy_settings
     from crawler.fetch.spider import CheckSpider
     from rotwatch.cluster.held import holds_for_confirmation
@@ -128,6 +129,7 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
     # A live object, so set on this crawler's own settings (which are not copied again):
     # settings handed to the process are deep-copied into each crawler.
     crawler.settings.set(RECORDER, recorder)
+    crawler.settings.set(BACKLOG, lambda: recorder.backlog)
     crawler.settings.set(ACCEPT, list(crawl.accept))
     # Counted by the pipeline as it records each result (no item_scraped signal handler).
     tally = Tally(on_result)

@@ -75,6 +75,10 @@ class Recorder:
         # (rotwatch/cluster/held.py), and count in `recorded` (they are in the store).
         self.hold_failures = hold_failures and run_id is not None
         self.recorded = 0
+        # Checks handed to add(), and those recorded or given up on: `backlog` is what the
+        # crawl holds new targets back for (crawler.fetch.backlog).
+        self.added = 0
+        self._settled = 0
         self.error: BaseException | None = None
         self._store: Store | None = None
         self._warc: SnapshotWriter | None = None
@@ -112,7 +116,14 @@ class Recorder:
             return None
         return self._later(len(exchange.body), self._write_warc, exchange, target_id)
 
+    @property
+    def backlog(self) -> int:
+        """Checks handed over and not recorded yet (read from the reactor thread; an int
+        the worker replaces whole)."""
+        return self.added - self._settled
+
     def add(self, outcome: Outcome) -> None:
+        self.added += 1
         # The body goes to the worker with the next group of jobs (text extraction, drift)
         # and is not kept here, nor is the page's visible text (read for the verdict, the
         # soft-404 rule and short pages' text by then; a check row does not record it):
@@ -273,8 +284,11 @@ class Recorder:
                     busy.add_done_callback(self._wake)
                 return
             self._waiting.popleft()
-            with contextlib.suppress(Exception):  # logged, and kept in self.error
-                self._record(head)
+            try:
+                with contextlib.suppress(Exception):  # logged, and kept in self.error
+                    self._record(head)
+            finally:
+                self._settled += len(head)
 
     def _wake(self, _: Future[MainText]) -> None:
         """A text was extracted (called in the extraction pool's thread)."""

@@ -131,9 +131,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     with sqlite3.connect(data / "rotwatch.db") as conn:
         seen["checks_while_waiting"] = conn.execute("SELECT count(*) FROM checks").fetchone()
     seen["refs_while_waiting"] = list(extractor.refs)
+    seen["backlog_while_waiting"] = recorder.backlog
     extractor.gate.set()
     recorder.close()
     seen["error"] = recorder.error
+    seen["backlog_after"] = recorder.backlog
     return seen
 
 
@@ -142,6 +144,12 @@ def test_the_worker_archives_on_while_a_batch_waits_for_its_texts(store: dict[st
     assert store["archived_while_waiting"] is not None
     assert store["checks_while_waiting"] == (2,)  # the first pass's; the third waits
     assert store["error"] is None
+
+
+def test_the_backlog_counts_the_check_waiting_for_its_texts(store: dict[str, Any]) -> None:
+    # what the crawl holds new targets back for (crawler.fetch.backlog)
+    assert store["backlog_while_waiting"] == 1
+    assert store["backlog_after"] == 0
 
 
 def test_pages_wait_for_extraction_as_references_not_bodies(store: dict[str, Any]) -> None:

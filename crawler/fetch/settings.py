@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from crawler.fetch.backlog import MAX_BACKLOG
+
 _MW = "crawler.fetch.middlewares"
 
 
@@ -42,6 +44,10 @@ class CrawlOptions(Protocol):
     def max_redirects(self) -> int: ...
     @property
     def soft404_probe(self) -> bool: ...
+    @property
+    def batch_size(self) -> int: ...
+
+
 MIN_DELAY = 0.001
 
 # Scrapy components a check crawl does without, on top of those the settings below turn
@@ -200,4 +206,7 @@ def scrapy_settings(crawl: CrawlOptions, *, log_level: str = "WARNING",
         "ROTWATCH_MAX_BYTES": int(crawl.max_mb * 1_000_000),
         "ROTWATCH_MAX_REDIRECTS": crawl.max_redirects,
         "ROTWATCH_SOFT404_PROBE": crawl.soft404_probe,
+        # Results the recorder may hold before new targets wait (crawler.fetch.backlog):
+        # a few batches, so a pass whose results are recorded at once never waits.
+        MAX_BACKLOG: max(400, 4 * crawl.batch_size),
     }

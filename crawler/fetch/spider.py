@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
@@ -30,6 +30,7 @@ from core.records import DueTarget, ErrorKind, Hop, Observation
 from core.urls import CHECKABLE_SCHEMES
 from core.verdict import FirstLook, first_look, judge
 from crawler.fetch.archiving import response_headers
+from crawler.fetch.backlog import BACKLOG, MAX_BACKLOG, wait_for_room
 from crawler.fetch.content import page_facts
 from crawler.fetch.download_handler import DEADLINE, remaining
 from crawler.fetch.errors import classify
@@ -62,6 +63,8 @@ class CheckSpider(scrapy.Spider):
         self.max_redirects = 10
         self.probing = True
         self.max_open = QUEUE_AHEAD
+        self.backlog: Callable[[], int] | None = None  # results the recorder still holds
+        self.max_backlog = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> CheckSpider:
@@ -71,6 +74,8 @@ class CheckSpider(scrapy.Spider):
         spider.max_redirects = settings.getint("ROTWATCH_MAX_REDIRECTS")
         spider.probing = settings.getbool("ROTWATCH_SOFT404_PROBE")
         spider.max_open = QUEUE_AHEAD + settings.getint("CONCURRENT_REQUESTS")
+        spider.backlog = settings.get(BACKLOG)
+        spider.max_backlog = settings.getint(MAX_BACKLOG)
         # Scrapy logs every response and every item at DEBUG, and leaves the root logger
         # at NOTSET: each call built a LogRecord (finding its caller on the stack) that the
         # handler, at LOG_LEVEL, then dropped (~2 % of a crawl's samples). At the logger,
@@ -90,6 +95,7 @@ class CheckSpider(scrapy.Spider):
             while len(self._open) >= self.max_open:
                 self._room.clear()
                 await self._room.wait()
+            await wait_for_room(self.backlog, self.max_backlog)
             self._open.add(target.id)
             yield self._request(target.url, TargetFetch(target), deadline=None)
 
