@@ -27,9 +27,9 @@ from rotwatch.config import Config
 # The modules crawl_shard imports (in its body, so a parent that only starts crawl
 # processes need not load Scrapy): the fork server preloads them (rotwatch.crawl_start);
 # tests/test_crawl_start.py keeps the two lists the same.
-CRAWL_MODULES = ("scrapy", "scrapy.crawler", "crawler.fetch.items", "crawler.fetch.settings",
-                 "crawler.fetch.spider", "rotwatch.cluster.held", "rotwatch.main_text_worker",
-                 "rotwatch.pipeline", "rotwatch.recorder")
+CRAWL_MODULES = ("scrapy", "scrapy.crawler", "crawler.fetch.backlog", "crawler.fetch.items",
+                 "crawler.fetch.settings", "crawler.fetch.spider", "rotwatch.cluster.held",
+                 "rotwatch.main_text_worker", "rotwatch.pipeline", "rotwatch.recorder")
 
 
 def stream_targets(store_path: Path, now: datetime, selection: Selection,
