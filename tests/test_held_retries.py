@@ -7,12 +7,14 @@ is asserted is the order of the requests in the server's log, never a duration.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from crawler.fetch.scheduler import SlotLoad, longest_work_first
+from crawler.fetch.scheduler import SlotLoad, choose_slot, longest_work_first
 from tests.conftest import MockServer
 from tests.helpers import latest_checks, rotwatch, write_config
 
@@ -110,3 +112,21 @@ def test_the_host_with_most_work_left_is_served_first(mockserver: MockServer,
 def test_the_next_host_is_the_one_with_most_work_left(loads: list[SlotLoad], last: str | None,
                                                       chosen: str) -> None:
     assert longest_work_first(loads, last) == chosen
+
+
+def test_the_one_pass_choice_is_longest_work_first() -> None:
+    # The queue's pop chooses with `choose_slot` (counts kept, the downloader's slots read
+    # directly); it must pick what `longest_work_first` picks from the same loads.
+    rng = random.Random(4)
+    for _ in range(3000):
+        names = rng.sample([f"127.0.0.{i}" for i in range(2, 14)] + ["rotwatch-probe:a"],
+                           rng.randrange(1, 8))
+        queued = {name: rng.randrange(1, 4) for name in names}
+        held = {name: rng.randrange(0, 3) for name in rng.sample(names, len(names) // 2)}
+        slots = {name: SimpleNamespace(active=set(range(rng.randrange(0, 3))))
+                 for name in rng.sample(names, rng.randrange(0, len(names) + 1))}
+        last = rng.choice([None, *names, "127.0.0.5", "zzz"])
+        loads = [SlotLoad(name, len(slots[name].active) if name in slots else 0,
+                          queued[name] + held.get(name, 0)) for name in names]
+        assert choose_slot(queued, held, slots, last) == longest_work_first(loads, last)
+    assert choose_slot({}, {}, {}, "a") is None

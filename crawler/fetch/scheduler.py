@@ -27,11 +27,13 @@ import itertools
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from contextlib import suppress
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from scrapy import Request, Spider
 from scrapy.core.scheduler import Scheduler
-from scrapy.pqueues import DownloaderAwarePriorityQueue
+from scrapy.pqueues import DownloaderAwarePriorityQueue, _path_safe
 from scrapy.utils.asyncio import CallLaterResult, call_later
 
 # Request.meta key: time.monotonic() before which the request must not be sent.
@@ -163,12 +165,95 @@ def longest_work_first(loads: Iterable[SlotLoad], last: str | None) -> str:
     return best[0]
 
 
+def choose_slot(queued: Mapping[str, int], held: Mapping[str, int],
+                slots: Mapping[str, Any], last: str | None) -> str | None:
+    """`longest_work_first` over the slots with queued requests, in one pass and with no
+    record per slot: `queued` counts each slot's requests in the scheduler, `slots` are
+    the downloader's (each with its `active` set). None when nothing is queued.
+
+    The pop runs once per request sent; building a `SlotLoad` per host slot (and Scrapy's
+    list of (active, slot) pairs before it) cost more than the choice itself."""
+    best_key = 0
+    first: str | None = None  # the best slot by name
+    after: str | None = None  # the best slot by name after `last`
+    for slot, count in queued.items():
+        downloading = slots.get(slot)
+        # Fewest active first, then most work: one integer (work never reaches 2**40).
+        key = ((len(downloading.active) << 40) if downloading is not None else 0) \
+            - count - held.get(slot, 0)
+        if first is None or key < best_key:
+            best_key, first = key, slot
+            after = slot if last is not None and slot > last else None
+        elif key == best_key:
+            if slot < first:
+                first = slot
+            if last is not None and slot > last and (after is None or slot < after):
+                after = slot
+    return after if after is not None else first
+
+
 class LongestWorkFirstQueue(DownloaderAwarePriorityQueue):
-    """Scrapy's per-host priority queue; at equal load, the host with most work left first."""
+    """Scrapy's per-host priority queue; at equal load, the host with most work left first.
+
+    It counts each slot's queued requests itself (a per-slot priority queue's `len`
+    sums its inner queues) and reads the downloader's slots directly."""
 
     held: Mapping[str, int] = {}  # set by HoldingScheduler.open: held retries per slot
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._queued: dict[str, int] = {slot: len(q) for slot, q in self.pqueues.items()}
+        self._total = sum(self._queued.values())
+        self._downloader = self._downloader_interface.downloader
+
+    def push(self, request: Request) -> None:
+        slot = self._downloader.get_slot_key(request)
+        queue = self.pqueues.get(slot)
+        if queue is None:
+            queue = self.pqueues[slot] = self.pqfactory(slot)
+        queue.push(request)
+        self._queued[slot] = self._queued.get(slot, 0) + 1
+        self._total += 1
+
+    def pop(self) -> Request | None:
+        slot = self._choose(update_state=True)
+        if slot is None:
+            return None
+        queue = self.pqueues[slot]
+        request = queue.pop()
+        self._total -= 1
+        left = self._queued[slot] - 1
+        if left:
+            self._queued[slot] = left
+            return request
+        del self._queued[slot], self.pqueues[slot]
+        queue.close()
+        if self.key:  # a disk queue (JOBDIR): reclaim the slot's directory, as Scrapy does
+            with suppress(OSError):
+                Path(self.key, _path_safe(slot)).rmdir()
+        return request
+
+    def peek(self) -> Request | None:
+        slot = self._choose(update_state=False)
+        return None if slot is None else self.pqueues[slot].peek()
+
+    def close(self) -> dict[str, list[int]]:
+        self._queued.clear()
+        self._total = 0
+        return super().close()
+
+    def __len__(self) -> int:
+        return self._total
+
+    def _choose(self, *, update_state: bool) -> str | None:
+        chosen = choose_slot(self._queued, self.held, self._downloader.slots,
+                             self._last_selected_slot)
+        if update_state and chosen is not None:
+            self._last_selected_slot = chosen
+        return chosen
+
     def _next_slot(self, stats: list[tuple[int, str]], *, update_state: bool) -> str:
+        # Scrapy's hook, kept equal to `_choose` for anything calling it with stats.
         queues, held = self.pqueues, self.held
         chosen = longest_work_first(
             (SlotLoad(slot, active, len(queues[slot]) + held.get(slot, 0))
