@@ -24,12 +24,16 @@ from warcio.warcwriter import WARCWriter
 
 from archive.warc.records import (
     EMPTY_PAYLOAD_DIGEST,
+    GZIP_LEVEL,
+    GZIP_WBITS,
     SERVER_NOT_MODIFIED,
     Original,
+    _gzip_member,
     archive_response_headers,
     build_exchange,
     format_warc_date,
     payload_digest,
+    window_bits,
 )
 from archive.warc.writer import SnapshotWriter, read_response
 from core.exchange import Exchange
@@ -234,3 +238,28 @@ def test_digests_and_record_ids_are_what_warcio_would_write() -> None:
     for record_id in ids:
         assert record_id.startswith("<urn:uuid:") and record_id.endswith(">")
         assert UUID(record_id[10:-1]).version == 4
+
+
+def test_gzip_members_are_what_the_full_window_makes() -> None:
+    """A record is compressed with the smallest window that holds it: the member must be
+    byte for byte the one zlib makes with warcio's 32 KiB window, at every size (the
+    window boundaries included) and for random, repetitive and markup-like records."""
+    rng = random.Random(3)
+    words = [rng.randbytes(rng.randrange(1, 12)) for _ in range(40)] + [
+        b"<div class=x>", b"</p>", b" ", b"\r\n", b"a" * 40]
+    sizes = [0, 1, 100, 32_768, 40_000] + [
+        (1 << bits) - 262 + delta for bits in range(9, 16) for delta in (-1, 0, 1)]
+    sizes += [rng.randrange(0, 34_000) for _ in range(300)]
+    for n, size in enumerate(sizes):
+        kind = n % 3
+        if kind == 0:
+            record = rng.randbytes(size)
+        elif kind == 1:
+            record = b"".join(rng.choice(words) for _ in range(size // 4 + 1))[:size]
+        else:
+            record = (b"x" * rng.randrange(1, 300) + rng.randbytes(8)) * (size // 300 + 1)
+            record = record[:size]
+        full = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, GZIP_WBITS)
+        assert _gzip_member(record) == full.compress(record) + full.flush(), (size, kind)
+    assert [window_bits(n) for n in (0, 250, 251, 32_506, 32_507, 10**6)] == [
+        9, 9, 10, 15, 15, 15]

