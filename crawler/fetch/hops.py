@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from typing import Any
 
 from scrapy import Request
@@ -40,6 +40,9 @@ class TargetFetch:
         return self.spent + ((time.monotonic() if now is None else now) - self.sent)
 
 
+_FIELDS = frozenset(field.name for field in fields(TargetFetch))
+
+
 def fetch_of(request: Request | None) -> TargetFetch | None:
     """The target state a request carries, None for robots.txt and probes."""
     state = request.meta.get(TARGET_FETCH) if request is not None else None
@@ -48,7 +51,14 @@ def fetch_of(request: Request | None) -> TargetFetch | None:
 
 def update(request: Request, state: TargetFetch, **changes: Any) -> TargetFetch:
     """Replace the request's state with a changed copy (and return it)."""
-    new = replace(state, **changes)
+    if not _FIELDS.issuperset(changes):
+        raise TypeError(f"TargetFetch has no field {sorted(set(changes) - _FIELDS)}")
+    # `dataclasses.replace` with its field introspection, at a third of the cost: three
+    # copies per request (clock, hop, archive record). TargetFetch has no __post_init__.
+    new = object.__new__(TargetFetch)
+    values = new.__dict__
+    values.update(state.__dict__)
+    values.update(changes)
     request.meta[TARGET_FETCH] = new
     return new
 
