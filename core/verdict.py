@@ -151,8 +151,10 @@ def _cheap_soft_404(observation: Observation) -> str | None:
     wording = _not_found_evidence(observation.title, observation.heading, observation.text)
     if wording:
         return wording
+    if len(observation.hops) < 2:
+        return None  # rule (b) needs a redirect (and the origin's host costs a parse)
     origin, final = _origin(observation), observation.final_url
-    if len(observation.hops) > 1 and not is_root(origin) and is_root(final):
+    if not is_root(origin) and is_root(final):
         where = "the site root" if _host(origin) == _host(final) else "another host's root"
         return f"deep link {origin} was redirected to {where} {final}"
     return None

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from archive.warc.writer import iter_records, read_response
+from core.content_coding import accepted_encodings
 from rotwatch.check import TARGETS_PER_PROCESS, crawl_processes
 from rotwatch.config import Config, CrawlConfig
 from tests.conftest import MockServer
@@ -175,6 +176,8 @@ def test_every_request_carries_the_crawl_headers(mockserver: MockServer,
         assert headers.get("User-Agent", "").startswith("rotwatch/"), entry
         assert headers.get("Accept", "").startswith("text/html,"), entry
         assert headers.get("Accept-Language") == "en", entry
+        if entry["path"] != "/robots.txt":  # the spider's own requests: the codings it decodes
+            assert headers.get("Accept-Encoding") == accepted_encodings(), entry
 
 
 def test_targets_get_states_and_next_check_times(crawl: dict[str, Any]) -> None:
