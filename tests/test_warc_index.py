@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import random
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import surt
 
-from archive.warc.cdxj import index_files, index_path, lookup, url_key
+from archive.warc.cdxj import index_files, index_line, index_path, lookup, url_key
 from archive.warc.writer import SnapshotWriter, _plain_headers
 from core.exchange import Exchange
 from core.records import Capture
@@ -138,3 +138,14 @@ def test_url_keys_are_surts_of_the_url() -> None:
                      + "/".join(segments) + rng.choice(["", "?", "?" + query])
                      + rng.choice(["", "#" + fragment]))
     assert [url_key(u) for u in cases] == [want(u) for u in cases]
+
+
+def test_index_line_timestamps_are_strftimes_of_utc() -> None:
+    """The per-second cache gives cdxj-indexer's 14-digit UTC stamp for any moment."""
+    start = datetime(2026, 12, 31, 23, 59, 58, tzinfo=UTC)
+    moments = [start + timedelta(microseconds=317_001 * i) for i in range(40)]
+    moments += [m.astimezone(timezone(timedelta(hours=5, minutes=30))) for m in moments]
+    for moment in moments:
+        line = index_line("http://127.0.0.2/a", moment, 200, "text/html", "sha1:X",
+                          "f.warc.gz", 0, 10)
+        assert line.split(" ")[1] == moment.astimezone(UTC).strftime("%Y%m%d%H%M%S")

@@ -154,8 +154,15 @@ def index_line(url: str, warc_date: datetime, status: int, mime: str | None, dig
         fields["mime"] = _MIME_END.split(mime.strip(), 1)[0].strip()
     fields.update(status=str(status), digest=digest, length=str(length),
                   offset=str(offset), filename=filename)
-    stamp = warc_date.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+    utc = warc_date.astimezone(UTC)
+    stamp = _stamp(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)
     return f"{url_key(url)} {stamp} {json.dumps(fields)}\n"
+
+
+@lru_cache(maxsize=64)
+def _stamp(year: int, month: int, day: int, hour: int, minute: int, second: int) -> str:
+    # A crawl indexes dozens of records a second: strftime once per second is enough.
+    return f"{year:04d}{month:02d}{day:02d}{hour:02d}{minute:02d}{second:02d}"
 
 
 def write_index(warc_dir: Path, name: str, lines: list[str]) -> Path:
