@@ -100,8 +100,7 @@ def archive_response_headers(
     """
     out: list[tuple[str, str]] = []
     lengths: list[str] = []
-    for raw_name, raw_value in headers:
-        name, value = _clean(raw_name), _clean(raw_value)
+    for name, value in _cleaned(headers):
         lowered = name.lower()
         if lowered == "transfer-encoding":
             out.append((ORIG_PREFIX + name, value))
@@ -120,6 +119,15 @@ def archive_response_headers(
 
 def _clean(text: str) -> str:
     return text.replace("\r", " ").replace("\n", " ")
+
+
+def _cleaned(headers: Headers) -> list[tuple[str, str]]:
+    """The pairs with CR/LF replaced (`_clean`), looked for in one string: real headers
+    have none, and cleaning each name and value was two calls per header."""
+    joined = "".join([text for pair in headers for text in pair])
+    if "\r" not in joined and "\n" not in joined:
+        return list(headers)
+    return [(_clean(name), _clean(value)) for name, value in headers]
 
 
 def build_warcinfo(file_name: str, software: str) -> tuple[bytes, str]:
@@ -159,7 +167,7 @@ def build_exchange(
         common.append(("WARC-IP-Address", ex.ip_address))
 
     parts = urlsplit(ex.url)
-    request_headers = [(_clean(k), _clean(v)) for k, v in ex.request_headers]
+    request_headers = _cleaned(ex.request_headers)
     if parts.netloc and not any(k.lower() == "host" for k, _ in request_headers):
         # Scrapy's headers lack Host (Twisted adds it on the wire); readers expect it.
         request_headers.insert(0, ("Host", parts.netloc))
