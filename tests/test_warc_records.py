@@ -29,6 +29,7 @@ from archive.warc.records import (
     SERVER_NOT_MODIFIED,
     Original,
     _gzip_member,
+    _uuid4_urn,
     archive_response_headers,
     build_exchange,
     format_warc_date,
@@ -263,3 +264,9 @@ def test_gzip_members_are_what_the_full_window_makes() -> None:
         assert _gzip_member(record) == full.compress(record) + full.flush(), (size, kind)
     assert [window_bits(n) for n in (0, 250, 251, 32_506, 32_507, 10**6)] == [
         9, 9, 10, 15, 15, 15]
+
+
+def test_record_ids_are_uuid4_urns_of_their_random_bytes() -> None:
+    rng = random.Random(11)
+    for raw in [bytes(16), b"\xff" * 16] + [rng.randbytes(16) for _ in range(3000)]:
+        assert _uuid4_urn(raw) == f"<urn:uuid:{UUID(bytes=raw, version=4)}>"
