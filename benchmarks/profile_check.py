@@ -12,7 +12,9 @@ thread and counts wall time (GIL waits included); with `--py-spy` (`pip install 
 every thread is sampled, idle time left out, and the top functions by own and by total
 samples are printed from its collapsed stacks (`OUT.N.txt`); `--gil` samples only the
 thread holding the GIL (py-spy counts a thread waiting for it as busy otherwise), which is
-what the CPU shares in docs/benchmarks.md come from.
+what the CPU shares in docs/benchmarks.md come from. The last two tables put each sample
+under its deepest rotwatch frame (module, then function): rotwatch's own code together
+with the library calls it makes, the driver (CLI, check orchestration) left out.
 """
 
 from __future__ import annotations
@@ -33,23 +35,49 @@ from benchmarks.check import DELAY_MS, HOSTS, status_for  # noqa: E402
 from benchmarks.measure import BIN  # noqa: E402
 from tests.conftest import MockServer  # noqa: E402
 
+# rotwatch's own packages, as py-spy names their files (relative to the repository), and
+# the frames that only run the crawl (the CLI, the check's orchestration): a sample's
+# deepest rotwatch frame outside those is the rotwatch code it is spent for.
+OWN_PACKAGES = ("core/", "crawler/", "archive/", "rotwatch/", "scheduler/")
+DRIVERS = ("rotwatch/cli", "rotwatch/check.py", "rotwatch/progress.py",
+           "rotwatch/crawl_process.py")
+
+
+def deepest_own(frames: list[str]) -> tuple[str, str] | None:
+    """(module path, function) of the deepest rotwatch frame of a stack, None without one."""
+    found = None
+    for frame in frames:
+        where = frame.rsplit("(", 1)[-1].rstrip(")").split(":")[0]
+        if where.startswith(OWN_PACKAGES) and not where.startswith(DRIVERS):
+            found = (where, frame.split(" (")[0])
+    return found
+
 
 def print_collapsed(path: Path, top: int) -> None:
-    """Own and total samples per function from py-spy's collapsed stacks."""
+    """Own and total samples per function from py-spy's collapsed stacks, and each sample
+    under its deepest rotwatch frame (rotwatch's code with the library calls it makes)."""
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
+    modules: Counter[str] = Counter()
+    functions: Counter[str] = Counter()
     samples = 0
     for line in path.read_text(encoding="utf-8").splitlines():
         stack, _, count = line.rpartition(" ")
         n = int(count)
         samples += n
-        frames = [f.split(" (")[0] + " " + f.rsplit("/", 1)[-1].rstrip(")")
-                  for f in stack.split(";")]
+        raw = stack.split(";")
+        frames = [f.split(" (")[0] + " " + f.rsplit("/", 1)[-1].rstrip(")") for f in raw]
         own[frames[-1]] += n
         for frame in set(frames):
             total[frame] += n
+        deepest = deepest_own(raw)
+        if deepest is not None:
+            modules[deepest[0]] += n
+            functions[f"{deepest[1]} {deepest[0]}"] += n
     print(f"{samples} samples")
-    for title, table in (("own", own), ("total", total)):
+    for title, table in (("own", own), ("total", total),
+                         ("deepest rotwatch module", modules),
+                         ("deepest rotwatch function", functions)):
         print(f"-- by {title} samples")
         for frame, n in table.most_common(top):
             print(f"{n / samples:7.1%}  {frame}")
