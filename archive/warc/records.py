@@ -291,8 +291,11 @@ def _gzip_member(record: bytes) -> bytes:
 
     The window is the smallest that holds the whole record (`window_bits`): deflate never
     looks further back than the data it has, so the member is byte for byte the one the
-    32 KiB window makes, and zlib sets up (and the OS maps) a fraction of the memory. On
-    a 200-byte page that set-up was most of a record's cost: ~70 of ~75 µs per member.
+    32 KiB window makes, and zlib sets up a fraction of the memory. In the main thread,
+    where glibc hands the ~256 KB of a full-window compressor back to the OS after each
+    member, that set-up was most of a small record's cost (43 -> 13 µs per member); in
+    the recorder's worker thread (its own malloc arena) it cost no more than the small
+    window's (13 µs either way): docs/benchmarks.md, "Fifth issue-13 round".
     """
     compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + window_bits(len(record)))
     return compressor.compress(record) + compressor.flush()
