@@ -136,6 +136,7 @@ TOKEN = re.compile(r"[A-Za-z0-9-]{1,64}")
 def is_root(url: str) -> bool:
     """Site (or language) root, ignoring tracking parameters; "/?p=12" is not a root."""
     parts = urlsplit(url)
+    if not ROOT_PATH.fullmatch(parts.path or "/"):
+        return False  # a deep path (most links): its query need not be parsed
     keys = [k.lower() for k, _ in parse_qsl(parts.query, keep_blank_values=True)]
-    tracking_only = all(k.startswith("utm_") or k in TRACKING_KEYS for k in keys)
-    return bool(ROOT_PATH.fullmatch(parts.path or "/")) and tracking_only
+    return all(k.startswith("utm_") or k in TRACKING_KEYS for k in keys)

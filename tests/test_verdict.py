@@ -18,6 +18,7 @@ from core.verdict import (
     looks_like_not_found,
     needs_probe,
 )
+from core.verdict_patterns import ROOT_PATH, TRACKING_KEYS, is_root
 
 FIXTURES = Path(__file__).parent / "fixtures" / "soft404"
 MANIFEST: list[dict[str, str]] = json.loads((FIXTURES / "manifest.json").read_text("utf-8"))
@@ -603,3 +604,19 @@ def test_a_parameter_the_site_ignores_is_no_evidence() -> None:
 def test_root_with_an_item_id_is_probed() -> None:
     assert needs_probe(page("https://blog.example/?p=123"))
     assert not needs_probe(page("https://blog.example/"))
+
+
+@pytest.mark.parametrize("url", [
+    "https://example.com", "https://example.com/", "https://example.com/?utm_source=x",
+    "https://example.com/?p=12", "https://example.com/en/", "https://example.com/de-at",
+    "https://example.com/index.html", "https://example.com/news/a?utm_medium=y",
+    "https://example.com/a/b/c", "https://example.com/?fbclid=1&utm_x=2", "https://example.com/?",
+    "https://example.com/EN/?gclid=9", "https://example.com/en/?ref=1", "http://h/?&&",
+])
+def test_is_root_reads_the_query_only_for_a_root_path(url: str) -> None:
+    # The deep-path shortcut gives the full rule's answer (path and tracking-only query).
+    parts = urlsplit(url)
+    keys = [k.lower() for k, _ in parse_qsl(parts.query, keep_blank_values=True)]
+    full = bool(ROOT_PATH.fullmatch(parts.path or "/")) and all(
+        k.startswith("utm_") or k in TRACKING_KEYS for k in keys)
+    assert is_root(url) == full
