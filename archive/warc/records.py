@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import socket
+import threading
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from functools import lru_cache
 from typing import Final
 from urllib.parse import urlsplit
 
+from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -38,6 +40,7 @@ EMPTY_PAYLOAD_DIGEST: Final = "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ"
 # (15 bits) with a gzip header and trailer (+16); see `_gzip_member` for the window.
 GZIP_LEVEL: Final = 9
 GZIP_WBITS: Final = 16 + 15
+_WRITERS = threading.local()
 
 
 @dataclass(frozen=True)
@@ -155,9 +158,8 @@ def build_exchange(
     Built in memory so the writer can append them with a single write: a crash then
     never leaves a request record whose response is missing from an intact file.
     With `original`, the second record is a revisit (headers only, no body). `ids` fixes
-    the two record ids (tests). The records are the bytes warcio's record builders and
-    writer make from the same headers (`_record`); warcio's own code still %-encodes
-    non-ASCII HTTP header values (RFC 8187).
+    the two record ids (tests). warcio builds every record: digests, header encoding
+    (RFC 8187 for non-ASCII values) and gzip members are its job, not ours.
     """
     request_id, response_id = ids or _record_ids()
     date = format_warc_date(ex.fetched_at)
@@ -201,55 +203,21 @@ def build_exchange(
             ("WARC-Refers-To-Target-URI", original.uri),
             ("WARC-Refers-To-Date", format_warc_date(original.date)),
             ("WARC-Payload-Digest", digest)]
-    request = _record(request_warc, _REQUEST_TYPE, _Fields(
-        f"{target} {ex.http_version}", request_headers, protocol=ex.method.upper()), b"")
+    writer = _writer()
+    request = writer.create_warc_record(
+        ex.url, "request",
+        http_headers=_Fields(f"{target} {ex.http_version}", request_headers,
+                             protocol=ex.method.upper()),
+        warc_headers=_Fields("", request_warc, protocol=WARCWriter.WARC_1_1))
     http = _Fields(status_line, response_headers, protocol=ex.http_version)
-    response = _record(warc_headers, _RESPONSE_TYPE, http,
-                       ex.body if original is None else None)
-    first = _gzip_member(request)
-    second = _gzip_member(response)
+    response = writer.create_warc_record(
+        ex.url, "response" if original is None else "revisit",
+        payload=io.BytesIO(ex.body) if original is None else None,
+        length=len(ex.body) if original is None else None, http_headers=http,
+        warc_headers=_Fields("", warc_headers, protocol=WARCWriter.WARC_1_1))
+    first = _gzip_member(_serialize(writer, request))
+    second = _gzip_member(_serialize(writer, response))
     return BuiltExchange(first + second, len(first), len(second), response_id, date)
-
-
-# The Content-Type warcio gives request, response and revisit records.
-_REQUEST_TYPE: Final = "application/http; msgtype=request"
-_RESPONSE_TYPE: Final = "application/http; msgtype=response"
-
-
-def _record(warc: list[tuple[str, str]], content_type: str, http: _Fields,
-            payload: bytes | None) -> bytes:
-    """One record, uncompressed, as warcio's `WARCWriter.write_record` writes it from
-    these headers (`payload` None: a revisit, HTTP headers only).
-
-    warcio appends WARC-Block-Digest (SHA-1 of the HTTP header block and payload),
-    Content-Type and Content-Length to the WARC headers, in that order, and encodes the
-    HTTP header block as ASCII (non-ASCII values %-encoded, RFC 8187, by warcio's own
-    `to_ascii_bytes`). Doing it here skips warcio's header-by-header lookups, its digest
-    objects and its 16 KiB stream reads, about half of a small page's record cost; the
-    bytes are warcio's (tests/test_warc_records.py compares them with its builders').
-    """
-    block = _http_block(http)
-    body = payload or b""
-    digest = hashlib.sha1(block)
-    if body:
-        digest.update(body)
-    lines = ["WARC/1.1"]
-    lines += [f"{name}: {value}" for name, value in warc]
-    lines += [f"WARC-Block-Digest: sha1:{base64.b32encode(digest.digest()).decode('ascii')}",
-              f"Content-Type: {content_type}",
-              f"Content-Length: {len(block) + len(body)}", "", ""]
-    return b"".join(("\r\n".join(lines).encode("utf-8"), block, body, b"\r\n\r\n"))
-
-
-def _http_block(http: _Fields) -> bytes:
-    """The HTTP header block as warcio's `compute_headers_buffer` makes it."""
-    lines = [f"{http.protocol} {http.statusline}"]
-    lines += [f"{name}: {value}" for name, value in http.headers]
-    lines += ["", ""]
-    try:
-        return "\r\n".join(lines).encode("ascii")
-    except UnicodeEncodeError:
-        return http.to_ascii_bytes()  # warcio %-encodes the non-ASCII values
 
 
 def _record_ids() -> tuple[str, str]:
@@ -280,6 +248,23 @@ class _Fields(StatusAndHeaders):
         self.protocol = protocol
         self.total_len = 0
         self.headers_buff = None
+
+
+def _writer() -> WARCWriter:
+    """This thread's warcio writer (uncompressed: see `_gzip_member`). Making one per
+    exchange asked the OS for the host name twice per page."""
+    writer: WARCWriter | None = getattr(_WRITERS, "writer", None)
+    if writer is None:
+        writer = _WRITERS.writer = WARCWriter(io.BytesIO(), gzip=False, warc_version="1.1")
+    return writer
+
+
+def _serialize(writer: WARCWriter, record: ArcWarcRecord) -> bytes:
+    """One record as warcio writes it (headers, digests, block), uncompressed."""
+    buf = io.BytesIO()
+    writer.out = buf
+    writer.write_record(record)
+    return buf.getvalue()
 
 
 def _gzip_member(record: bytes) -> bytes:
