@@ -37,7 +37,7 @@ from core.policy import PastCheck, PolicyConfig, Summary
 from core.records import Validators
 from crawler.fetch.items import Outcome
 from rotwatch.cluster.held import hold, is_held
-from rotwatch.drift import MainText
+from rotwatch.drift import MainText, content_fingerprint
 from rotwatch.lazy_text import SHORT_PAGE_CHARS, stored_ref
 from rotwatch.main_text_worker import TextExtractor
 from rotwatch.page_refs import PageRef
@@ -214,6 +214,16 @@ class Recorder:
         if not (page or revisit):
             return Prepared(record, captures, mime)  # no main text to speak of
         headline = (obs.heading or obs.title) if page else None
+        if revisit and digest:
+            # The baseline's own payload again (a 304 confirming the capture its
+            # validators came from, mostly): nothing to compare, and its text's hash is
+            # stored with the text (read and hashed only for rows stored without it).
+            same = texts.same_payload(db, outcome.target_id, digest)
+            if same is not None:
+                text_hash = same.text_hash or (
+                    content_fingerprint(same.text) if same.text else None)
+                return Prepared(record, captures, mime, (same.title, None), same=True,
+                                headline=headline, hashed=True, content_hash=text_hash)
         # A revisit (byte-identical to a page already archived, or a 304 confirming it)
         # reuses its original's text when that was extracted.
         earlier = results.text_for_digest(db, digest) if revisit and digest else None
@@ -313,7 +323,8 @@ class Recorder:
 
             def work() -> None:
                 for capture, main in late.values():
-                    texts.store_text(db, capture, main.text)
+                    texts.store_text(db, capture, main.text, content_fingerprint(main.text)
+                                     if main.text else None)
                 if held:
                     assert self.run_id is not None
                     hold(PendingSide(db), self.run_id, held, datetime.now(UTC))

@@ -38,6 +38,9 @@ class SnapshotRow:
     status: int | None = None  # the archived response's HTTP status
     warc_date: str | None = None  # its WARC-Date as written (full precision)
     capture: str = "result"  # "result": the response the check judged; "attempt": earlier
+    # The content hash of `text` (rotwatch.drift.content_fingerprint) when the writer knows
+    # it: a 304 confirming this capture records it without reading the text back.
+    text_hash: str | None = None
 
 
 class ArchivedResponse(Protocol):
@@ -71,7 +74,7 @@ def attempt_rows(fetched_at: datetime, captures: Iterable[ArchivedResponse],
 
 def judged_row(fetched_at: datetime, observation: Observation, record: ArchivedRecord,
                captures: Iterable[ArchivedResponse], *, mime: str | None, title: str | None,
-               text: str | None) -> SnapshotRow:
+               text: str | None, text_hash: str | None = None) -> SnapshotRow:
     """The row of the record a check was judged on. Its status and WARC-Date are its own
     capture's when the crawl archived it among the check's captures. `text` is the
     caller's to decide (a revisit's text is its original's, stored once)."""
@@ -82,7 +85,7 @@ def judged_row(fetched_at: datetime, observation: Observation, record: ArchivedR
         payload_digest=record.payload_digest, record_type=record.record_type,
         mime=mime, title=title, truncated=record.truncated, text=text,
         status=own.status if own else observation.status,
-        warc_date=own.warc_date if own else None)
+        warc_date=own.warc_date if own else None, text_hash=text_hash if text else None)
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,8 @@ def _snapshot_values(target_id: int, snap: SnapshotRow) -> dict[str, object]:
             "warc_length": snap.warc_length, "payload_digest": snap.payload_digest,
             "record_type": snap.record_type, "mime": snap.mime, "title": snap.title,
             "text": snap.text, "truncated": int(snap.truncated), "status": snap.status,
-            "warc_date": snap.warc_date, "capture": snap.capture}
+            "warc_date": snap.warc_date, "capture": snap.capture,
+            "text_hash": snap.text_hash if snap.text else None}
 
 
 def _check_values(row: CheckRow, run_id: int | None, snapshot_id: int) -> dict[str, object]:
