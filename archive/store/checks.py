@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlite_utils import Database
-
 from archive.store.db import Tables, from_db, to_db
 from archive.store.summaries import encode
 from archive.store.validators import validators_to_db
@@ -128,12 +126,22 @@ _HEADERS_KEPT = ("content-type", "content-length", "server", "location", "retry-
                  "last-modified", "etag", "cf-mitigated", "x-robots-tag", "link")
 
 
-def _insert(db: Database, table: str, values: dict[str, object]) -> int:
-    # Named columns: a value can never land in its neighbour's column.
-    columns = ", ".join(values)
-    names = ", ".join(f":{name}" for name in values)
-    cursor = db.conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({names})", values)
-    return int(cursor.lastrowid or 0)
+def _insert_sql(table: str, columns: Sequence[str]) -> str:
+    # Named columns: a value can never land in its neighbour's column. Built once per
+    # table: the values dicts below always have these keys, in this order.
+    return (f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join(':' + c for c in columns)})")
+
+
+_SNAPSHOT_COLUMNS = ("target_id", "fetched_at", "url", "warc_file", "warc_offset",
+                     "warc_length", "payload_digest", "record_type", "mime", "title", "text",
+                     "truncated", "status", "warc_date", "capture", "text_hash")
+_CHECK_COLUMNS = ("target_id", "run_id", "checked_at", "url", "final_url", "status", "hops",
+                  "verdict", "reason", "permanent_redirect", "error_kind", "error_message",
+                  "headers", "elapsed", "retries", "truncated", "content_length",
+                  "content_hash", "similarity", "drifted", "snapshot_id")
+_INSERT_SNAPSHOT = _insert_sql("snapshots", _SNAPSHOT_COLUMNS)
+_INSERT_CHECK = _insert_sql("checks", _CHECK_COLUMNS)
 
 
 def _snapshot_values(target_id: int, snap: SnapshotRow) -> dict[str, object]:
@@ -151,7 +159,7 @@ def _check_values(row: CheckRow, run_id: int | None, snapshot_id: int) -> dict[s
     headers = {k.lower(): v for k, v in obs.headers if k.lower() in _HEADERS_KEPT}
     return {"target_id": row.target_id, "run_id": run_id, "checked_at": to_db(row.checked_at),
             "url": obs.url, "final_url": obs.final_url, "status": obs.status,
-            "hops": json.dumps([[h.url, h.status] for h in obs.hops]),
+            "hops": json.dumps([[h.url, h.status] for h in obs.hops]) if obs.hops else "[]",
             "verdict": judgement.verdict.value, "reason": judgement.reason,
             "permanent_redirect": _bool(judgement.permanent_redirect),
             "error_kind": obs.error.value if obs.error else None,
@@ -169,15 +177,20 @@ class CheckSide(Tables):
     def insert_checks(self, rows: Sequence[CheckRow], run_id: int | None) -> list[int]:
         """Append checks (and their snapshots); returns the snapshot id per row (or 0)."""
         snapshot_ids: list[int] = []
+        execute = self.db.conn.execute
         for row in rows:
             snapshot_id = 0
             for attempt in row.attempts:
-                _insert(self.db, "snapshots", _snapshot_values(row.target_id, attempt))
+                execute(_INSERT_SNAPSHOT, _snapshot_values(row.target_id, attempt))
             if row.snapshot is not None:
-                snapshot_id = _insert(self.db, "snapshots",
-                                      _snapshot_values(row.target_id, row.snapshot))
-            _insert(self.db, "checks", _check_values(row, run_id, snapshot_id))
+                cursor = execute(_INSERT_SNAPSHOT,
+                                 _snapshot_values(row.target_id, row.snapshot))
+                snapshot_id = int(cursor.lastrowid or 0)
             snapshot_ids.append(snapshot_id)
+        # The checks need only their snapshot's id: one statement for the batch.
+        self.db.conn.executemany(_INSERT_CHECK, [
+            _check_values(row, run_id, snapshot_id)
+            for row, snapshot_id in zip(rows, snapshot_ids, strict=True)])
         self._note_summaries(rows, snapshot_ids)
         return snapshot_ids
 
