@@ -130,7 +130,8 @@ class Recorder:
         # a batch may wait long for its drift texts (_drain). A held check keeps it: its
         # observation is stored whole for its confirmation.
         row = self._later(len(outcome.body or b""), self._prepare, outcome)
-        kept = replace(outcome, body=None)
+        # (A 304 has neither body nor text: nothing to copy the outcome for.)
+        kept = outcome if outcome.body is None else replace(outcome, body=None)
         if outcome.observation.text and not (self.hold_failures and is_held(outcome)):
             kept = replace(kept, observation=replace(outcome.observation, text=""))
         self._pending.append((kept, row))
