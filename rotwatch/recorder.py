@@ -329,14 +329,16 @@ class Recorder:
                 if held:
                     assert self.run_id is not None
                     hold(PendingSide(db), self.run_id, held, datetime.now(UTC))
-                snapshot_ids = results.insert_checks(db, rows, self.run_id)
+                # Each target row is written once: its check summary with its state.
+                snapshot_ids = results.insert_checks(db, rows, self.run_id, note=False)
                 first_snapshot = {row.target_id: sid for row, sid in zip(rows, snapshot_ids,
                                                                           strict=True) if sid}
                 judged = judged_histories(db, rows, self.policy)
                 updates = [self._update(o, judged[o.target_id],
                                         first_snapshot.get(o.target_id),
                                         validators[o.target_id]) for o in batch]
-                results.update_targets(db, list({u.target_id: u for u in updates}.values()))
+                results.update_targets(db, list({u.target_id: u for u in updates}.values()),
+                                       results.check_notes(rows, snapshot_ids))
 
             write_transaction(db, work)
             for snapshot_id in late:  # in the store now: later checks read it from there

@@ -102,6 +102,25 @@ class CheckRow:
 
 
 @dataclass(frozen=True)
+class CheckNote:
+    """What a target's new checks add to its row's check summary (migration m003)."""
+
+    codes: str  # one letter per check, in the order recorded
+    good_snapshot_id: int | None  # the last healthy check's snapshot, if any
+
+
+def check_notes(rows: Sequence[CheckRow], snapshot_ids: Sequence[int]) -> dict[int, CheckNote]:
+    """Per target, what `insert_checks` notes of these rows (and their snapshot ids)."""
+    notes: dict[int, CheckNote] = {}
+    for row, snapshot_id in zip(rows, snapshot_ids, strict=True):
+        before = notes.get(row.target_id, CheckNote("", None))
+        good = snapshot_id if snapshot_id and row.judgement.verdict.is_healthy else None
+        notes[row.target_id] = CheckNote(before.codes + code_of(row.judgement.verdict),
+                                         good or before.good_snapshot_id)
+    return notes
+
+
+@dataclass(frozen=True)
 class TargetUpdate:
     target_id: int
     state: str
@@ -174,8 +193,13 @@ def _check_values(row: CheckRow, run_id: int | None, snapshot_id: int) -> dict[s
 class CheckSide(Tables):
     """Store methods for what a crawl records; mixed into `Store`."""
 
-    def insert_checks(self, rows: Sequence[CheckRow], run_id: int | None) -> list[int]:
-        """Append checks (and their snapshots); returns the snapshot id per row (or 0)."""
+    def insert_checks(self, rows: Sequence[CheckRow], run_id: int | None, *,
+                      note: bool = True) -> list[int]:
+        """Append checks (and their snapshots); returns the snapshot id per row (or 0).
+
+        `note=False`: the targets' check summaries are left to the caller's
+        `update_targets(…, notes=check_notes(rows, ids))`, in the same UPDATE as the rest
+        of each target's row (one write of each target row, not two)."""
         snapshot_ids: list[int] = []
         execute = self.db.conn.execute
         for row in rows:
@@ -191,7 +215,8 @@ class CheckSide(Tables):
         self.db.conn.executemany(_INSERT_CHECK, [
             _check_values(row, run_id, snapshot_id)
             for row, snapshot_id in zip(rows, snapshot_ids, strict=True)])
-        self._note_summaries(rows, snapshot_ids)
+        if note:
+            self._note_summaries(rows, snapshot_ids)
         return snapshot_ids
 
     def _note_summaries(self, rows: Sequence[CheckRow], snapshot_ids: Sequence[int]) -> None:
@@ -232,9 +257,16 @@ class CheckSide(Tables):
             "'response' AND text IS NOT NULL ORDER BY id LIMIT 1", [digest]).fetchone()
         return (row[0], str(row[1])) if row else None
 
-    def update_targets(self, updates: Sequence[TargetUpdate]) -> None:
+    def update_targets(self, updates: Sequence[TargetUpdate],
+                       notes: dict[int, CheckNote] | None = None) -> None:
+        """Write each target's state after its checks; with `notes` (every updated
+        target's, from `check_notes`), what `insert_checks` would have noted too."""
+        noted = ""
+        if notes is not None:
+            noted = (f"recent_checks = substr(coalesce(recent_checks, '') || :codes, "
+                     f"-{WINDOW}), good_snapshot_id = coalesce(:good, good_snapshot_id), ")
         self.db.conn.executemany(
-            "UPDATE targets SET state=:state, state_since=:state_since, "
+            f"UPDATE targets SET {noted}state=:state, state_since=:state_since, "
             "last_verdict=:last_verdict, consecutive_failures=:consecutive_failures, "
             "first_failure_at=:first_failure_at, last_failure_at=:last_failure_at, "
             "last_ok_at=:last_ok_at, last_checked_at=:last_checked_at, "
@@ -251,6 +283,8 @@ class CheckSide(Tables):
               "baseline_snapshot_id": u.baseline_snapshot_id, "target_id": u.target_id,
               "validators": validators_to_db(u.validators),
               "policy_summary": None if u.policy_summary is None else encode(u.policy_summary)}
+             | ({} if notes is None else {"codes": notes[u.target_id].codes,
+                                          "good": notes[u.target_id].good_snapshot_id})
              for u in updates])
 
     def find_digest(self, digest: str) -> tuple[str, datetime] | None:
