@@ -125,10 +125,10 @@ def _one(path: Path, targets: int) -> dict[str, Any]:
                                   strict=True)])
         return middle - began, time.thread_time() - middle
 
-    prepare, record = recorder._executor.submit(work).result()
+    prepare_s, record_s = recorder._executor.submit(work).result()
     recorder.close()
     rows = _rows(path)
-    return {"prepare_us": prepare / targets * 1e6, "record_us": record / targets * 1e6,
+    return {"prepare_us": prepare_s / targets * 1e6, "record_us": record_s / targets * 1e6,
             "rows": hashlib.sha256(json.dumps(rows).encode()).hexdigest()}
 
 
