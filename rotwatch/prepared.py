@@ -17,7 +17,7 @@ from archive.store.results import CheckRow
 from archive.store.texts import StoredCapture
 from core.exchange import ArchivedRecord
 from crawler.fetch.items import Outcome
-from rotwatch.drift import MainText, against_baseline
+from rotwatch.drift import AgainstBaseline, MainText, against_baseline
 
 LOG = logging.getLogger(__name__)
 
@@ -48,6 +48,10 @@ class Prepared:
     # A page's headline, kept as its title while its text is not extracted: what the
     # extraction would take as title (its first <h1>, else <title>).
     headline: str | None = None
+    # `hashed`: the content hash of a `same` capture's text is `content_hash`, known
+    # without the text (archive.store.texts.same_payload); the text is not read.
+    hashed: bool = False
+    content_hash: str | None = None
 
     def extractions(self) -> Iterator[Future[MainText]]:
         """The texts this check's row waits for."""
@@ -95,14 +99,16 @@ def check_row(outcome: Outcome, prepared: Prepared,
     if base is not None:
         base_text = base.text or (late[base.snapshot_id][1].text
                                   if base.snapshot_id in late else None)
-    drift = against_baseline(text, base_text, same_payload=prepared.same)
+    drift = (AgainstBaseline(prepared.content_hash, 1.0, False) if prepared.hashed
+             else against_baseline(text, base_text, same_payload=prepared.same))
     snapshot = None
     if record is not None:
         snapshot = judged_row(
             outcome.checked_at, obs, record, prepared.captures, mime=prepared.mime,
             title=title,
             # a revisit's text is its original's: stored once, not per visit
-            text=None if record.record_type == "revisit" else text)
+            text=None if record.record_type == "revisit" else text,
+            text_hash=drift.content_hash)
     attempts = attempt_rows(outcome.checked_at, prepared.captures, record)
     return CheckRow(outcome.target_id, outcome.checked_at, obs, outcome.judgement,
                     drift.content_hash, drift.similarity, drift.drifted, snapshot, attempts)

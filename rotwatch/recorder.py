@@ -37,7 +37,7 @@ from core.policy import PastCheck, PolicyConfig, Summary
 from core.records import Validators
 from crawler.fetch.items import Outcome
 from rotwatch.cluster.held import hold, is_held
-from rotwatch.drift import MainText
+from rotwatch.drift import MainText, content_fingerprint
 from rotwatch.lazy_text import SHORT_PAGE_CHARS, stored_ref
 from rotwatch.main_text_worker import TextExtractor
 from rotwatch.page_refs import PageRef
@@ -130,7 +130,8 @@ class Recorder:
         # a batch may wait long for its drift texts (_drain). A held check keeps it: its
         # observation is stored whole for its confirmation.
         row = self._later(len(outcome.body or b""), self._prepare, outcome)
-        kept = replace(outcome, body=None)
+        # (A 304 has neither body nor text: nothing to copy the outcome for.)
+        kept = outcome if outcome.body is None else replace(outcome, body=None)
         if outcome.observation.text and not (self.hold_failures and is_held(outcome)):
             kept = replace(kept, observation=replace(outcome.observation, text=""))
         self._pending.append((kept, row))
@@ -214,6 +215,16 @@ class Recorder:
         if not (page or revisit):
             return Prepared(record, captures, mime)  # no main text to speak of
         headline = (obs.heading or obs.title) if page else None
+        if revisit and digest:
+            # The baseline's own payload again (a 304 confirming the capture its
+            # validators came from, mostly): nothing to compare, and its text's hash is
+            # stored with the text (read and hashed only for rows stored without it).
+            same = texts.same_payload(db, outcome.target_id, digest)
+            if same is not None:
+                text_hash = same.text_hash or (
+                    content_fingerprint(same.text) if same.text else None)
+                return Prepared(record, captures, mime, (same.title, None), same=True,
+                                headline=headline, hashed=True, content_hash=text_hash)
         # A revisit (byte-identical to a page already archived, or a 304 confirming it)
         # reuses its original's text when that was extracted.
         earlier = results.text_for_digest(db, digest) if revisit and digest else None
@@ -313,18 +324,21 @@ class Recorder:
 
             def work() -> None:
                 for capture, main in late.values():
-                    texts.store_text(db, capture, main.text)
+                    texts.store_text(db, capture, main.text, content_fingerprint(main.text)
+                                     if main.text else None)
                 if held:
                     assert self.run_id is not None
                     hold(PendingSide(db), self.run_id, held, datetime.now(UTC))
-                snapshot_ids = results.insert_checks(db, rows, self.run_id)
+                # Each target row is written once: its check summary with its state.
+                snapshot_ids = results.insert_checks(db, rows, self.run_id, note=False)
                 first_snapshot = {row.target_id: sid for row, sid in zip(rows, snapshot_ids,
                                                                           strict=True) if sid}
                 judged = judged_histories(db, rows, self.policy)
                 updates = [self._update(o, judged[o.target_id],
                                         first_snapshot.get(o.target_id),
                                         validators[o.target_id]) for o in batch]
-                results.update_targets(db, list({u.target_id: u for u in updates}.values()))
+                results.update_targets(db, list({u.target_id: u for u in updates}.values()),
+                                       results.check_notes(rows, snapshot_ids))
 
             write_transaction(db, work)
             for snapshot_id in late:  # in the store now: later checks read it from there

@@ -79,6 +79,8 @@ def test_unchanged_page_answers_304_and_is_archived_as_a_revisit_of_its_capture(
     assert (s1, v1) == (200, "ok")
     assert (s2, v2) == (304, "ok") and "not modified" in reason
     assert hash2 == hash1  # the capture's text, not extracted again
+    # ... nor read back: its hash was stored with it (archive.store.texts.same_payload)
+    assert query(data, "SELECT text_hash FROM snapshots WHERE id = ?", snap1) == [(hash1,)]
     first, again = _record(data, snap1), _record(data, snap2)
     assert first.rec_type == "response"
     assert again.rec_type == "revisit"

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlite_utils import Database
-
 from archive.store.db import Tables, from_db, to_db
 from archive.store.summaries import encode
 from archive.store.validators import validators_to_db
@@ -38,6 +36,9 @@ class SnapshotRow:
     status: int | None = None  # the archived response's HTTP status
     warc_date: str | None = None  # its WARC-Date as written (full precision)
     capture: str = "result"  # "result": the response the check judged; "attempt": earlier
+    # The content hash of `text` (rotwatch.drift.content_fingerprint) when the writer knows
+    # it: a 304 confirming this capture records it without reading the text back.
+    text_hash: str | None = None
 
 
 class ArchivedResponse(Protocol):
@@ -71,7 +72,7 @@ def attempt_rows(fetched_at: datetime, captures: Iterable[ArchivedResponse],
 
 def judged_row(fetched_at: datetime, observation: Observation, record: ArchivedRecord,
                captures: Iterable[ArchivedResponse], *, mime: str | None, title: str | None,
-               text: str | None) -> SnapshotRow:
+               text: str | None, text_hash: str | None = None) -> SnapshotRow:
     """The row of the record a check was judged on. Its status and WARC-Date are its own
     capture's when the crawl archived it among the check's captures. `text` is the
     caller's to decide (a revisit's text is its original's, stored once)."""
@@ -82,7 +83,7 @@ def judged_row(fetched_at: datetime, observation: Observation, record: ArchivedR
         payload_digest=record.payload_digest, record_type=record.record_type,
         mime=mime, title=title, truncated=record.truncated, text=text,
         status=own.status if own else observation.status,
-        warc_date=own.warc_date if own else None)
+        warc_date=own.warc_date if own else None, text_hash=text_hash if text else None)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,25 @@ class CheckRow:
     # The check's other archived responses (redirect hops, retried attempts), in order:
     # each WARC record has a row, so a revisit of a retried 500 finds its original.
     attempts: tuple[SnapshotRow, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckNote:
+    """What a target's new checks add to its row's check summary (migration m003)."""
+
+    codes: str  # one letter per check, in the order recorded
+    good_snapshot_id: int | None  # the last healthy check's snapshot, if any
+
+
+def check_notes(rows: Sequence[CheckRow], snapshot_ids: Sequence[int]) -> dict[int, CheckNote]:
+    """Per target, what `insert_checks` notes of these rows (and their snapshot ids)."""
+    notes: dict[int, CheckNote] = {}
+    for row, snapshot_id in zip(rows, snapshot_ids, strict=True):
+        before = notes.get(row.target_id, CheckNote("", None))
+        good = snapshot_id if snapshot_id and row.judgement.verdict.is_healthy else None
+        notes[row.target_id] = CheckNote(before.codes + code_of(row.judgement.verdict),
+                                         good or before.good_snapshot_id)
+    return notes
 
 
 @dataclass(frozen=True)
@@ -125,12 +145,22 @@ _HEADERS_KEPT = ("content-type", "content-length", "server", "location", "retry-
                  "last-modified", "etag", "cf-mitigated", "x-robots-tag", "link")
 
 
-def _insert(db: Database, table: str, values: dict[str, object]) -> int:
-    # Named columns: a value can never land in its neighbour's column.
-    columns = ", ".join(values)
-    names = ", ".join(f":{name}" for name in values)
-    cursor = db.conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({names})", values)
-    return int(cursor.lastrowid or 0)
+def _insert_sql(table: str, columns: Sequence[str]) -> str:
+    # Named columns: a value can never land in its neighbour's column. Built once per
+    # table: the values dicts below always have these keys, in this order.
+    return (f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join(':' + c for c in columns)})")
+
+
+_SNAPSHOT_COLUMNS = ("target_id", "fetched_at", "url", "warc_file", "warc_offset",
+                     "warc_length", "payload_digest", "record_type", "mime", "title", "text",
+                     "truncated", "status", "warc_date", "capture", "text_hash")
+_CHECK_COLUMNS = ("target_id", "run_id", "checked_at", "url", "final_url", "status", "hops",
+                  "verdict", "reason", "permanent_redirect", "error_kind", "error_message",
+                  "headers", "elapsed", "retries", "truncated", "content_length",
+                  "content_hash", "similarity", "drifted", "snapshot_id")
+_INSERT_SNAPSHOT = _insert_sql("snapshots", _SNAPSHOT_COLUMNS)
+_INSERT_CHECK = _insert_sql("checks", _CHECK_COLUMNS)
 
 
 def _snapshot_values(target_id: int, snap: SnapshotRow) -> dict[str, object]:
@@ -139,7 +169,8 @@ def _snapshot_values(target_id: int, snap: SnapshotRow) -> dict[str, object]:
             "warc_length": snap.warc_length, "payload_digest": snap.payload_digest,
             "record_type": snap.record_type, "mime": snap.mime, "title": snap.title,
             "text": snap.text, "truncated": int(snap.truncated), "status": snap.status,
-            "warc_date": snap.warc_date, "capture": snap.capture}
+            "warc_date": snap.warc_date, "capture": snap.capture,
+            "text_hash": snap.text_hash if snap.text else None}
 
 
 def _check_values(row: CheckRow, run_id: int | None, snapshot_id: int) -> dict[str, object]:
@@ -147,7 +178,7 @@ def _check_values(row: CheckRow, run_id: int | None, snapshot_id: int) -> dict[s
     headers = {k.lower(): v for k, v in obs.headers if k.lower() in _HEADERS_KEPT}
     return {"target_id": row.target_id, "run_id": run_id, "checked_at": to_db(row.checked_at),
             "url": obs.url, "final_url": obs.final_url, "status": obs.status,
-            "hops": json.dumps([[h.url, h.status] for h in obs.hops]),
+            "hops": json.dumps([[h.url, h.status] for h in obs.hops]) if obs.hops else "[]",
             "verdict": judgement.verdict.value, "reason": judgement.reason,
             "permanent_redirect": _bool(judgement.permanent_redirect),
             "error_kind": obs.error.value if obs.error else None,
@@ -162,19 +193,30 @@ def _check_values(row: CheckRow, run_id: int | None, snapshot_id: int) -> dict[s
 class CheckSide(Tables):
     """Store methods for what a crawl records; mixed into `Store`."""
 
-    def insert_checks(self, rows: Sequence[CheckRow], run_id: int | None) -> list[int]:
-        """Append checks (and their snapshots); returns the snapshot id per row (or 0)."""
+    def insert_checks(self, rows: Sequence[CheckRow], run_id: int | None, *,
+                      note: bool = True) -> list[int]:
+        """Append checks (and their snapshots); returns the snapshot id per row (or 0).
+
+        `note=False`: the targets' check summaries are left to the caller's
+        `update_targets(…, notes=check_notes(rows, ids))`, in the same UPDATE as the rest
+        of each target's row (one write of each target row, not two)."""
         snapshot_ids: list[int] = []
+        execute = self.db.conn.execute
         for row in rows:
             snapshot_id = 0
             for attempt in row.attempts:
-                _insert(self.db, "snapshots", _snapshot_values(row.target_id, attempt))
+                execute(_INSERT_SNAPSHOT, _snapshot_values(row.target_id, attempt))
             if row.snapshot is not None:
-                snapshot_id = _insert(self.db, "snapshots",
-                                      _snapshot_values(row.target_id, row.snapshot))
-            _insert(self.db, "checks", _check_values(row, run_id, snapshot_id))
+                cursor = execute(_INSERT_SNAPSHOT,
+                                 _snapshot_values(row.target_id, row.snapshot))
+                snapshot_id = int(cursor.lastrowid or 0)
             snapshot_ids.append(snapshot_id)
-        self._note_summaries(rows, snapshot_ids)
+        # The checks need only their snapshot's id: one statement for the batch.
+        self.db.conn.executemany(_INSERT_CHECK, [
+            _check_values(row, run_id, snapshot_id)
+            for row, snapshot_id in zip(rows, snapshot_ids, strict=True)])
+        if note:
+            self._note_summaries(rows, snapshot_ids)
         return snapshot_ids
 
     def _note_summaries(self, rows: Sequence[CheckRow], snapshot_ids: Sequence[int]) -> None:
@@ -215,9 +257,16 @@ class CheckSide(Tables):
             "'response' AND text IS NOT NULL ORDER BY id LIMIT 1", [digest]).fetchone()
         return (row[0], str(row[1])) if row else None
 
-    def update_targets(self, updates: Sequence[TargetUpdate]) -> None:
+    def update_targets(self, updates: Sequence[TargetUpdate],
+                       notes: dict[int, CheckNote] | None = None) -> None:
+        """Write each target's state after its checks; with `notes` (every updated
+        target's, from `check_notes`), what `insert_checks` would have noted too."""
+        noted = ""
+        if notes is not None:
+            noted = (f"recent_checks = substr(coalesce(recent_checks, '') || :codes, "
+                     f"-{WINDOW}), good_snapshot_id = coalesce(:good, good_snapshot_id), ")
         self.db.conn.executemany(
-            "UPDATE targets SET state=:state, state_since=:state_since, "
+            f"UPDATE targets SET {noted}state=:state, state_since=:state_since, "
             "last_verdict=:last_verdict, consecutive_failures=:consecutive_failures, "
             "first_failure_at=:first_failure_at, last_failure_at=:last_failure_at, "
             "last_ok_at=:last_ok_at, last_checked_at=:last_checked_at, "
@@ -234,6 +283,8 @@ class CheckSide(Tables):
               "baseline_snapshot_id": u.baseline_snapshot_id, "target_id": u.target_id,
               "validators": validators_to_db(u.validators),
               "policy_summary": None if u.policy_summary is None else encode(u.policy_summary)}
+             | ({} if notes is None else {"codes": notes[u.target_id].codes,
+                                          "good": notes[u.target_id].good_snapshot_id})
              for u in updates])
 
     def find_digest(self, digest: str) -> tuple[str, datetime] | None:

@@ -165,6 +165,8 @@ def to_db(moment: datetime | None) -> str | None:
     """Times are stored as ISO 8601 UTC with seconds, so text order is time order."""
     if moment is None:
         return None
+    if moment.tzinfo is UTC:  # most are: converting would make a copy only
+        return moment.isoformat(timespec="seconds")
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 

@@ -11,7 +11,14 @@ from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
-from archive.store.checks import CheckRow, CheckSide, SnapshotRow, TargetUpdate
+from archive.store.checks import (
+    CheckNote,
+    CheckRow,
+    CheckSide,
+    SnapshotRow,
+    TargetUpdate,
+    check_notes,
+)
 from archive.store.db import from_db
 from core.policy import PastCheck
 from core.records import Verdict
@@ -39,8 +46,9 @@ def histories(db: Database, target_ids: Iterable[int], limit: int = 100
     return found
 
 
-def insert_checks(db: Database, rows: Sequence[CheckRow], run_id: int | None) -> list[int]:
-    return CheckSide(db).insert_checks(rows, run_id)
+def insert_checks(db: Database, rows: Sequence[CheckRow], run_id: int | None, *,
+                  note: bool = True) -> list[int]:
+    return CheckSide(db).insert_checks(rows, run_id, note=note)
 
 
 def baselines(db: Database, target_ids: Iterable[int]) -> dict[int, tuple[int, str]]:
@@ -51,13 +59,26 @@ def text_for_digest(db: Database, digest: str) -> tuple[str | None, str] | None:
     return CheckSide(db).text_for_digest(digest)
 
 
-def update_targets(db: Database, updates: Sequence[TargetUpdate]) -> None:
-    CheckSide(db).update_targets(updates)
+def update_targets(db: Database, updates: Sequence[TargetUpdate],
+                   notes: dict[int, CheckNote] | None = None) -> None:
+    CheckSide(db).update_targets(updates, notes)
 
 
 def find_digest(db: Database, digest: str) -> tuple[str, datetime] | None:
     return CheckSide(db).find_digest(digest)
 
 
-__all__ = ["CheckRow", "PastCheck", "SnapshotRow", "TargetUpdate", "baselines", "find_digest",
-           "histories", "insert_checks", "text_for_digest", "update_targets"]
+__all__ = [
+    "CheckNote",
+    "CheckRow",
+    "PastCheck",
+    "SnapshotRow",
+    "TargetUpdate",
+    "baselines",
+    "check_notes",
+    "find_digest",
+    "histories",
+    "insert_checks",
+    "text_for_digest",
+    "update_targets",
+]

@@ -429,3 +429,12 @@ def m008_i13a3_policy_summary(db: Database) -> None:
     # reading the target's last checks back. NULL (every target until its next check):
     # the history is read once, as before.
     db.execute("ALTER TABLE targets ADD COLUMN policy_summary TEXT")
+
+
+@migrations()
+def m009_i13c4_text_hash(db: Database) -> None:
+    # The content hash of `snapshots.text` (rotwatch.drift.content_fingerprint), written
+    # with the text: a 304 confirming a capture records that hash without reading the
+    # text back and hashing it again (archive/store/texts.py, `same_payload`). NULL for
+    # rows written before, or by a writer that did not know it: the text is read then.
+    db.execute("ALTER TABLE snapshots ADD COLUMN text_hash TEXT")

@@ -88,10 +88,54 @@ def response_capture(db: Database, digest: str) -> StoredCapture | None:
     return _capture(row) if row else None
 
 
-def store_text(db: Database, capture: StoredCapture, text: str) -> None:
+def store_text(db: Database, capture: StoredCapture, text: str,
+               text_hash: str | None = None) -> None:
     """Keep a text extracted after the fact with its capture (inside the caller's
-    transaction). The only change a snapshot row ever sees: its text, from NULL, once.
-    Checks stay as they were recorded (append-only): a check whose capture's text was not
-    needed then keeps no `content_hash`."""
-    db.conn.execute("UPDATE snapshots SET text = ? WHERE id = ? AND text IS NULL",
-                    [text, capture.snapshot_id])
+    transaction), with its content hash when the caller has it. The only change a
+    snapshot row ever sees: its text (and hash), from NULL, once. Checks stay as they
+    were recorded (append-only): a check whose capture's text was not needed then keeps
+    no `content_hash`."""
+    db.conn.execute("UPDATE snapshots SET text = ?, text_hash = ? WHERE id = ? AND "
+                    "text IS NULL", [text, text_hash if text else None, capture.snapshot_id])
+
+
+@dataclass(frozen=True)
+class SamePayload:
+    """The text a check of its target's baseline payload records (a 304 confirming the
+    capture, mostly): that payload's title and the content hash of its text, read
+    without the text wherever the hash was stored with it (migration m009)."""
+
+    title: str | None
+    text_hash: str | None  # None: no text known, or `text` still to be hashed
+    text: str | None = None  # only for a row stored without its hash
+
+
+_SAME_PAYLOAD = (
+    # The baseline row when it holds this payload, and the first response row of the
+    # payload that has a text (the one `CheckSide.text_for_digest` reads), whose text
+    # is read only when its hash is not stored.
+    "SELECT s.title, s.text_hash, CASE WHEN s.text_hash IS NULL THEN s.text END, "
+    "s.text IS NULL, s.record_type, s.status, s.mime, o.id, o.title, o.text_hash, "
+    "CASE WHEN o.text_hash IS NULL THEN o.text END FROM targets t JOIN snapshots s ON "
+    "s.id = t.baseline_snapshot_id LEFT JOIN (SELECT id, title, text, text_hash FROM "
+    "snapshots WHERE payload_digest = :digest AND record_type = 'response' AND text IS "
+    "NOT NULL ORDER BY id LIMIT 1) o WHERE t.id = :target AND s.payload_digest = :digest")
+
+
+def same_payload(db: Database, target_id: int, digest: str) -> SamePayload | None:
+    """What a check whose payload is `digest` records, when that is its target's
+    comparable baseline's payload (nothing to compare: the same text); None otherwise
+    (no baseline, another payload, or one without a text to compare), the caller then
+    reads the baseline (`baseline_capture`)."""
+    row = db.conn.execute(_SAME_PAYLOAD, {"digest": digest, "target": target_id}).fetchone()
+    if row is None:
+        return None
+    (title, text_hash, text, text_null, record_type, status, mime, original, o_title,
+     o_hash, o_text) = row
+    pending = (text_null and record_type == "response" and status is not None
+               and 200 <= int(status) < 300 and is_text(mime))
+    if not (text_hash or text or pending):
+        return None  # never a baseline: `StoredCapture.comparable`
+    if original is not None:
+        return SamePayload(o_title, o_hash, None if o_hash else o_text)
+    return SamePayload(title, text_hash, None if text_hash else text)

@@ -60,9 +60,10 @@ def kill_tree(pid: int) -> int:
 
 
 def _digest_of_rows(data: Path, table: str, max_id: int) -> str:
-    # A snapshot's main text may be filled in later, once, from NULL (text is extracted
-    # only when a comparison needs it, rotwatch/lazy_text.py), so it is left out of the
-    # hash; every other column of every committed row still must not change.
+    # A snapshot's main text (and its hash, written with it: migration m009) may be
+    # filled in later, once, from NULL (text is extracted only when a comparison needs
+    # it, rotwatch/lazy_text.py), so they are left out of the hash; every other column of
+    # every committed row still must not change.
     rows = query(data, f"SELECT * FROM {table} WHERE id <= ? ORDER BY id", max_id)
     if table == "snapshots":
         rows = [_without_late_text(data, row) for row in rows]
@@ -75,8 +76,8 @@ _SNAPSHOT_COLUMNS: list[str] = []
 def _without_late_text(data: Path, row: tuple[object, ...]) -> tuple[object, ...]:
     if not _SNAPSHOT_COLUMNS:
         _SNAPSHOT_COLUMNS.extend(r[1] for r in query(data, "PRAGMA table_info(snapshots)"))
-    at = _SNAPSHOT_COLUMNS.index("text")
-    return (*row[:at], None, *row[at + 1:])
+    late = {_SNAPSHOT_COLUMNS.index(c) for c in ("text", "text_hash") if c in _SNAPSHOT_COLUMNS}
+    return tuple(None if i in late else value for i, value in enumerate(row))
 
 
 @dataclass
