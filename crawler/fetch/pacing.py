@@ -33,6 +33,10 @@ from core.pacing import HostWork, dither, paced_concurrency
 PACING = "ROTWATCH_PACING"
 FEED = "ROTWATCH_HOST_FEED"
 PERIOD_S = 0.5
+# Beyond this many hosts in a crawl the pacing stands aside (every slot at the cap): with
+# many hosts, concurrency_total binds before the per-host limit does, and a tick would
+# cost CPU in proportion to the hosts.
+MAX_PACED_HOSTS = 256
 
 
 class HostFeed:
@@ -94,6 +98,7 @@ class HostPacing:
         feed = crawler.settings.get(FEED)
         self.feed: HostFeed = feed if isinstance(feed, HostFeed) else HostFeed({})
         self.credit: dict[str, float] = {}
+        self.paced = False  # whether a slot may be below the cap
         self.task: Any = None
 
     @classmethod
@@ -133,6 +138,9 @@ class HostPacing:
         for key, slot in slots.items():
             pending[key] += len(slot.active)
         feed = self.feed
+        if len(feed.due) > MAX_PACED_HOSTS or len(pending) > MAX_PACED_HOSTS:
+            self._unpace(slots)
+            return
         for host in feed.due:
             pending[host] += 0  # a host with nothing in the crawl yet
         attempts, retries = self.tally.attempts, self.tally.retries
@@ -146,6 +154,14 @@ class HostPacing:
             concurrency = wanted.get(key, self.cap)
             if slot.concurrency != concurrency:
                 slot.concurrency = concurrency
+        self.paced = True
+
+    def _unpace(self, slots: Mapping[str, Any]) -> None:
+        if self.paced:
+            for key, slot in slots.items():
+                if not _probe_slot(key):
+                    slot.concurrency = self.cap
+            self.paced = False
 
 
 def _probe_slot(key: str) -> bool:
