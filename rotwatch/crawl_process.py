@@ -7,12 +7,9 @@ processes (rotwatch/shards.py), one per shard.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import secrets
-import sys
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -77,35 +74,6 @@ def stream_targets(store_path: Path, now: datetime, selection: Selection,
         db.close()
 
 
-# How much lower the recorder's thread runs than the reactor's (Linux nice steps). The
-# reactor's latency paces every host (at 2 per host the crawl is CPU-bound, each request
-# waits for the CPU); the recorder's work can wait, it is batched, and the backlog bound
-# (crawler.fetch.backlog) holds new targets back should it fall behind.
-RECORDER_NICE = 5
-RECORDER_THREAD = "rotwatch-store"
-
-
-def lower_thread_priority(prefix: str, steps: int) -> int:
-    """Raise the nice value of this process's threads named `prefix`*, by `steps`.
-
-    Linux only: there a thread is a task with its own nice value (setpriority on its
-    native id); elsewhere that call would name a process. Lowering one's own priority
-    needs no privilege. Returns the number of threads changed.
-    """
-    if not sys.platform.startswith("linux") or steps <= 0:
-        return 0
-    changed = 0
-    for thread in threading.enumerate():
-        tid = thread.native_id
-        if tid is None or not thread.name.startswith(prefix):
-            continue
-        with contextlib.suppress(OSError):
-            current = os.getpriority(os.PRIO_PROCESS, tid)
-            os.setpriority(os.PRIO_PROCESS, tid, min(19, current + steps))
-            changed += 1
-    return changed
-
-
 @dataclass(frozen=True)
 class ShardResult:
     verdicts: dict[str, int]
@@ -157,8 +125,6 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
                         warc_max_bytes=int(crawl.warc_max_file_mb * 1_000_000),
                         hold_failures=holds_for_confirmation(config),
                         archive_dir=config.warc_dir, extractor=extractor)
-    # Its thread exists now (the Recorder opens the store on it).
-    lower_thread_priority(RECORDER_THREAD, RECORDER_NICE)
     feed = HostFeed(due if due is not None else {})
     targets = stream_targets(config.store_path, now, selection, crawl.max_per_host_per_run,
                              shard=shard, plan=plan, fed=feed.fed)

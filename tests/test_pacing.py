@@ -1,19 +1,14 @@
 """Hosts projected to finish early get fewer requests in flight, never more than the cap
-(core/pacing.py, crawler/fetch/pacing.py); the recorder's thread runs at a lower priority
-(rotwatch/crawl_process.py)."""
+(core/pacing.py, crawler/fetch/pacing.py)."""
 
 from __future__ import annotations
 
-import os
 import random
-import sys
-import threading
 
 import pytest
 
 from core.pacing import MIN_ATTEMPTS, HostWork, dither, paced_concurrency, requests_per_target
 from crawler.fetch.pacing import HostFeed
-from rotwatch.crawl_process import lower_thread_priority
 
 
 def test_a_host_whose_retries_make_it_slowest_keeps_the_cap_and_the_others_are_slowed() -> None:
@@ -66,30 +61,3 @@ def test_a_feed_counts_what_is_left_of_each_hosts_due_targets() -> None:
     due.update({"a": 5, "b": 2})  # filled later, as the crawl process's plan arrives
     feed.fed.update(["a", "a", "b", "b", "b"])
     assert (feed.unfed("a"), feed.unfed("b"), feed.unfed("c")) == (3, 0, 0)
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
-def test_the_recorders_thread_runs_at_a_lower_priority_and_others_keep_theirs() -> None:
-    ready, done = threading.Event(), threading.Event()
-
-    def work() -> None:
-        ready.set()
-        done.wait(10)
-
-    threads = [threading.Thread(target=work, name=name) for name in
-               ("rotwatch-store_0", "other")]
-    for thread in threads:
-        thread.start()
-    ready.wait(10)
-    try:
-        before = {t.name: os.getpriority(os.PRIO_PROCESS, t.native_id or 0) for t in threads}
-        mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        assert lower_thread_priority("rotwatch-store", 5) == 1
-        after = {t.name: os.getpriority(os.PRIO_PROCESS, t.native_id or 0) for t in threads}
-        assert after["rotwatch-store_0"] == min(19, before["rotwatch-store_0"] + 5)
-        assert after["other"] == before["other"]
-        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
-    finally:
-        done.set()
-        for thread in threads:
-            thread.join()
