@@ -61,3 +61,13 @@ def test_a_feed_counts_what_is_left_of_each_hosts_due_targets() -> None:
     due.update({"a": 5, "b": 2})  # filled later, as the crawl process's plan arrives
     feed.fed.update(["a", "a", "b", "b", "b"])
     assert (feed.unfed("a"), feed.unfed("b"), feed.unfed("c")) == (3, 0, 0)
+
+
+def test_a_check_crawl_does_not_pace_unless_turned_on() -> None:
+    from crawler.fetch.pacing import PACING
+    from crawler.fetch.settings import scrapy_settings
+    from rotwatch.config import CrawlConfig
+
+    settings = scrapy_settings(CrawlConfig())
+    assert settings[PACING] is False  # docs/benchmarks.md: no gain shown, off
+    assert "crawler.fetch.pacing.HostPacing" in settings["EXTENSIONS"]  # ready when on
