@@ -1,7 +1,7 @@
 """Where a check's wall time goes: a timeline of every process of one `rotwatch check`.
 
     .venv/bin/python -m benchmarks.crawl_trace [--links 10000] [--per-host 2]
-        [--server nginx|mock] [--set KEY=VALUE ...] [--keep] [--pacing]
+        [--server nginx|mock] [--set KEY=VALUE ...] [--keep]
 
 Runs benchmarks/check.py's workload once (every default on; `concurrency_per_host`,
 `concurrency_total` and `delay_per_host = 0` set, plus any ``--set`` of the `[crawl]`
@@ -34,7 +34,6 @@ ROOT = Path(__file__).resolve().parents[1]
 TRACE_SITE = ROOT / "benchmarks" / "trace_site"
 EXTENSION = "benchmarks.crawl_trace.CrawlTrace"
 SAMPLE_S = 0.25
-PACING_ENV = "ROTWATCH_TRACE_PACING"
 
 
 # ---- in the traced processes -----------------------------------------------------------
@@ -78,10 +77,6 @@ def install() -> None:
     def traced(*args: Any, **kwargs: Any) -> dict[str, Any]:
         settings = original(*args, **kwargs)
         settings["EXTENSIONS"] = {**settings.get("EXTENSIONS", {}), EXTENSION: 0}
-        if os.environ.get(PACING_ENV) == "1":  # --pacing: crawler/fetch/pacing.py on
-            from crawler.fetch.pacing import PACING
-
-            settings[PACING] = True
         return settings
 
     fetch_settings.scrapy_settings = traced
@@ -264,9 +259,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="another [crawl] setting, TOML syntax (e.g. processes=1)")
     p.add_argument("--keep", action="store_true")
-    p.add_argument("--pacing", action="store_true",
-                   help="turn on the crawl's host pacing (crawler/fetch/pacing.py; off by "
-                        "default)")
     args = p.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="rotwatch-trace-"))
     try:
@@ -297,7 +289,6 @@ def main(argv: list[str] | None = None) -> int:
             trace_dir = work / "trace"
             trace_dir.mkdir()
             env = dict(os.environ, ROTWATCH_TRACE_DIR=str(trace_dir),
-                       **({PACING_ENV: "1"} if args.pacing else {}),
                        PYTHONPATH=os.pathsep.join([str(TRACE_SITE), str(ROOT)]))
             before = srv.usage()
             result = Result("rotwatch, traced", args.links)

@@ -29,7 +29,6 @@ from rotwatch.config import Config
 # processes need not load Scrapy): the fork server preloads them (rotwatch.crawl_start);
 # tests/test_crawl_start.py keeps the two lists the same.
 CRAWL_MODULES = ("scrapy", "scrapy.crawler", "crawler.fetch.backlog", "crawler.fetch.items",
-                 "crawler.fetch.pacing",
                  "crawler.fetch.settings", "crawler.fetch.spider", "rotwatch.cluster.held",
                  "rotwatch.main_text_worker", "rotwatch.pipeline", "rotwatch.recorder")
 # The collector's thresholds while a crawl runs (Python's default: 700, 10, 10).
@@ -40,14 +39,13 @@ def stream_targets(store_path: Path, now: datetime, selection: Selection,
                    max_per_host: int = 0, page_size: int = 500,
                    shard: tuple[int, int] = (0, 1),
                    plan: Callable[[], Mapping[str, int] | None] | None = None,
-                   fed: Counter[str] | None = None) -> Iterator[DueTarget]:
+                   ) -> Iterator[DueTarget]:
     """Due targets, page by page from their own read connection: never all in memory.
 
     With `shard` = (index, count), only the hosts of this shard: those `plan` (host →
     shard, core.sharding.balance_hosts) gives it, and among hosts it does not name, those
     whose stable hash falls in it. `plan` is called when the first target is wanted, so
-    a crawl process can start while its parent still splits the hosts. `fed` counts the
-    targets yielded per host (what the crawl's pacing has not seen yet is the rest).
+    a crawl process can start while its parent still splits the hosts.
     """
     index, count = shard
     urls = UrlFilter.of(selection.include, selection.exclude)
@@ -69,8 +67,6 @@ def stream_targets(store_path: Path, now: datetime, selection: Selection,
                                           per_host)
                 chosen = set(take)
                 mine = [t for t in mine if t.key in chosen]
-            if fed is not None:
-                fed.update(t.host for t in mine)
             yield from mine
             after = (page[-1].next_check_at, page[-1].id)
     finally:
@@ -92,17 +88,12 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
                 shard: tuple[int, int] = (0, 1),
                 on_result: Callable[[Verdict], None] | None = None,
                 log_level: str = "WARNING",
-                plan: Callable[[], Mapping[str, int] | None] | None = None,
-                due: Mapping[str, int] | None = None) -> ShardResult:
-    """One crawl in this process over the targets of one shard (see stream_targets).
-
-    `due`: the shard's due targets per host, if known (filled by `plan` at the latest),
-    for the crawl's pacing (crawler/fetch/pacing.py)."""
+                plan: Callable[[], Mapping[str, int] | None] | None = None) -> ShardResult:
+    """One crawl in this process over the targets of one shard (see stream_targets)."""
     # Imported here: a parent that only starts crawl processes need not load Scrapy.
     from scrapy.crawler import AsyncCrawlerProcess
 
     from crawler.fetch.backlog import BACKLOG
-    from crawler.fetch.pacing import FEED, HostFeed
     from crawler.fetch.settings import scrapy_settings
     from crawler.fetch.spider import CheckSpider
     from rotwatch.cluster.held import holds_for_confirmation
@@ -128,9 +119,8 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
                         warc_max_bytes=int(crawl.warc_max_file_mb * 1_000_000),
                         hold_failures=holds_for_confirmation(config),
                         archive_dir=config.warc_dir, extractor=extractor)
-    feed = HostFeed(due if due is not None else {})
     targets = stream_targets(config.store_path, now, selection, crawl.max_per_host_per_run,
-                             shard=shard, plan=plan, fed=feed.fed)
+                             shard=shard, plan=plan)
     settings = scrapy_settings(crawl, log_level=log_level)
     settings["ITEM_PIPELINES"] = {RecordPipeline: 300}
     process = AsyncCrawlerProcess(settings)
@@ -144,7 +134,6 @@ def crawl_shard(config: Config, selection: Selection, now: datetime, run_id: int
     crawler.settings.set(RECORDER, recorder)
     crawler.settings.set(BACKLOG, lambda: recorder.backlog)
     crawler.settings.set(ACCEPT, list(crawl.accept))
-    crawler.settings.set(FEED, feed)
     # Counted by the pipeline as it records each result (no item_scraped signal handler).
     tally = Tally(on_result)
     crawler.settings.set(TALLY, tally)

@@ -57,53 +57,33 @@ def _child(config: Config, selection: Selection, now: datetime, run_id: int,
     try:
         # Each verdict crosses the process boundary only when the parent shows progress:
         # otherwise it is a pickle and a pipe write per link for nobody.
-        # Filled with this shard's due targets per host when the plan arrives: the crawl
-        # paces its hosts by the work they have left (crawler/fetch/pacing.py).
-        due: dict[str, int] = {}
-
-        def plan() -> Mapping[str, int] | None:
-            received = _plan(plans)
-            if received is None:
-                return None
-            hosts, counts = received
-            due.update(counts)
-            return hosts
-
         result = crawl_shard(config, selection, now, run_id, shard,
                              (lambda verdict: events.put(("verdict", verdict.value)))
-                             if each else None, log_level, plan=plan, due=due)
+                             if each else None, log_level, plan=lambda: _plan(plans))
     except BaseException as exc:  # reported to the parent, which records the run
         result = ShardResult({}, 0, f"crawl process {shard[0]} failed: "
                                     f"{type(exc).__name__}: {exc}")
     events.put(("done", result))
 
 
-Plan = tuple[Mapping[str, int], Mapping[str, int]]  # host → shard; the shard's due per host
-
-
-def _plan(plans: Any) -> Plan | None:
+def _plan(plans: Any) -> Mapping[str, int] | None:
     """The parent's host plan; without one (it failed to make it) the stable hash."""
     try:
-        plan: Plan | None = plans.get(timeout=PLAN_WAIT)
+        plan: Mapping[str, int] | None = plans.get(timeout=PLAN_WAIT)
     except queue.Empty:
         return None
     return plan
 
 
-def due_per_host(config: Config, selection: Selection, now: datetime) -> dict[str, int]:
-    """Due targets per host, capped as the crawl caps them."""
+def host_plan(config: Config, selection: Selection, now: datetime,
+              count: int) -> dict[str, int]:
+    """Due hosts → crawl process, even by due targets (capped as the crawl caps them)."""
     with Store(config.store_path) as store:
         due = store.due_per_host(now, selection)
     cap = config.crawl.max_per_host_per_run
     if cap:
         due = {host: min(n, cap) for host, n in due.items()}
-    return due
-
-
-def host_plan(config: Config, selection: Selection, now: datetime,
-              count: int) -> dict[str, int]:
-    """Due hosts → crawl process, even by due targets (capped as the crawl caps them)."""
-    return balance_hosts(due_per_host(config, selection, now), count)
+    return balance_hosts(due, count)
 
 
 @contextlib.contextmanager
@@ -159,18 +139,15 @@ def _run(config: Config, selection: Selection, now: datetime, count: int,
     else:
         _start(children)
     plan: dict[str, int] | None = None
-    due: dict[str, int] = {}
     try:
-        due = due_per_host(config, selection, now)
-        plan = balance_hosts(due, count)
+        plan = host_plan(config, selection, now, count)
     except Exception as exc:  # the children then split the hosts by the stable hash
         LOG.warning("could not split the hosts by their due targets (%s: %s); splitting "
                     "them by a hash of their names", type(exc).__name__, exc)
     if forked:
         _start(children)
-    for index, waiting in enumerate(plans):
-        waiting.put(None if plan is None else
-                    (plan, {host: n for host, n in due.items() if plan[host] == index}))
+    for waiting in plans:
+        waiting.put(plan)
         # A child that died before reading must not keep this process from exiting.
         waiting.cancel_join_thread()
     forwarded = False

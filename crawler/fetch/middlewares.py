@@ -20,7 +20,6 @@ from twisted.internet.error import DNSLookupError
 from crawler.fetch.download_handler import remaining
 from crawler.fetch.errors import RobotsDisallowed
 from crawler.fetch.hops import fetch_of
-from crawler.fetch.pacing import RetryTally, tally_of
 from crawler.fetch.resolver import PublicOnlyResolver, installed_resolver
 from crawler.fetch.scheduler import HoldingScheduler, hold_until
 
@@ -148,12 +147,10 @@ class BackoffRetryMiddleware(RetryMiddleware):
         middleware = super().from_crawler(crawler)
         middleware.backoff = crawler.settings.getfloat("ROTWATCH_RETRY_BACKOFF")
         middleware.holding = _holds_retries(crawler)
-        middleware.tally = tally_of(crawler)
         return middleware
 
     backoff: float = 1.0
     holding: bool = False
-    tally: RetryTally | None = None  # attempts and retries per host, for pacing
 
     def _pause(self, retry: Request) -> float:
         attempt = int(retry.meta.get("retry_times", 1))
@@ -173,8 +170,6 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     async def _pause_or(self, request: Request, result: Any, *, give_up: Any) -> Any:
         """The retry, to wait its pause if that fits the target's budget; else `give_up`."""
-        if self.tally is not None:
-            self.tally.count(request)
         if isinstance(result, Request):
             pause = self._pause(result)
             if not _fits_budget(request, pause):

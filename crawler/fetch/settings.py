@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from crawler.fetch.backlog import MAX_BACKLOG
-from crawler.fetch.pacing import PACING
 
 _MW = "crawler.fetch.middlewares"
 
@@ -119,10 +118,6 @@ def scrapy_settings(crawl: CrawlOptions, *, log_level: str = "WARNING",
             # Counts responses and items into the stats (two signal handlers per target).
             "scrapy.extensions.corestats.CoreStats": 0 if scrapy_stats else None,
             **UNUSED_EXTENSIONS,
-            # Hosts projected to finish early get fewer requests in flight, never more
-            # than CONCURRENT_REQUESTS_PER_DOMAIN (crawler/fetch/pacing.py); only with
-            # PACING on.
-            "crawler.fetch.pacing.HostPacing": 0,
         },
         # The spider yields one request or one item per response; Scrapy would otherwise
         # start 100 asyncio workers to process each callback's output, for nothing.
@@ -214,8 +209,4 @@ def scrapy_settings(crawl: CrawlOptions, *, log_level: str = "WARNING",
         # Results the recorder may hold before new targets wait (crawler.fetch.backlog):
         # a few batches, so a pass whose results are recorded at once never waits.
         MAX_BACKLOG: max(400, 4 * crawl.batch_size),
-        # Off: on the shared 2-core machine it did not shorten a crawl and cost ~5 % in
-        # two of three paired runs (docs/benchmarks.md, "Fifth issue-13 round"); it is
-        # turned on for an A/B by `benchmarks.crawl_trace --pacing`.
-        PACING: False,
     }
