@@ -48,8 +48,6 @@ class CrawlOptions(Protocol):
     def batch_size(self) -> int: ...
 
 
-MIN_DELAY = 0.001
-
 # Scrapy components a check crawl does without, on top of those the settings below turn
 # off for what they would do wrong. Each costs every request a call or more (a middleware
 # method is a coroutine per call in Scrapy 2.19); benchmarks.floor_spider --trimmed runs
@@ -145,11 +143,11 @@ def scrapy_settings(crawl: CrawlOptions, *, log_level: str = "WARNING",
         "DOWNLOAD_VERIFY_CERTIFICATES": True,  # a bad certificate is a tls-error finding
         "CONCURRENT_REQUESTS": crawl.concurrency_total,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_host,
-        # Never exactly 0: with no delay, Scrapy 2.19's downloader starts every request
-        # queued for a host in one go (its free-slot count is read before the scheduled
-        # downloads register), so CONCURRENT_REQUESTS_PER_DOMAIN is not enforced. Any
-        # delay makes it start one request per pass and re-check the free slots.
-        "DOWNLOAD_DELAY": max(crawl.delay_per_host, MIN_DELAY),
+        # With no delay, Scrapy 2.19's own downloader starts every request queued for a
+        # host at once (CONCURRENT_REQUESTS_PER_DOMAIN not enforced): CheckDownloader
+        # counts a host's transfer slots as each download is started.
+        "DOWNLOADER": "crawler.fetch.downloader.CheckDownloader",
+        "DOWNLOAD_DELAY": crawl.delay_per_host,
         "DOWNLOAD_DELAY_JITTER": 0.5,
         # Failures are findings, recorded as verdicts: not errors to shout on stderr.
         "RETRY_GIVE_UP_LOG_LEVEL": "DEBUG",
