@@ -146,7 +146,9 @@ def longest_work_first(loads: Iterable[SlotLoad], last: str | None) -> str:
     """The slot to serve next: the one with the fewest requests in the downloader, as in
     Scrapy (every host keeps its transfer places fed); among those, the one with the most
     work queued or held; among equals, the first after `last` (by name), as Scrapy
-    rotates, so equal hosts take turns."""
+    rotates, so equal hosts take turns. The rule in its readable form: the queue uses
+    `choose_slot`, the same choice in one pass (tests/test_held_retries.py holds them
+    equal)."""
     best: list[str] = []
     best_key: tuple[int, int] | None = None
     for load in loads:
@@ -249,15 +251,5 @@ class LongestWorkFirstQueue(DownloaderAwarePriorityQueue):
         chosen = choose_slot(self._queued, self.held, self._downloader.slots,
                              self._last_selected_slot)
         if update_state and chosen is not None:
-            self._last_selected_slot = chosen
-        return chosen
-
-    def _next_slot(self, stats: list[tuple[int, str]], *, update_state: bool) -> str:
-        # Scrapy's hook, kept equal to `_choose` for anything calling it with stats.
-        queues, held = self.pqueues, self.held
-        chosen = longest_work_first(
-            (SlotLoad(slot, active, len(queues[slot]) + held.get(slot, 0))
-             for active, slot in stats), self._last_selected_slot)
-        if update_state:
             self._last_selected_slot = chosen
         return chosen
