@@ -15,14 +15,13 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.http import Headers, Response
+from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from core.content_coding import accepted_encodings, decode_body, is_text
@@ -123,8 +122,8 @@ class CheckSpider(scrapy.Spider):
             meta["is_start_request"] = True
         # A later hop goes ahead of targets not yet started: its target's budget is running.
         request = Request(url, callback=self.parse, errback=self.failed, dont_filter=True,
-                          meta=meta, priority=0 if deadline is None else 1)
-        _accept_encodings(request)
+                          headers={"Accept-Encoding": accepted_encodings()}, meta=meta,
+                          priority=0 if deadline is None else 1)
         validators = state.target.validators
         if validators is not None:
             # The last good capture's ETag / Last-Modified, on the request for its URL (as
@@ -256,8 +255,8 @@ class CheckSpider(scrapy.Spider):
                 "download_slot": f"rotwatch-probe:{_netloc(current)}"}
             if deadline is not None:  # the probe spends the budget of the target it serves
                 meta[DEADLINE] = deadline
-            request = Request(current, dont_filter=True, meta=meta)
-            _accept_encodings(request)
+            request = Request(current, dont_filter=True, meta=meta,
+                              headers={"Accept-Encoding": accepted_encodings()})
             try:
                 response = await self.crawler.engine.download_async(request)
             except Exception:
@@ -278,20 +277,6 @@ class Probes(NamedTuple):
 
     sibling: Observation | None
     unnamed: Observation | None
-
-
-@lru_cache(maxsize=1)
-def _accept_encoding_header() -> tuple[bytes, bytes]:
-    """Accept-Encoding as Scrapy's Headers keep it (name and value normalised)."""
-    normal = Headers()
-    return normal.normkey("Accept-Encoding"), normal.normvalue(accepted_encodings())[0]
-
-
-def _accept_encodings(request: Request) -> None:
-    """The content codings we decode, on a request without headers of its own yet:
-    stored as Scrapy's Headers would (`headers={...}` normalised them per request)."""
-    name, value = _accept_encoding_header()
-    dict.__setitem__(request.headers, name, [value])
 
 
 def _scheme(url: str) -> str:
