@@ -20,7 +20,9 @@ For each per-host limit P (``--per-host``; total = min(20 × P, 128)), in this o
 the same server:
 
 * the floor: ``benchmarks.floor_spider``, a minimal Scrapy spider (``CONCURRENT_ITEMS=1``,
-  nothing but ``parse``), same concurrency and retries;
+  nothing but ``parse``), same concurrency and retries; then (unless ``recheck`` is
+  skipped) its revalidation pass, sending the first pass's ETag / Last-Modified back: the
+  least a recheck by Scrapy can cost (benchmarks/check_bounds.py; no 304s fails the run);
 * with ``--trimmed-floor``, the floor again without the Scrapy components rotwatch's check
   crawl turns off (``floor_spider --trimmed``): how much of rotwatch's lead over the
   default floor is only Scrapy's defaults; the ÷floor column stays the default floor's;
@@ -36,7 +38,9 @@ the same server:
   --max-concurrency T --host-request-interval 0ms --max-retries 2``.
 
 CPU is the whole process tree's (see benchmarks/measure.py). Compare ratios from the same
-run: the machine is small and shared.
+run: the machine is small and shared. Below each table, from the server's request log:
+the zero-CPU bound on the wall for the requests rotwatch's first pass made, and how
+rotwatch and lychee retried (benchmarks/bounds.py).
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bounds import LoggedRequest  # noqa: E402
+from benchmarks.check_bounds import BlockNotes, notes  # noqa: E402
 from benchmarks.measure import BIN, Result, Setup, measure, score  # noqa: E402
 from benchmarks.peers import run_floor, run_linkchecker, run_lychee  # noqa: E402
 from benchmarks.servers import SERVERS, MockTarget, TargetServer, target_server  # noqa: E402
@@ -122,13 +128,17 @@ def run_rotwatch(name: str, data: Path, cfg: Path, expected: dict[str, str],
 
 def compare(setup: Setup, work: Path, base: Path, seed: Path, urls: list[str],
             expected: dict[str, str], skip: set[str], timeout: float,
-            server: TargetServer, trimmed_floor: bool = False) -> list[Result]:
+            server: TargetServer, trimmed_floor: bool = False
+            ) -> tuple[list[Result], BlockNotes]:
     """One block of the table: every tool at the same per-host limit, back to back."""
     tag = f"p{setup.per_host}"
     results: list[Result] = []
     before = [server.usage()]
+    server.requests_since()  # what came before this block
+    logs: dict[str, list[LoggedRequest]] = {}
 
     def done(result: Result) -> None:
+        logs[result.tool] = server.requests_since()
         used = server.usage()
         spent, before[0] = used - before[0], used
         result.server_cpu_s, result.server_requests = spent.cpu_s, spent.requests
@@ -137,13 +147,13 @@ def compare(setup: Setup, work: Path, base: Path, seed: Path, urls: list[str],
               f"{spent.cpu_s:.1f}s for {spent.requests} requests", flush=True)
 
     if "floor" not in skip:
-        floor = run_floor(work, urls, setup, timeout)
-        floor.classified = {"answered": floor.links} if floor.exit_code == 0 else {}
-        done(floor)
+        validators = work / f"floor-validators-{tag}.json"
+        done(run_floor(work, urls, setup, timeout, validators=validators))
+        if "recheck" not in skip:
+            done(run_floor(work, urls, setup, timeout, validators=validators,
+                           revalidate=True))
     if trimmed_floor:
-        trimmed = run_floor(work, urls, setup, timeout, trimmed=True)
-        trimmed.classified = {"answered": trimmed.links} if trimmed.exit_code == 0 else {}
-        done(trimmed)
+        done(run_floor(work, urls, setup, timeout, trimmed=True))
     data = work / f"data-{tag}"
     shutil.copytree(base, data)
     cfg = work / f"rotwatch-{tag}.toml"
@@ -172,7 +182,7 @@ def compare(setup: Setup, work: Path, base: Path, seed: Path, urls: list[str],
     if "linkchecker" not in skip:
         subset = urls[:min(1000, len(urls))]
         done(run_linkchecker(work, subset, expected, setup, timeout))
-    return results
+    return results, notes(setup, results, logs, DELAY_MS / 1000)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     limits = [int(v) for v in args.per_host.split(",") if v.strip()]
 
     work = Path(tempfile.mkdtemp(prefix="rotwatch-bench-check-"))
-    blocks: list[tuple[Setup, list[Result]]] = []
+    blocks: list[tuple[Setup, list[Result], BlockNotes]] = []
     try:
         pages = [(status_for(i), str(i)) for i in range(args.links)]
         with target_server(args.server, pages, hosts=HOSTS, delay_ms=DELAY_MS,
@@ -234,8 +244,8 @@ def main(argv: list[str] | None = None) -> int:
             for per_host in limits:
                 setup = Setup(per_host, min(HOSTS * per_host, MAX_TOTAL), RETRIES)
                 print(f"per host {setup.per_host}, total {setup.total}:", flush=True)
-                blocks.append((setup, compare(setup, work, base, seed, urls, expected, skip,
-                                              args.timeout, srv, args.trimmed_floor)))
+                blocks.append((setup, *compare(setup, work, base, seed, urls, expected, skip,
+                                               args.timeout, srv, args.trimmed_floor)))
                 if args.changed_pass:  # every page new bytes: text extracted and compared
                     assert isinstance(srv, MockTarget)
                     srv.mock.set_bench_revision(1)
@@ -244,22 +254,26 @@ def main(argv: list[str] | None = None) -> int:
                         "rotwatch, every page changed", work / f"data-{tag}",
                         work / f"rotwatch-{tag}.toml", expected, args.timeout))
                     srv.mock.set_bench_revision(0)
-        for setup, results in blocks:
-            report(setup, results, args.links, args.server)
+        for setup, results, extra in blocks:
+            report(setup, results, args.links, args.server, extra)
         if args.json:
             print(json.dumps([{"per_host": s.per_host, "total": s.total,
                                "server": args.server} | asdict(r)
                               | {"links_per_s": r.links_per_s}
-                              for s, results in blocks for r in results]))
+                              for s, results, _ in blocks for r in results]))
     finally:
         if args.keep:
             print(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    return 0
+    failures = [f for _, _, extra in blocks for f in extra.failures]
+    for failure in failures:
+        print(f"BENCHMARK FAILED: {failure}", file=sys.stderr)
+    return 1 if failures else 0
 
 
-def report(setup: Setup, results: list[Result], links: int, server: str) -> None:
+def report(setup: Setup, results: list[Result], links: int, server: str,
+           extra: BlockNotes) -> None:
     floor = next((r for r in results if r.tool.startswith("Scrapy floor") and r.cpu_s), None)
     lychee = next((r for r in results if r.tool == "lychee" and r.wall_s), None)
     first = next((r for r in results if r.tool.endswith("first pass")), None)
@@ -276,6 +290,8 @@ def report(setup: Setup, results: list[Result], links: int, server: str) -> None
         print(f"{r.tool:32} {r.wall_s:>7.1f} {r.links_per_s:>8.0f} {r.cpu_per_1000:>9.2f} "
               f"{vs_floor:>7.2f} {vs_lychee:>8.2f} {r.max_rss_mb:>7.0f} {r.tree_rss_mb:>8.0f} "
               f"{r.tree_pss_mb:>8.0f} {r.wrong:>6} {r.missing:>7} {r.server_ms_per_request:>10.3f}")
+    for row in extra.rows:
+        print(row)
     for r in results:
         print(f"- {r.tool}: exit {r.exit_code}; verdicts {r.classified}.{r.note}")
         for example in r.examples:
@@ -291,6 +307,8 @@ def report(setup: Setup, results: list[Result], links: int, server: str) -> None
     if first and lychee:
         print(f"first pass ÷ lychee (links/s): {first.links_per_s / lychee.links_per_s:.2f}; "
               f"zero misclassified: {'met' if first.wrong + first.missing == 0 else 'NOT met'}")
+    for line in extra.lines:
+        print(line)
 
 
 if __name__ == "__main__":

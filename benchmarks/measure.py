@@ -56,6 +56,8 @@ class Result:
     # What the target server spent during this run (its CPU, the requests it answered).
     server_cpu_s: float = 0.0
     server_requests: int = 0
+    # When the run's process started (epoch seconds): the target server's log is in those.
+    started_at: float = 0.0
 
     @property
     def server_ms_per_request(self) -> float:
@@ -161,6 +163,7 @@ def measure(cmd: Sequence[str], timeout: float, result: Result, *, cwd: Path = R
     out = open(stdout, "wb") if stdout else subprocess.DEVNULL  # noqa: SIM115
     err = tempfile.TemporaryFile()  # noqa: SIM115
     start = time.perf_counter()
+    result.started_at = time.time()
     proc = subprocess.Popen(list(cmd), cwd=cwd, stdout=out, stderr=err, env=env,
                             start_new_session=True)
     deadline = start + timeout

@@ -14,7 +14,9 @@ nginx (``apt-get install -y nginx libnginx-mod-http-echo``):
   ``Retry-After: 1``) with the mock's small page; an unknown ident under /bench/200/ (a
   soft-404 probe's made-up sibling) is an honest 404 (the mock answers 200 there);
 * ``/robots.txt``: the mock's (``Disallow: /private/``), at once, as the mock does;
-* ``/_nginx_status``: nginx's request counter (stub_status).
+* ``/_nginx_status``: nginx's request counter (stub_status);
+* every request logged (``requests.log``: end time, duration, host address, status, URI;
+  ``requests_since()``), for the bounds of benchmarks/bounds.py.
 
 One server block listens on every host address (127.0.0.2, 127.0.0.3, ...) at one port.
 With ``page_kb`` the 200 pages are article-sized like the mock's ``?kb=N``; error pages stay
@@ -40,6 +42,7 @@ from urllib.request import urlopen
 
 import psutil
 
+from benchmarks.bounds import LoggedRequest, parse_nginx_line
 from tests.mockserver import ROBOTS_TXT
 
 ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
@@ -116,6 +119,7 @@ class NginxServer:
         self.dir: Path | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self._status_calls = 0  # our own requests to /_nginx_status, not the workload's
+        self._log_offset = 0  # how far requests_since() has read requests.log
 
     # ---- lifecycle ---------------------------------------------------------------------
     def start(self) -> NginxServer:
@@ -204,7 +208,9 @@ error_log {d}/error.log warn;
 pid {d}/nginx.pid;
 events {{ worker_connections 8192; }}
 http {{
-  access_log off;
+  # Unbuffered: a tool's requests are all in the file when the tool has exited.
+  log_format rw '$msec $request_time $server_addr $status $request_uri';
+  access_log {d}/requests.log rw;
   client_body_temp_path {d}/tmp-body;
   proxy_temp_path {d}/tmp-proxy;
   fastcgi_temp_path {d}/tmp-fastcgi;
@@ -233,6 +239,20 @@ http {{
     def url(self, path: str = "/", host: int = 1) -> str:
         """URL on host ``host`` (1-based: 1 is 127.0.0.2), as MockServer.url."""
         return f"http://{self.addresses[host - 1]}:{self.port}/{path.lstrip('/')}"
+
+    def requests_since(self) -> list[LoggedRequest]:
+        """The requests logged since the last call (the first call: since the start)."""
+        assert self.dir is not None
+        log = self.dir / "requests.log"
+        if not log.exists():
+            return []
+        with log.open("rb") as fh:
+            fh.seek(self._log_offset)
+            data = fh.read()
+        whole = data[:data.rfind(b"\n") + 1]  # a line still being written waits
+        self._log_offset += len(whole)
+        parsed = (parse_nginx_line(line) for line in whole.decode().splitlines())
+        return [r for r in parsed if r is not None]
 
     def usage(self) -> ServerUsage:
         assert self.proc is not None

@@ -121,16 +121,39 @@ def run_linkchecker(work: Path, urls: list[str], expected: dict[str, str], setup
 
 # ---- the floor: a minimal Scrapy spider -------------------------------------------------
 
+def floor_counts(text: str) -> dict[str, int]:
+    """The floor spider's last line ("answered A of N; not modified M; ...") as counts."""
+    counts: dict[str, int] = {}
+    for line in text.splitlines()[-1:]:
+        for part in line.split(";"):
+            words = part.split()
+            if len(words) >= 2 and words[0] == "answered" and words[1].isdigit():
+                counts["answered"] = int(words[1])
+            elif len(words) >= 3 and words[-1].isdigit():
+                counts[" ".join(words[:-1])] = int(words[-1])
+    return counts
+
+
 def run_floor(work: Path, urls: list[str], setup: Setup, timeout: float,
-              trimmed: bool = False) -> Result:
+              trimmed: bool = False, validators: Path | None = None,
+              revalidate: bool = False) -> Result:
     """benchmarks.floor_spider over the same URLs with the same concurrency and retries
-    (`trimmed`: without the Scrapy components rotwatch's check crawl turns off)."""
+    (`trimmed`: without the Scrapy components rotwatch's check crawl turns off). With
+    `validators`, the first pass keeps the responses' validators in that file, and a
+    `revalidate` pass sends them back. ``classified`` gets the spider's counts
+    (answered, not modified, ...); answers short of every URL count none."""
     listing = work / "floor-urls.txt"
     listing.write_text("\n".join(urls) + "\n", encoding="utf-8")
-    result = Result("Scrapy floor, trimmed" if trimmed else "Scrapy floor (minimal spider)",
-                    len(urls))
+    name = ("Scrapy floor, revalidation pass" if revalidate else
+            "Scrapy floor, trimmed" if trimmed else "Scrapy floor (minimal spider)")
+    result = Result(name, len(urls))
+    extra = ["--trimmed"] if trimmed else []
+    if validators is not None:
+        extra += ["--revalidate" if revalidate else "--save-validators", str(validators)]
+    out = work / "floor-out.txt"
     measure([sys.executable, "-m", "benchmarks.floor_spider", str(listing),
              "--per-host", str(setup.per_host), "--total", str(setup.total),
-             "--retries", str(setup.retries), *(["--trimmed"] if trimmed else [])],
-            timeout, result)
+             "--retries", str(setup.retries), *extra], timeout, result, stdout=out)
+    counts = floor_counts(out.read_text(encoding="utf-8")) if out.exists() else {}
+    result.classified = counts if result.exit_code == 0 else {}
     return result

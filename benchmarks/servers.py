@@ -17,6 +17,7 @@ from urllib.request import urlopen
 
 import psutil
 
+from benchmarks.bounds import LoggedRequest
 from benchmarks.nginx_server import NginxServer, ServerUsage
 from tests.conftest import MockServer
 
@@ -28,13 +29,15 @@ class TargetServer(Protocol):
 
     def url(self, path: str = "/", host: int = 1) -> str: ...
     def usage(self) -> ServerUsage: ...
+    def requests_since(self) -> list[LoggedRequest]: ...
 
 
 class MockTarget:
     """The mock server with the interface of NginxServer (url, usage)."""
 
-    def __init__(self, mock: MockServer) -> None:
+    def __init__(self, mock: MockServer, delay_ms: int = 0) -> None:
         self.mock = mock
+        self.delay_s = delay_ms / 1000
 
     def url(self, path: str = "/", host: int = 1) -> str:
         return self.mock.url(path, host=host)
@@ -47,6 +50,21 @@ class MockTarget:
             with urlopen(base + "/_stats", timeout=10) as answer:
                 requests += int(json.loads(answer.read())["requests"])
         return ServerUsage(times.user + times.system, requests)
+
+    def requests_since(self) -> list[LoggedRequest]:
+        """The requests every listener logged since the last call (each log cleared).
+        The mock logs a request's arrival: its end is taken as arrival + the delay."""
+        out: list[LoggedRequest] = []
+        for base in self.mock.hosts:
+            with urlopen(base + "/_log?clear=1", timeout=30) as answer:
+                entries = json.loads(answer.read())
+            host = base.split("//", 1)[1].rsplit(":", 1)[0]
+            for e in entries:
+                path = str(e["path"])
+                took = self.delay_s if path.startswith("/bench/") else 0.0
+                out.append(LoggedRequest(host, path, int(e["status"] or 0),
+                                         float(e["time"]), float(e["time"]) + took))
+        return out
 
 
 @contextlib.contextmanager
@@ -68,4 +86,4 @@ def target_server(kind: str, pages: Sequence[tuple[int, str]], *, hosts: int = 2
     extra = ["--validators", "on"] if validators else []
     with MockServer(hosts=[f"127.0.0.2-{hosts + 1}"], delay_ms=delay_ms, tls=False, bomb_mb=0,
                     max_seconds=max_seconds, extra_args=extra) as mock:
-        yield MockTarget(mock)
+        yield MockTarget(mock, delay_ms)
