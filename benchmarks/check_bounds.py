@@ -97,6 +97,12 @@ def _bound(out: BlockNotes, setup: Setup, by_tool: Mapping[str, Result],
         f"{setup.per_host}/host; a retried link's chain {b.chain_s:.2f} s (backoffs "
         f"{'+'.join(f'{s:g}' for s in BACKOFFS_S)} s); first response "
         f"{b.first_response_s:.2f} s after start")
+    if lychee and logs.get("lychee"):
+        own = zero_cpu_bound(logs["lychee"], per_host=setup.per_host, delay_s=delay_s,
+                             backoffs_s=(), started_at=lychee.started_at)
+        out.lines.append(f"lychee's own zero-CPU bound (its requests, its first response "
+                         f"{own.first_response_s:.2f} s after start): {own.any_order_s:.1f} s "
+                         f"against its {lychee.wall_s:.1f} s")
     for tool in (FIRST, "lychee"):
         if logs.get(tool):
             out.lines.append(f"{tool}: " + _requests_summary(logs[tool]))

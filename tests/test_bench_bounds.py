@@ -21,8 +21,8 @@ from benchmarks.bounds import (
     retries,
     zero_cpu_bound,
 )
-from benchmarks.check_bounds import FLOOR_FIRST, FLOOR_REVALIDATION, notes
-from benchmarks.measure import Setup
+from benchmarks.check_bounds import FIRST, FLOOR_FIRST, FLOOR_REVALIDATION, notes
+from benchmarks.measure import Result, Setup
 from benchmarks.peers import floor_counts, run_floor
 from benchmarks.servers import MockTarget
 from tests.conftest import MockServer
@@ -67,6 +67,21 @@ def test_no_retries_no_chain_and_an_empty_log_is_refused() -> None:
     assert b.any_order_s == pytest.approx(b.in_order_s) == pytest.approx(1.05 + 0.3)
     with pytest.raises(ValueError, match="no /bench requests"):
         zero_cpu_bound(log[:0], per_host=1, delay_s=0.1, backoffs_s=(), started_at=0.0)
+
+
+def test_the_bound_rows_beside_lychee() -> None:
+    first = Result(FIRST, links=9, wall_s=8.0, started_at=99.5)
+    lychee = Result("lychee", links=9, wall_s=7.3, started_at=99.9)
+    lychee_log = [req(A, f"/bench/200/{i}", 100.0) for i in range(5)]
+    block = notes(Setup(2, 4, 2), [first, lychee], {FIRST: hand_log(), "lychee": lychee_log},
+                  0.05)
+    any_order, in_order = block.rows
+    assert any_order.split()[-3:] == ["3.6", "2", "2.00"]  # wall, links/s, ÷ lychee
+    assert in_order.split()[-3:] == ["3.7", "2", "1.97"]
+    assert any("busiest host 127.0.0.2, 7 delayed requests" in line for line in block.lines)
+    assert any("lychee's own zero-CPU bound" in line and "0.3 s against its 7.3 s" in line
+               for line in block.lines)
+    assert block.failures == []
 
 
 def test_retries_and_not_modified_from_a_log() -> None:
