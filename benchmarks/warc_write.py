@@ -1,31 +1,39 @@
 """WARC write cost per exchange, in process: what the Recorder's thread spends per response.
 
     .venv/bin/python -m benchmarks.warc_write [--pages 2000] [--rounds 7] [--page-kb 0]
-        [--profile]
+        [--profile] [--base DIR]
 
 Archives ``--pages`` exchanges (200-byte pages, or about N KiB with ``--page-kb``) over 20
 hosts with `SnapshotWriter(index=True)` (records, gzip, the CDXJ line) into a temp
-directory, ``--rounds`` times, and prints the minimum µs per exchange (the machine is
-shared: the minimum is the least disturbed round). ``--profile`` prints a cProfile of one
-round instead.
+directory, ``--rounds`` times, in a worker thread as the Recorder does (zlib's memory
+comes from that thread's own malloc arena), and prints the minimum µs of that thread's
+CPU time per exchange (the machine is shared: the minimum is the least disturbed round).
+With ``--base DIR`` (another tree, from `git archive`), each round runs both trees in
+turn, each in its own interpreter, and prints their ratio. ``--profile`` prints a cProfile
+of one round instead.
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if "--tree" in sys.argv:  # the tree measured goes first on the path (before this one)
+    sys.path.insert(0, sys.argv[sys.argv.index("--tree") + 1])
+else:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import argparse
 import cProfile
 import pstats
-import sys
+import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from archive.warc.writer import SnapshotWriter  # noqa: E402
-from core.exchange import Exchange  # noqa: E402
+from archive.warc.writer import SnapshotWriter
+from core.exchange import Exchange
 
 
 def exchanges(pages: int, page_kb: int) -> list[Exchange]:
@@ -52,12 +60,22 @@ def exchanges(pages: int, page_kb: int) -> list[Exchange]:
 
 
 def one_round(batch: list[Exchange]) -> float:
+    """µs of this thread's CPU time per exchange."""
     with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
+        start = time.thread_time()
         with SnapshotWriter(Path(tmp), index=True) as writer:
             for exchange in batch:
                 writer.write(exchange)
-        return (time.perf_counter() - start) / len(batch) * 1e6
+        return (time.thread_time() - start) / len(batch) * 1e6
+
+
+def _in_tree(tree: str, args: argparse.Namespace) -> float:
+    """One round of `tree`, in its own interpreter."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--pages", str(args.pages), "--page-kb", str(args.page_kb),
+         "--rounds", "1", "--quiet", "--tree", tree],
+        capture_output=True, text=True, check=True)
+    return float(done.stdout.split()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,16 +84,34 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--page-kb", type=int, default=0)
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--base", help="another tree (git archive) to measure against")
+    p.add_argument("--tree", help=argparse.SUPPRESS)
+    p.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    batch = exchanges(args.pages, args.page_kb)
-    if args.profile:
-        profile = cProfile.Profile()
-        profile.runcall(one_round, batch)
-        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+    pages = f"{args.pages} exchanges, {args.page_kb or 0.2} KiB pages"
+    if args.base:
+        here = str(Path(__file__).resolve().parents[1])
+        runs: dict[str, list[float]] = {"this": [], "base": []}
+        for _ in range(args.rounds):  # interleaved: both trees see the same load
+            for name, tree in (("this", here), ("base", args.base)):
+                runs[name].append(_in_tree(tree, args))
+        this, base = min(runs["this"]), min(runs["base"])
+        print(f"{pages}: this {this:.1f}, base {base:.1f} µs per exchange (min of "
+              f"{args.rounds}), this/base {this / base:.3f}")
         return 0
-    times = [one_round(batch) for _ in range(args.rounds)]
-    print(f"{args.pages} exchanges, {args.page_kb or 0.2} KiB pages: min {min(times):.1f} µs "
-          f"per exchange (rounds: {', '.join(f'{t:.0f}' for t in times)})")
+    batch = exchanges(args.pages, args.page_kb)
+    with ThreadPoolExecutor(max_workers=1) as worker:  # the Recorder's thread, as in a crawl
+        if args.profile:
+            profile = cProfile.Profile()
+            worker.submit(profile.runcall, one_round, batch).result()
+            pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+            return 0
+        times = [worker.submit(one_round, batch).result() for _ in range(args.rounds)]
+    if args.quiet:
+        print(min(times))
+        return 0
+    print(f"{pages}: min {min(times):.1f} µs per exchange "
+          f"(rounds: {', '.join(f'{t:.0f}' for t in times)})")
     return 0
 
 

@@ -63,6 +63,7 @@ class Recorder:
                  extractor: TextExtractor | None = None) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rotwatch-store")
         self._pending: list[tuple[Outcome, Future[Prepared]]] = []
+        self._pending_bytes = 0  # bodies and page texts the pending outcomes hold
         # Jobs for the worker not handed over yet, in call order (FIFO is kept).
         self._jobs: list[Callable[[], None]] = []
         self._job_bytes = 0
@@ -124,18 +125,15 @@ class Recorder:
 
     def add(self, outcome: Outcome) -> None:
         self.added += 1
-        # The body goes to the worker with the next group of jobs (text extraction, drift)
-        # and is not kept here, nor is the page's visible text (read for the verdict, the
-        # soft-404 rule and short pages' text by then; a check row does not record it):
-        # a batch may wait long for its drift texts (_drain). A held check keeps it: its
-        # observation is stored whole for its confirmation.
-        row = self._later(len(outcome.body or b""), self._prepare, outcome)
-        # (A 304 has neither body nor text: nothing to copy the outcome for.)
-        kept = outcome if outcome.body is None else replace(outcome, body=None)
-        if outcome.observation.text and not (self.hold_failures and is_held(outcome)):
-            kept = replace(kept, observation=replace(outcome.observation, text=""))
-        self._pending.append((kept, row))
-        if len(self._pending) >= self.batch_size:
+        size = len(outcome.body or b"")
+        row = self._later(size, self._prepare, outcome)
+        # Kept whole until its batch is recorded: a batch that must wait for its drift
+        # texts drops its bodies and page texts then (`_lean`). Copying every outcome
+        # without them here cost the reactor two dataclass copies per check, for batches
+        # that mostly never wait. Bodies and texts held bound the batch as jobs are bound.
+        self._pending.append((outcome, row))
+        self._pending_bytes += size + len(outcome.observation.text)
+        if len(self._pending) >= self.batch_size or self._pending_bytes >= JOB_GROUP_BYTES:
             self.flush()
 
     def _later(self, size: int, work: Callable[..., _T], *args: Any) -> Future[_T]:
@@ -163,7 +161,7 @@ class Recorder:
     def flush(self) -> None:
         self._hand_over()  # the batch's jobs go first: recording waits for their results
         if self._pending:
-            batch, self._pending = self._pending, []
+            batch, self._pending, self._pending_bytes = self._pending, [], 0
             self._futures.append(self._executor.submit(self._enqueue, batch))
             self._futures = [f for f in self._futures if not f.done()]
 
@@ -281,6 +279,19 @@ class Recorder:
     def _enqueue(self, pending: list[tuple[Outcome, Future[Prepared]]]) -> None:
         self._waiting.append(pending)
         self._drain()
+        if self._waiting and self._waiting[-1] is pending:
+            # It waits (for how long is up to the extraction worker): without the bodies
+            # and page texts, which its rows do not record (read for the verdict, the
+            # soft-404 rule and short pages' text by now).
+            pending[:] = [(self._lean(outcome), row) for outcome, row in pending]
+
+    def _lean(self, outcome: Outcome) -> Outcome:
+        """The outcome without its body and page text; a held check keeps its text: its
+        observation is stored whole for its confirmation. (A 304 has neither.)"""
+        if outcome.observation.text and not (self.hold_failures and is_held(outcome)):
+            return replace(outcome, body=None,
+                           observation=replace(outcome.observation, text=""))
+        return outcome if outcome.body is None else replace(outcome, body=None)
 
     def _drain(self, wait: bool = False) -> None:
         """Record the waiting batches, in order, as far as their texts are extracted (all

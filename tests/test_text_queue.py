@@ -132,6 +132,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         seen["checks_while_waiting"] = conn.execute("SELECT count(*) FROM checks").fetchone()
     seen["refs_while_waiting"] = list(extractor.refs)
     seen["backlog_while_waiting"] = recorder.backlog
+    # (the worker is idle: it archived `later` after putting the batch to wait)
+    seen["held_while_waiting"] = [(outcome.body, outcome.observation.text)
+                                  for batch in recorder._waiting for outcome, _ in batch]
     extractor.gate.set()
     recorder.close()
     seen["error"] = recorder.error
@@ -150,6 +153,11 @@ def test_the_backlog_counts_the_check_waiting_for_its_texts(store: dict[str, Any
     # what the crawl holds new targets back for (crawler.fetch.backlog)
     assert store["backlog_while_waiting"] == 1
     assert store["backlog_after"] == 0
+
+
+def test_a_waiting_batch_holds_no_bodies_nor_page_texts(store: dict[str, Any]) -> None:
+    # its rows do not record them, and texts may take long: the memory is given back
+    assert store["held_while_waiting"] == [(None, "")]
 
 
 def test_pages_wait_for_extraction_as_references_not_bodies(store: dict[str, Any]) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import random
+import re
 import shutil
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -149,3 +151,22 @@ def test_index_line_timestamps_are_strftimes_of_utc() -> None:
         line = index_line("http://127.0.0.2/a", moment, 200, "text/html", "sha1:X",
                           "f.warc.gz", 0, 10)
         assert line.split(" ")[1] == moment.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+
+
+def test_index_line_fields_are_what_json_dumps_writes() -> None:
+    """The JSON part is json.dumps's (separators, order, escapes) for any values."""
+    odd = ["http://127.0.0.2/a", 'http://h/"q"\\x', "http://h/caf\u00e9?\u2603=1",
+           "http://h/a\tb\x01", "http://h/\U0001f600"]
+    mimes: list[str | None] = [None, "text/html; charset=utf-8", " application/json ",
+                               'text/"x"', "text/caf\u00e9;a", "image/png\tx"]
+    for n, url in enumerate(odd):
+        for mime in mimes:
+            line = index_line(url, datetime(2026, 12, 1, tzinfo=UTC), 200 + n, mime,
+                              f"sha1:{url[-3:]}", f"f-{url[-2:]}.warc.gz", 7 * n, 11 + n)
+            fields: dict[str, str] = {"url": url}
+            if mime is not None:
+                fields["mime"] = re.split(r"[;\s]", mime.strip(), maxsplit=1)[0].strip()
+            fields |= {"status": str(200 + n), "digest": f"sha1:{url[-3:]}",
+                       "length": str(11 + n), "offset": str(7 * n),
+                       "filename": f"f-{url[-2:]}.warc.gz"}
+            assert line.split(" ", 2)[2] == json.dumps(fields) + "\n"
