@@ -33,10 +33,14 @@ from scrapy.crawler import Crawler
 from scrapy.http import Headers, Response
 from twisted.web._newclient import HEADER, STATUS
 
+from core.content_coding import accepted_encodings
 from crawler.fetch.hops import start_clock
 
 # Request.meta key holding the target's deadline (time.monotonic() seconds).
 DEADLINE = "rw_deadline"
+# Request.meta key: the request accepts every content coding rotwatch decodes (targets,
+# their hops and retries, probes; not robots.txt, read as it comes).
+ACCEPT_ENCODINGS = "rw_accept_encodings"
 # Browsers give up at about 256 KiB of response headers; no real page needs more, and
 # real pages send a few dozen header lines.
 MAX_HEADER_BYTES = 256 * 1024
@@ -60,14 +64,44 @@ def remaining(meta: dict[str, Any], now: float | None = None) -> float | None:
 
 
 class _BoundedHTTPClientParser(_LenientHTTPClientParser):
-    """Counts the status and header lines it is given and stops past the caps.
+    """Stops past the caps on the status and header lines it is given.
+
+    Counted per chunk, not per line (a Python call on every header line of every response
+    cost about as much as the rest of this handler): while the headers are being read,
+    each chunk's bytes and line ends are added up in C. Those sums are upper bounds of the
+    header's (a chunk may also hold the start of the body), so under both caps nothing
+    can be over; only when a sum passes a cap does the parser count line by line
+    (`_LineCountingParser`), from the exact counts so far, and fail when the header
+    itself is over.
 
     No __init__ and only class-level defaults: the protocol swaps a parser's class to this
     one right after creating it, as Scrapy itself does for its lenient parser.
     """
 
-    _header_bytes = 0
-    _header_lines = 0
+    _header_bytes = 0  # bytes of the status and header lines so far (upper bound)
+    _header_lines = 0  # line ends among them
+    _tail = 0  # bytes after the last line end (a line not yet complete)
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.state in (STATUS, HEADER):
+            lines = self._header_lines + data.count(b"\n")
+            size = self._header_bytes + len(data)
+            if lines > MAX_HEADER_LINES or size > MAX_HEADER_BYTES:
+                # Only the whole lines seen so far were header lines for sure.
+                self._header_bytes -= self._tail
+                self.__class__ = _LineCountingParser
+            else:
+                end = data.rfind(b"\n")
+                self._tail = self._tail + len(data) if end < 0 else len(data) - end - 1
+                self._header_lines, self._header_bytes = lines, size
+        super().dataReceived(data)
+
+
+class _LineCountingParser(_BoundedHTTPClientParser):
+    """The header caps counted line by line, for a response near or past them."""
+
+    def dataReceived(self, data: bytes) -> None:
+        _LenientHTTPClientParser.dataReceived(self, data)
 
     def lineReceived(self, line: bytes) -> None:
         if self.state in (STATUS, HEADER):
@@ -113,22 +147,28 @@ class CheckDownloadHandler(HTTP11DownloadHandler):
                                 for name, value in (
                                     *settings.getdict("DEFAULT_REQUEST_HEADERS").items(),
                                     ("User-Agent", settings.get("USER_AGENT"))) if value]
+        self.accept_encoding = (normal.normkey("Accept-Encoding"),
+                                normal.normvalue(accepted_encodings()))
 
     async def download_request(self, request: Request) -> Response:
         headers = request.headers
+        meta = request.meta
+        if ACCEPT_ENCODINGS in meta:
+            name, value = self.accept_encoding
+            dict.setdefault(headers, name, list(value))
         for name, value in self.default_headers:
             # A request's own value stays; each request gets a list of its own.
             dict.setdefault(headers, name, list(value))
         now = time.monotonic()
         # The clock starts with the first byte we ask for, not while the target waits in
         # the scheduler: time in the queue costs the server nothing.
-        request.meta.setdefault(DEADLINE, now + self.budget)
+        meta.setdefault(DEADLINE, now + self.budget)
         start_clock(request, now)
-        left = remaining(request.meta, now)
+        left = remaining(meta, now)
         assert left is not None
         if left <= 0:
             raise TargetDeadlineExceeded(
                 f"time budget of {self.budget:g} s per target spent before {request.url}")
-        configured = float(request.meta.get("download_timeout") or self.timeout)
-        request.meta["download_timeout"] = max(0.05, min(configured, left))
+        configured = float(meta.get("download_timeout") or self.timeout)
+        meta["download_timeout"] = max(0.05, min(configured, left))
         return await super().download_request(request)

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
@@ -24,7 +25,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from core.content_coding import accepted_encodings, decode_body, is_text
+from core.content_coding import decode_body, is_text
 from core.probes import probe_key, probe_url, without_parameter
 from core.records import DueTarget, ErrorKind, Hop, Observation
 from core.urls import CHECKABLE_SCHEMES
@@ -32,7 +33,7 @@ from core.verdict import FirstLook, first_look, judge
 from crawler.fetch.archiving import response_headers
 from crawler.fetch.backlog import BACKLOG, MAX_BACKLOG, wait_for_room
 from crawler.fetch.content import page_facts
-from crawler.fetch.download_handler import DEADLINE, remaining
+from crawler.fetch.download_handler import ACCEPT_ENCODINGS, DEADLINE, remaining
 from crawler.fetch.errors import classify
 from crawler.fetch.hops import TARGET_FETCH, TargetFetch, fetch_of, hop_of
 from crawler.fetch.items import Outcome
@@ -113,7 +114,7 @@ class CheckSpider(scrapy.Spider):
 
     def _request(self, url: str, state: TargetFetch, *, deadline: float | None) -> Request:
         meta: dict[str, Any] = {TARGET_FETCH: state, "handle_httpstatus_all": True,
-                                "dont_redirect": True}
+                                "dont_redirect": True, ACCEPT_ENCODINGS: True}
         if deadline is not None:  # a later hop: the target's clock is already running
             meta[DEADLINE] = deadline
         else:
@@ -121,9 +122,10 @@ class CheckSpider(scrapy.Spider):
             # StartSpiderMiddleware would set it; it is off, see crawler/fetch/settings.py).
             meta["is_start_request"] = True
         # A later hop goes ahead of targets not yet started: its target's budget is running.
+        # Accept-Encoding comes from the download handler (ACCEPT_ENCODINGS): a header
+        # given here is normalised again by every Request, a third of its cost.
         request = Request(url, callback=self.parse, errback=self.failed, dont_filter=True,
-                          headers={"Accept-Encoding": accepted_encodings()}, meta=meta,
-                          priority=0 if deadline is None else 1)
+                          meta=meta, priority=0 if deadline is None else 1)
         validators = state.target.validators
         if validators is not None:
             # The last good capture's ETag / Last-Modified, on the request for its URL (as
@@ -159,7 +161,8 @@ class CheckSpider(scrapy.Spider):
                 error_message=f"{kind.value} after {len(hops)} hops, next {following}",
                 elapsed=state.elapsed()))
             return
-        observation, decoded = self._observe(target.url, response, hops, state.elapsed())
+        observation, decoded = self._observe(target.url, response, hops, state.elapsed(),
+                                             validated=target.validators is not None)
         probes = Probes(None, None)
         left = remaining(meta)
         look = first_look(observation)  # the cheap rules, run once for the probe and verdict
@@ -179,10 +182,13 @@ class CheckSpider(scrapy.Spider):
             retries=request.meta.get("retry_times", 0), elapsed=state.elapsed()))
 
     def _observe(self, url: str, response: Response, hops: tuple[Hop, ...],
-                 elapsed: float) -> tuple[Observation, bytes]:
-        """The observation of a final response, and its body decoded within the cap."""
+                 elapsed: float, *, validated: bool = False) -> tuple[Observation, bytes]:
+        """The observation of a final response, and its body decoded within the cap.
+
+        `validated`: the target has validators, so its requests may carry them (only then
+        are the request's headers read)."""
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1") or None
-        request_headers = response.request.headers if response.request else {}
+        request_headers = response.request.headers if validated and response.request else {}
         conditional = bool(request_headers.get(b"If-None-Match")
                            or request_headers.get(b"If-Modified-Since"))
         if response.status == 304:
@@ -251,12 +257,11 @@ class CheckSpider(scrapy.Spider):
             # target already waiting there, and each of their verdicts waits for it. At most
             # `concurrency_per_host` probes are in flight per host, one per path prefix.
             meta: dict[str, Any] = {
-                "handle_httpstatus_all": True, "dont_redirect": True,
+                "handle_httpstatus_all": True, "dont_redirect": True, ACCEPT_ENCODINGS: True,
                 "download_slot": f"rotwatch-probe:{_netloc(current)}"}
             if deadline is not None:  # the probe spends the budget of the target it serves
                 meta[DEADLINE] = deadline
-            request = Request(current, dont_filter=True, meta=meta,
-                              headers={"Accept-Encoding": accepted_encodings()})
+            request = Request(current, dont_filter=True, meta=meta)
             try:
                 response = await self.crawler.engine.download_async(request)
             except Exception:
@@ -296,6 +301,7 @@ def _netloc(url: str) -> str:
     return urlsplit(url).netloc
 
 
+@lru_cache(maxsize=256)  # twice per page, and a crawl sees few distinct Content-Types
 def _charset(content_type: str | None) -> str | None:
     if not content_type or "charset=" not in content_type.lower():
         return None
