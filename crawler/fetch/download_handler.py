@@ -33,14 +33,10 @@ from scrapy.crawler import Crawler
 from scrapy.http import Headers, Response
 from twisted.web._newclient import HEADER, STATUS
 
-from core.content_coding import accepted_encodings
 from crawler.fetch.hops import start_clock
 
 # Request.meta key holding the target's deadline (time.monotonic() seconds).
 DEADLINE = "rw_deadline"
-# Request.meta key: the request accepts every content coding rotwatch decodes (targets,
-# their hops and retries, probes; not robots.txt, read as it comes).
-ACCEPT_ENCODINGS = "rw_accept_encodings"
 # Browsers give up at about 256 KiB of response headers; no real page needs more, and
 # real pages send a few dozen header lines.
 MAX_HEADER_BYTES = 256 * 1024
@@ -147,15 +143,10 @@ class CheckDownloadHandler(HTTP11DownloadHandler):
                                 for name, value in (
                                     *settings.getdict("DEFAULT_REQUEST_HEADERS").items(),
                                     ("User-Agent", settings.get("USER_AGENT"))) if value]
-        self.accept_encoding = (normal.normkey("Accept-Encoding"),
-                                normal.normvalue(accepted_encodings()))
 
     async def download_request(self, request: Request) -> Response:
         headers = request.headers
         meta = request.meta
-        if ACCEPT_ENCODINGS in meta:
-            name, value = self.accept_encoding
-            dict.setdefault(headers, name, list(value))
         for name, value in self.default_headers:
             # A request's own value stays; each request gets a list of its own.
             dict.setdefault(headers, name, list(value))

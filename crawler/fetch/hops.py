@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from scrapy import Request
@@ -41,9 +41,6 @@ class TargetFetch:
 
 
 _FIELDS = frozenset(field.name for field in fields(TargetFetch))
-# update() builds the new state by field position: it must know every field.
-assert tuple(field.name for field in fields(TargetFetch)) == (
-    "target", "hops", "spent", "sent", "warc"), "update() names every TargetFetch field"
 
 
 def fetch_of(request: Request | None) -> TargetFetch | None:
@@ -56,12 +53,7 @@ def update(request: Request, state: TargetFetch, **changes: Any) -> TargetFetch:
     """Replace the request's state with a changed copy (and return it)."""
     if not _FIELDS.issuperset(changes):
         raise TypeError(f"TargetFetch has no field {sorted(set(changes) - _FIELDS)}")
-    # What dataclasses.replace gives, built directly: replace walks the dataclass's
-    # fields on every call, 1.6x the cost, and this runs three times per response.
-    get = changes.get
-    new = TargetFetch(get("target", state.target), get("hops", state.hops),
-                      get("spent", state.spent), get("sent", state.sent),
-                      get("warc", state.warc))
+    new = replace(state, **changes)
     request.meta[TARGET_FETCH] = new
     return new
 

@@ -25,7 +25,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from core.content_coding import decode_body, is_text
+from core.content_coding import accepted_encodings, decode_body, is_text
 from core.probes import probe_key, probe_url, without_parameter
 from core.records import DueTarget, ErrorKind, Hop, Observation
 from core.urls import CHECKABLE_SCHEMES
@@ -33,7 +33,7 @@ from core.verdict import FirstLook, first_look, judge
 from crawler.fetch.archiving import response_headers
 from crawler.fetch.backlog import BACKLOG, MAX_BACKLOG, wait_for_room
 from crawler.fetch.content import page_facts
-from crawler.fetch.download_handler import ACCEPT_ENCODINGS, DEADLINE, remaining
+from crawler.fetch.download_handler import DEADLINE, remaining
 from crawler.fetch.errors import classify
 from crawler.fetch.hops import TARGET_FETCH, TargetFetch, fetch_of, hop_of
 from crawler.fetch.items import Outcome
@@ -114,7 +114,7 @@ class CheckSpider(scrapy.Spider):
 
     def _request(self, url: str, state: TargetFetch, *, deadline: float | None) -> Request:
         meta: dict[str, Any] = {TARGET_FETCH: state, "handle_httpstatus_all": True,
-                                "dont_redirect": True, ACCEPT_ENCODINGS: True}
+                                "dont_redirect": True}
         if deadline is not None:  # a later hop: the target's clock is already running
             meta[DEADLINE] = deadline
         else:
@@ -122,10 +122,9 @@ class CheckSpider(scrapy.Spider):
             # StartSpiderMiddleware would set it; it is off, see crawler/fetch/settings.py).
             meta["is_start_request"] = True
         # A later hop goes ahead of targets not yet started: its target's budget is running.
-        # Accept-Encoding comes from the download handler (ACCEPT_ENCODINGS): a header
-        # given here is normalised again by every Request, a third of its cost.
         request = Request(url, callback=self.parse, errback=self.failed, dont_filter=True,
-                          meta=meta, priority=0 if deadline is None else 1)
+                          headers={"Accept-Encoding": accepted_encodings()}, meta=meta,
+                          priority=0 if deadline is None else 1)
         validators = state.target.validators
         if validators is not None:
             # The last good capture's ETag / Last-Modified, on the request for its URL (as
@@ -257,11 +256,12 @@ class CheckSpider(scrapy.Spider):
             # target already waiting there, and each of their verdicts waits for it. At most
             # `concurrency_per_host` probes are in flight per host, one per path prefix.
             meta: dict[str, Any] = {
-                "handle_httpstatus_all": True, "dont_redirect": True, ACCEPT_ENCODINGS: True,
+                "handle_httpstatus_all": True, "dont_redirect": True,
                 "download_slot": f"rotwatch-probe:{_netloc(current)}"}
             if deadline is not None:  # the probe spends the budget of the target it serves
                 meta[DEADLINE] = deadline
-            request = Request(current, dont_filter=True, meta=meta)
+            request = Request(current, dont_filter=True, meta=meta,
+                              headers={"Accept-Encoding": accepted_encodings()})
             try:
                 response = await self.crawler.engine.download_async(request)
             except Exception:
