@@ -301,7 +301,7 @@ def _netloc(url: str) -> str:
     return urlsplit(url).netloc
 
 
-@lru_cache(maxsize=256)  # twice per page, and a crawl sees few distinct Content-Types
+@lru_cache(maxsize=64)  # twice per page, and a crawl sees few distinct Content-Types
 def _charset(content_type: str | None) -> str | None:
     if not content_type or "charset=" not in content_type.lower():
         return None
