@@ -13,8 +13,18 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from scrapy import Request
+from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.misc import load_object
+from scrapy.utils.test import get_crawler
 
-from crawler.fetch.scheduler import SlotLoad, choose_slot, longest_work_first
+from crawler.fetch.scheduler import (
+    MAX_IDLE,
+    LongestWorkFirstQueue,
+    SlotLoad,
+    choose_slot,
+    longest_work_first,
+)
 from tests.conftest import MockServer
 from tests.helpers import latest_checks, rotwatch, write_config
 
@@ -130,3 +140,31 @@ def test_the_one_pass_choice_is_longest_work_first() -> None:
                           queued[name] + held.get(name, 0)) for name in names]
         assert choose_slot(queued, held, slots, last) == longest_work_first(loads, last)
     assert choose_slot({}, {}, {}, "a") is None
+
+
+def test_an_emptied_host_queue_is_reused_and_keeps_its_order() -> None:
+    """When the downloader keeps up, a host's queue empties with every pop: the next push
+    reuses it (no new queue per request), priorities still first, at most MAX_IDLE kept."""
+    crawler = get_crawler(settings_dict={"CONCURRENT_REQUESTS_PER_DOMAIN": 2})
+    crawler.engine = SimpleNamespace(downloader=SimpleNamespace(  # type: ignore[assignment]
+        get_slot_key=lambda request: urlparse_cached(request).netloc, slots={}))
+    fifo = load_object("scrapy.squeues.FifoMemoryQueue")
+    queue = LongestWorkFirstQueue(crawler, fifo, "", None, start_queue_cls=fifo)
+    first = Request("http://127.0.0.2/a", meta={"is_start_request": True})
+    queue.push(first)
+    emptied = queue.pqueues["127.0.0.2"]
+    assert queue.pop() is first and len(queue) == 0 and "127.0.0.2" not in queue.pqueues
+    later = [Request("http://127.0.0.2/b", meta={"is_start_request": True}),
+             Request("http://127.0.0.2/hop", priority=1),
+             Request("http://127.0.0.2/c", meta={"is_start_request": True})]
+    for request in later:
+        queue.push(request)
+    assert queue.pqueues["127.0.0.2"] is emptied and len(queue) == 3
+    assert [queue.pop() for _ in later] == [later[1], later[0], later[2]]
+    for n in range(MAX_IDLE + 50):
+        queue.push(Request(f"http://127.0.{n // 250}.{n % 250}/x"))
+        assert queue.pop() is not None
+    assert len(queue) == 0 and queue.pop() is None
+    assert len(queue._idle) == MAX_IDLE and not queue.pqueues
+    queue.close()
+    assert not queue._idle

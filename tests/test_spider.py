@@ -8,10 +8,10 @@ would hand on (after the HopMiddleware recorded the hop, as it does in a crawl) 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from concurrent.futures import Future
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pytest
 from scrapy import Request
@@ -57,7 +57,16 @@ def respond(request: Request, status: int = 200, body: bytes = PAGE,
     response = HtmlResponse(request.url, status=status, body=body, request=request,
                             headers={"Content-Type": "text/html; charset=utf-8",
                                      **(headers or {})}, flags=flags)
-    return HopMiddleware().process_response(request, response)
+    return finished(HopMiddleware().process_response(request, response))
+
+
+def finished(step: Coroutine[Any, Any, T]) -> T:
+    """The value of a coroutine that never waits (a middleware's), run to its end here."""
+    try:
+        step.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    raise AssertionError("the coroutine waited")
 
 
 def drain(outputs: AsyncIterator[T]) -> list[T]:

@@ -60,14 +60,44 @@ def remaining(meta: dict[str, Any], now: float | None = None) -> float | None:
 
 
 class _BoundedHTTPClientParser(_LenientHTTPClientParser):
-    """Counts the status and header lines it is given and stops past the caps.
+    """Stops past the caps on the status and header lines it is given.
+
+    Counted per chunk, not per line (a Python call on each of the ~10 header lines of every
+    response; 5 µs of a response's 40 µs parse): while the headers are being read,
+    each chunk's bytes and line ends are added up in C. Those sums are upper bounds of the
+    header's (a chunk may also hold the start of the body), so under both caps nothing
+    can be over; only when a sum passes a cap does the parser count line by line
+    (`_LineCountingParser`), from the exact counts so far, and fail when the header
+    itself is over.
 
     No __init__ and only class-level defaults: the protocol swaps a parser's class to this
     one right after creating it, as Scrapy itself does for its lenient parser.
     """
 
-    _header_bytes = 0
-    _header_lines = 0
+    _header_bytes = 0  # bytes of the status and header lines so far (upper bound)
+    _header_lines = 0  # line ends among them
+    _tail = 0  # bytes after the last line end (a line not yet complete)
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.state in (STATUS, HEADER):
+            lines = self._header_lines + data.count(b"\n")
+            size = self._header_bytes + len(data)
+            if lines > MAX_HEADER_LINES or size > MAX_HEADER_BYTES:
+                # Only the whole lines seen so far were header lines for sure.
+                self._header_bytes -= self._tail
+                self.__class__ = _LineCountingParser
+            else:
+                end = data.rfind(b"\n")
+                self._tail = self._tail + len(data) if end < 0 else len(data) - end - 1
+                self._header_lines, self._header_bytes = lines, size
+        super().dataReceived(data)
+
+
+class _LineCountingParser(_BoundedHTTPClientParser):
+    """The header caps counted line by line, for a response near or past them."""
+
+    def dataReceived(self, data: bytes) -> None:
+        _LenientHTTPClientParser.dataReceived(self, data)
 
     def lineReceived(self, line: bytes) -> None:
         if self.state in (STATUS, HEADER):
@@ -116,19 +146,20 @@ class CheckDownloadHandler(HTTP11DownloadHandler):
 
     async def download_request(self, request: Request) -> Response:
         headers = request.headers
+        meta = request.meta
         for name, value in self.default_headers:
             # A request's own value stays; each request gets a list of its own.
             dict.setdefault(headers, name, list(value))
         now = time.monotonic()
         # The clock starts with the first byte we ask for, not while the target waits in
         # the scheduler: time in the queue costs the server nothing.
-        request.meta.setdefault(DEADLINE, now + self.budget)
+        meta.setdefault(DEADLINE, now + self.budget)
         start_clock(request, now)
-        left = remaining(request.meta, now)
+        left = remaining(meta, now)
         assert left is not None
         if left <= 0:
             raise TargetDeadlineExceeded(
                 f"time budget of {self.budget:g} s per target spent before {request.url}")
-        configured = float(request.meta.get("download_timeout") or self.timeout)
-        request.meta["download_timeout"] = max(0.05, min(configured, left))
+        configured = float(meta.get("download_timeout") or self.timeout)
+        meta["download_timeout"] = max(0.05, min(configured, left))
         return await super().download_request(request)

@@ -33,11 +33,14 @@ from typing import Any, NamedTuple
 
 from scrapy import Request, Spider
 from scrapy.core.scheduler import Scheduler
-from scrapy.pqueues import DownloaderAwarePriorityQueue, _path_safe
+from scrapy.pqueues import DownloaderAwarePriorityQueue, ScrapyPriorityQueue, _path_safe
 from scrapy.utils.asyncio import CallLaterResult, call_later
 
 # Request.meta key: time.monotonic() before which the request must not be sent.
 NOT_BEFORE = "rw_not_before"
+# Emptied per-host queues kept for reuse: a few hundred small objects however many hosts
+# a crawl sees (an empty queue holds no request).
+MAX_IDLE = 256
 
 
 def hold_until(request: Request, wait: float) -> Request:
@@ -207,12 +210,20 @@ class LongestWorkFirstQueue(DownloaderAwarePriorityQueue):
         self._queued: dict[str, int] = {slot: len(q) for slot, q in self.pqueues.items()}
         self._total = sum(self._queued.values())
         self._downloader = self._downloader_interface.downloader
+        # Memory queues emptied by pop, kept for their slot's next push (oldest first).
+        self._idle: dict[str, ScrapyPriorityQueue] = {}
 
     def push(self, request: Request) -> None:
         slot = self._downloader.get_slot_key(request)
         queue = self.pqueues.get(slot)
         if queue is None:
-            queue = self.pqueues[slot] = self.pqfactory(slot)
+            # When the downloader keeps up, a host's queue empties with every pop: a new
+            # one per push cost Scrapy's pqfactory (an MD5 of the slot name for its disk
+            # path, unused in memory) and more than the push itself.
+            queue = self._idle.pop(slot, None)  # (an empty queue is falsy: no `or`)
+            if queue is None:
+                queue = self.pqfactory(slot)
+            self.pqueues[slot] = queue
         queue.push(request)
         self._queued[slot] = self._queued.get(slot, 0) + 1
         self._total += 1
@@ -229,17 +240,30 @@ class LongestWorkFirstQueue(DownloaderAwarePriorityQueue):
             self._queued[slot] = left
             return request
         del self._queued[slot], self.pqueues[slot]
+        if not self.key:
+            self._keep_idle(slot, queue)
+            return request
         queue.close()
-        if self.key:  # a disk queue (JOBDIR): reclaim the slot's directory, as Scrapy does
-            with suppress(OSError):
-                Path(self.key, _path_safe(slot)).rmdir()
+        # A disk queue (JOBDIR): reclaim the slot's directory, as Scrapy does.
+        with suppress(OSError):
+            Path(self.key, _path_safe(slot)).rmdir()
         return request
+
+    def _keep_idle(self, slot: str, queue: ScrapyPriorityQueue) -> None:
+        """Keep an emptied memory queue for its slot, the MAX_IDLE most recent at most."""
+        self._idle[slot] = queue
+        if len(self._idle) > MAX_IDLE:
+            oldest = next(iter(self._idle))
+            self._idle.pop(oldest).close()
 
     def peek(self) -> Request | None:
         slot = self._choose(update_state=False)
         return None if slot is None else self.pqueues[slot].peek()
 
     def close(self) -> dict[str, list[int]]:
+        for queue in self._idle.values():
+            queue.close()
+        self._idle.clear()
         self._queued.clear()
         self._total = 0
         return super().close()

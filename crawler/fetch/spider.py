@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
@@ -159,7 +160,8 @@ class CheckSpider(scrapy.Spider):
                 error_message=f"{kind.value} after {len(hops)} hops, next {following}",
                 elapsed=state.elapsed()))
             return
-        observation, decoded = self._observe(target.url, response, hops, state.elapsed())
+        observation, decoded = self._observe(target.url, response, hops, state.elapsed(),
+                                             validated=target.validators is not None)
         probes = Probes(None, None)
         left = remaining(meta)
         look = first_look(observation)  # the cheap rules, run once for the probe and verdict
@@ -179,10 +181,13 @@ class CheckSpider(scrapy.Spider):
             retries=request.meta.get("retry_times", 0), elapsed=state.elapsed()))
 
     def _observe(self, url: str, response: Response, hops: tuple[Hop, ...],
-                 elapsed: float) -> tuple[Observation, bytes]:
-        """The observation of a final response, and its body decoded within the cap."""
+                 elapsed: float, *, validated: bool = False) -> tuple[Observation, bytes]:
+        """The observation of a final response, and its body decoded within the cap.
+
+        `validated`: the target has validators, so its requests may carry them (only then
+        are the request's headers read)."""
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1") or None
-        request_headers = response.request.headers if response.request else {}
+        request_headers = response.request.headers if validated and response.request else {}
         conditional = bool(request_headers.get(b"If-None-Match")
                            or request_headers.get(b"If-Modified-Since"))
         if response.status == 304:
@@ -296,6 +301,7 @@ def _netloc(url: str) -> str:
     return urlsplit(url).netloc
 
 
+@lru_cache(maxsize=64)  # twice per page, and a crawl sees few distinct Content-Types
 def _charset(content_type: str | None) -> str | None:
     if not content_type or "charset=" not in content_type.lower():
         return None
