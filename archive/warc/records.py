@@ -37,9 +37,12 @@ SERVER_NOT_MODIFIED: Final = "http://netpreserve.org/warc/1.1/revisit/server-not
 _BODYLESS_STATUS: Final = frozenset({204, 304})
 # The WARC-Payload-Digest of no payload (a request record's).
 EMPTY_PAYLOAD_DIGEST: Final = "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ"
-# Each record's gzip member, as warcio's gzip writer makes it: level 9, a 32 KiB window
-# (15 bits) with a gzip header and trailer (+16); see `_gzip_member` for the window.
-GZIP_LEVEL: Final = 9
+# Each record's gzip member: zlib's default level (6), a 32 KiB window (15 bits) with a
+# gzip header and trailer (+16); see `_gzip_member` for the window. warcio's own gzip
+# writer uses level 9, which on article-sized pages costs 1.6x the CPU of level 6 for
+# 0.8 % smaller files (docs/benchmarks.md, "Sixth issue-13 round"); any gzip reader
+# reads either.
+GZIP_LEVEL: Final = 6
 GZIP_WBITS: Final = 16 + 15
 _WRITERS = threading.local()
 
@@ -264,7 +267,7 @@ def _serialize(writer: WARCWriter, record: ArcWarcRecord) -> bytes:
 
 
 def _gzip_member(record: bytes) -> bytes:
-    """One record as one gzip member, with warcio's settings (level 9, zlib's full window).
+    """One record as one gzip member (level `GZIP_LEVEL`, zlib's full window).
 
     warcio's own gzip writer feeds the compressor each part of a record separately
     (WARC headers, HTTP headers, then the payload in 16 KiB reads) from Python; one call
