@@ -154,3 +154,12 @@ def test_floor_revalidation_without_304s_fails_the_run(target: MockTarget,
                   0.0)
     assert second.classified["not modified"] == 0
     assert len(block.failures) == 1 and "got 0 304s" in block.failures[0]
+
+
+def test_floor_ratio_pools_cpu_sums_not_per_round_ratios() -> None:
+    from benchmarks.floor_ratio import pooled
+
+    # Per-round ratios 2.0 and 1.0 average 1.5; the pooled ratio weighs by CPU: 4 / 3.
+    assert pooled([(1.0, 2.0), (2.0, 2.0)]) == pytest.approx(4 / 3)
+    with pytest.raises(ValueError, match="no floor CPU"):
+        pooled([(0.0, 1.0)])
