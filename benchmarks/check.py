@@ -88,6 +88,26 @@ def status_for(i: int) -> int:
     return 200
 
 
+def workload(srv: TargetServer, links: int, page_kb: int = 0) -> tuple[list[str], dict[str, str]]:
+    """The benchmark's URLs on `srv`, round-robin over the hosts, and each one's verdict."""
+    size = f"?kb={page_kb}" if page_kb else ""
+    urls = [srv.url(f"/bench/{status_for(i)}/{i}{size}", host=1 + i % HOSTS)
+            for i in range(links)]
+    return urls, {u: EXPECTED[status_for(i)] for i, u in enumerate(urls)}
+
+
+def write_seeds(folder: Path, urls: list[str], per: int = 1000) -> Path:
+    """The URLs as Markdown seeds of `per` links each: no article cites 10,000 links, and
+    one such document would measure the parser."""
+    folder.mkdir(parents=True, exist_ok=True)
+    per = max(1, per)
+    for n, start in enumerate(range(0, len(urls), per)):
+        (folder / f"seed-{n:05}.md").write_text("".join(
+            f"- [link {i}]({urls[i]})\n" for i in range(start, min(start + per, len(urls)))),
+            encoding="utf-8")
+    return folder
+
+
 # ---- rotwatch ----------------------------------------------------------------------------
 
 def rotwatch_config(path: Path, setup: Setup, features: bool, total: int | None = None,
@@ -234,23 +254,13 @@ def main(argv: list[str] | None = None) -> int:
         with target_server(args.server, pages, hosts=HOSTS, delay_ms=DELAY_MS,
                            page_kb=args.page_kb,
                            max_seconds=8 * args.timeout + 600) as srv:
-            size = f"?kb={args.page_kb}" if args.page_kb else ""
-            urls = [srv.url(f"/bench/{status_for(i)}/{i}{size}", host=1 + i % HOSTS)
-                    for i in range(args.links)]
-            expected = {u: EXPECTED[status_for(i)] for i, u in enumerate(urls)}
+            urls, expected = workload(srv, args.links, args.page_kb)
             seed = work / "links.md"
             seed.write_text("# Benchmark links\n\n" + "".join(
                 f"- [link {i}]({u})\n" for i, u in enumerate(urls)), encoding="utf-8")
             base = work / "base"
-            # rotwatch ingests the same links as article-sized seeds: no article cites
-            # 10,000 links, and one such document would measure the parser.
-            seeds = work / "seeds"
-            seeds.mkdir()
-            per = max(1, args.links_per_seed)
-            for n, start in enumerate(range(0, len(urls), per)):
-                (seeds / f"seed-{n:05}.md").write_text("".join(
-                    f"- [link {i}]({urls[i]})\n"
-                    for i in range(start, min(start + per, len(urls)))), encoding="utf-8")
+            # rotwatch ingests the same links as article-sized seeds.
+            seeds = write_seeds(work / "seeds", urls, args.links_per_seed)
             ingest = Result("rotwatch ingest", args.links)
             measure([str(BIN / "rotwatch"), "--data-dir", str(base), "ingest", str(seeds)],
                     args.timeout, ingest)

@@ -241,13 +241,14 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     from benchmarks.check import (
         DELAY_MS,
-        EXPECTED,
         HOSTS,
         MAX_TOTAL,
         RETRIES,
         rotwatch_config,
         rotwatch_verdicts,
         status_for,
+        workload,
+        write_seeds,
     )
     from benchmarks.measure import BIN, Result, Setup, measure, score
     from benchmarks.servers import SERVERS, target_server
@@ -264,16 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         pages = [(status_for(i), str(i)) for i in range(args.links)]
         with target_server(args.server, pages, hosts=HOSTS, delay_ms=DELAY_MS) as srv:
-            urls = [srv.url(f"/bench/{status_for(i)}/{i}", host=1 + i % HOSTS)
-                    for i in range(args.links)]
-            expected = {u: EXPECTED[status_for(i)] for i, u in enumerate(urls)}
-            seeds = work / "seeds"
-            seeds.mkdir()
-            for n, start in enumerate(range(0, len(urls), 1000)):
-                (seeds / f"seed-{n:05}.md").write_text("".join(
-                    f"- [link {i}]({urls[i]})\n" for i in range(start, min(start + 1000,
-                                                                            len(urls)))),
-                    encoding="utf-8")
+            urls, expected = workload(srv, args.links)
+            seeds = write_seeds(work / "seeds", urls)
             data = work / "data"
             ingest = Result("ingest", args.links)
             measure([str(BIN / "rotwatch"), "--data-dir", str(data), "ingest", str(seeds)],

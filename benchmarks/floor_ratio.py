@@ -27,7 +27,6 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.check import (  # noqa: E402
     DELAY_MS,
-    EXPECTED,
     GOAL_FLOOR_RATIO,
     HOSTS,
     MAX_TOTAL,
@@ -35,6 +34,8 @@ from benchmarks.check import (  # noqa: E402
     rotwatch_config,
     run_rotwatch,
     status_for,
+    workload,
+    write_seeds,
 )
 from benchmarks.measure import BIN, Result, Setup, measure  # noqa: E402
 from benchmarks.peers import run_floor  # noqa: E402
@@ -84,15 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         with target_server(args.server, pages, hosts=HOSTS, delay_ms=DELAY_MS,
                            max_seconds=2 * args.rounds * len(limits) * args.timeout + 600
                            ) as srv:
-            urls = [srv.url(f"/bench/{status_for(i)}/{i}", host=1 + i % HOSTS)
-                    for i in range(args.links)]
-            expected = {u: EXPECTED[status_for(i)] for i, u in enumerate(urls)}
-            seeds = work / "seeds"
-            seeds.mkdir()
-            for n, start in enumerate(range(0, len(urls), 1000)):
-                (seeds / f"seed-{n:05}.md").write_text("".join(
-                    f"- [link {i}]({u})\n" for i, u in enumerate(urls[start:start + 1000],
-                                                                 start)), encoding="utf-8")
+            urls, expected = workload(srv, args.links)
+            seeds = write_seeds(work / "seeds", urls)
             base = work / "base"
             ingest = Result("rotwatch ingest", args.links)
             measure([str(BIN / "rotwatch"), "--data-dir", str(base), "ingest", str(seeds)],
